@@ -1,0 +1,82 @@
+#include "adapters/http/http_common.h"
+
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetSSL.h>
+
+#include <mutex>
+#include <ostream>
+
+namespace lienthong::adapters::http {
+
+void initializeSsl() {
+  static std::once_flag once;
+  std::call_once(once, [] { Poco::Net::initializeSSL(); });
+}
+
+void appendJsonString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + text.size() + 2);
+  out.push_back('"');
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[u >> 4]);
+          out.push_back(kHex[u & 0xF]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+std::string errorJson(std::string_view error, std::string_view code, std::string_view route) {
+  std::string out;
+  out.reserve(error.size() + code.size() + route.size() + 40);
+  out += "{\"error\":";
+  appendJsonString(out, error);
+  if (!route.empty()) {
+    out += ",\"route\":";
+    appendJsonString(out, route);
+  }
+  out += ",\"code\":";
+  appendJsonString(out, code);
+  out += '}';
+  return out;
+}
+
+void sendResponse(Poco::Net::HTTPServerResponse& response, int status,
+                  std::string_view content_type, std::string_view body) {
+  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  if (!content_type.empty()) response.setContentType(std::string(content_type));
+  response.setContentLength64(static_cast<Poco::Int64>(body.size()));
+  // send() writes the header through the same buffered stream as the body, so a small
+  // response leaves in one segment (sendBuffer() would use two writes).
+  std::ostream& out = response.send();
+  out.write(body.data(), static_cast<std::streamsize>(body.size()));
+}
+
+void sendError(Poco::Net::HTTPServerResponse& response, int status, std::string_view error,
+               std::string_view code, std::string_view route) {
+  sendResponse(response, status, "application/json", errorJson(error, code, route));
+}
+
+}  // namespace lienthong::adapters::http

@@ -1,0 +1,334 @@
+#include "adapters/http/http_outbound.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/String.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <istream>
+#include <ostream>
+#include <string_view>
+
+#include "adapters/http/http_common.h"
+
+namespace lienthong::adapters::http {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+Poco::Timespan toTimespan(milliseconds ms) {
+  return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms.count()) * 1000);
+}
+
+bool methodHasBody(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH";
+}
+
+// Reads the whole response body; false when the stream broke off.
+bool readBody(std::istream& in, const Poco::Net::HTTPResponse& response, std::string& body) {
+  if (response.hasContentLength()) {
+    const Poco::Int64 length = response.getContentLength64();
+    if (length > 0) {
+      body.resize(static_cast<std::size_t>(length));
+      in.read(body.data(), static_cast<std::streamsize>(length));
+      const auto got = static_cast<std::size_t>(in.gcount());
+      body.resize(got);
+      return got == static_cast<std::size_t>(length);
+    }
+    return true;
+  }
+  constexpr std::size_t kChunk = 16 * 1024;
+  while (in) {
+    const std::size_t old = body.size();
+    body.resize(old + kChunk);
+    in.read(body.data() + old, static_cast<std::streamsize>(kChunk));
+    body.resize(old + static_cast<std::size_t>(in.gcount()));
+  }
+  return in.eof() && !in.bad();
+}
+
+// Appends a rendered path to a request target. Bytes a target cannot carry as they are
+// (controls, space, non-ASCII, "<>\^`{|}) are percent-encoded; the rest, '%' included,
+// is kept, so an already encoded path passes unchanged.
+void appendTarget(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F ||
+        std::string_view("\"<>\\^`{|}").find(c) != std::string_view::npos) {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    } else {
+      out += c;
+    }
+  }
+}
+
+// A header value that would end the header (or the request head) early.
+bool breaksHeader(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// HttpConnection
+
+struct HttpConnection::Tls {
+  Poco::Net::Context::Ptr context;
+};
+
+HttpConnection::HttpConnection(HttpConnectionSettings settings) : settings_(std::move(settings)) {}
+
+HttpConnection::~HttpConnection() = default;
+
+Result<std::shared_ptr<HttpConnection>> HttpConnection::create(HttpConnectionSettings settings) {
+  std::shared_ptr<HttpConnection> c(new HttpConnection(std::move(settings)));
+  const HttpConnectionSettings& s = c->settings_;
+  try {
+    const Poco::URI uri(s.url);
+    const std::string scheme = Poco::toLower(uri.getScheme());
+    if (scheme != "http" && scheme != "https") {
+      return Error(ErrorCode::kInvalidConfig,
+                   "URL '" + s.url + "' must start with http:// or https://");
+    }
+    if (uri.getHost().empty()) {
+      return Error(ErrorCode::kInvalidConfig, "URL '" + s.url + "' has no host");
+    }
+    if (!uri.getUserInfo().empty() || !uri.getRawQuery().empty() || !uri.getFragment().empty()) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "URL '" + s.url + "' may hold a scheme, host, port and path only");
+    }
+    c->https_ = scheme == "https";
+    c->host_ = uri.getHost();
+    c->port_ = uri.getPort();
+    c->base_path_ = uri.getPathEtc();  // still encoded; no query or fragment here
+    while (!c->base_path_.empty() && c->base_path_.back() == '/') c->base_path_.pop_back();
+    const bool v6 = c->host_.find(':') != std::string::npos;
+    c->origin_ =
+        scheme + "://" + (v6 ? "[" + c->host_ + "]" : c->host_) + ":" + std::to_string(c->port_);
+  } catch (const Poco::Exception& e) {
+    return Error(ErrorCode::kInvalidConfig, "bad URL '" + s.url + "': " + e.displayText());
+  }
+
+  if (c->https_) {
+    initializeSsl();
+    try {
+      Poco::Net::Context::Params params;
+      params.caLocation = s.tls.ca_bundle;
+      params.loadDefaultCAs = s.tls.ca_bundle.empty();
+      params.verificationMode =
+          s.tls.verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE;
+      c->tls_ = std::make_unique<Tls>();
+      c->tls_->context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+      c->tls_->context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+      c->tls_->context->enableExtendedCertificateVerification(s.tls.verify);
+    } catch (const Poco::Exception& e) {
+      return Error(ErrorCode::kInvalidConfig, "cannot load the CA bundle: " + e.displayText());
+    }
+  }
+  return c;
+}
+
+std::string HttpConnection::describe() const { return "http connection " + origin_ + base_path_; }
+
+std::size_t HttpConnection::idleSessions() const {
+  std::lock_guard lock(pool_mutex_);
+  return idle_.size();
+}
+
+std::unique_ptr<Poco::Net::HTTPClientSession> HttpConnection::newSession() {
+  std::unique_ptr<Poco::Net::HTTPClientSession> session;
+  if (https_) {
+    session = std::make_unique<Poco::Net::HTTPSClientSession>(host_, port_, tls_->context);
+  } else {
+    session = std::make_unique<Poco::Net::HTTPClientSession>(host_, port_);
+  }
+  session->setKeepAlive(true);
+  sessions_created_.fetch_add(1);
+  return session;
+}
+
+std::unique_ptr<Poco::Net::HTTPClientSession> HttpConnection::acquire(bool& reused) {
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!idle_.empty()) {
+      auto session = std::move(idle_.back());
+      idle_.pop_back();
+      reused = true;
+      return session;
+    }
+  }
+  reused = false;
+  return newSession();
+}
+
+void HttpConnection::release(std::unique_ptr<Poco::Net::HTTPClientSession> session) {
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (idle_.size() < settings_.pool) {
+      idle_.push_back(std::move(session));
+      return;
+    }
+  }
+  // Over the pool size: closed here, outside the lock.
+}
+
+Delivery HttpConnection::execute(Poco::Net::HTTPRequest& request, const std::string& body,
+                                 Clock::time_point deadline, const Message& original) {
+  milliseconds connect_timeout = settings_.connect_timeout;
+  milliseconds read_timeout = settings_.read_timeout;
+  auto where = [&] { return origin_ + request.getURI(); };
+
+  bool reused = false;
+  std::unique_ptr<Poco::Net::HTTPClientSession> session;
+  for (;;) {
+    if (deadline != Clock::time_point::max()) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      if (left <= milliseconds::zero()) {
+        return Delivery::retry(Delivery::Failure::kTimeout,
+                               "deadline passed before sending to " + where());
+      }
+      connect_timeout = std::min(connect_timeout, left);
+      read_timeout = std::min(read_timeout, left);
+    }
+    if (!session) session = acquire(reused);
+
+    bool responding = false;  // a response started to arrive
+    try {
+      session->setTimeout(toTimespan(connect_timeout), toTimespan(read_timeout),
+                          toTimespan(read_timeout));
+      if (session->connected()) {  // setTimeout() applies at the next connect only
+        session->socket().setReceiveTimeout(toTimespan(read_timeout));
+        session->socket().setSendTimeout(toTimespan(read_timeout));
+      }
+      if (!body.empty() || methodHasBody(request.getMethod())) {
+        request.setContentLength64(static_cast<Poco::Int64>(body.size()));
+      }
+      std::ostream& out = session->sendRequest(request);
+      out.write(body.data(), static_cast<std::streamsize>(body.size()));
+
+      Poco::Net::HTTPResponse response;
+      std::istream& in = session->receiveResponse(response);
+      responding = true;
+      std::string reply_body;
+      if (!readBody(in, response, reply_body)) {
+        if (const Poco::Exception* e = session->networkException()) e->rethrow();
+        throw Poco::Net::MessageException("response body broke off");
+      }
+
+      const int status = static_cast<int>(response.getStatus());
+      Message reply;
+      reply.setId(original.id());
+      reply.setCorrelationId(original.correlationId());
+      reply.setDossierKey(original.dossierKey());
+      reply.setAttempt(original.attempt());
+      reply.setBody(std::move(reply_body));
+      reply.setContentType(response.getContentType());
+      reply.setHeader("http.status", std::to_string(status));
+      if (response.getKeepAlive()) release(std::move(session));
+
+      if (status >= 200 && status < 300) return Delivery::accepted(std::move(reply));
+      std::string detail =
+          "HTTP " + std::to_string(status) + " " + response.getReason() + " from " + where();
+      if (status == 408 || status == 429 || status >= 500) {
+        return Delivery::retry(Delivery::Failure::kRemote, std::move(detail), std::move(reply));
+      }
+      return Delivery::rejected(std::move(detail), std::move(reply));
+    } catch (const Poco::TimeoutException&) {
+      return Delivery::retry(
+          Delivery::Failure::kTimeout,
+          "no answer within " + std::to_string(read_timeout.count()) + "ms from " + where());
+    } catch (const Poco::Exception& e) {
+      const bool no_message = dynamic_cast<const Poco::Net::NoMessageException*>(&e) != nullptr;
+      const bool malformed =
+          !no_message && dynamic_cast<const Poco::Net::MessageException*>(&e) != nullptr;
+      // A kept-alive session the peer closed in the meantime fails before any answer:
+      // once, on a fresh session.
+      if (reused && !responding && !malformed) {
+        session.reset();
+        session = newSession();
+        reused = false;
+        continue;
+      }
+      if (malformed) {
+        return Delivery::retry(Delivery::Failure::kRemote,
+                               "bad answer from " + where() + ": " + e.displayText());
+      }
+      return Delivery::retry(Delivery::Failure::kConnect,
+                             "cannot reach " + where() + ": " + e.displayText());
+    } catch (const std::exception& e) {
+      return Delivery::retry(Delivery::Failure::kConnect,
+                             "cannot reach " + where() + ": " + e.what());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// HttpOutbound
+
+HttpOutbound::HttpOutbound(HttpOutboundSettings settings) : settings_(std::move(settings)) {}
+
+std::string HttpOutbound::describe() const {
+  std::string out = "http ";
+  out += settings_.method;
+  out += ' ';
+  if (settings_.connection) {
+    out += settings_.connection->origin();
+    out += settings_.connection->basePath();
+  }
+  if (settings_.path) out += settings_.path->source();
+  return out;
+}
+
+Delivery HttpOutbound::send(Exchange& exchange) {
+  if (!settings_.connection) {
+    return Delivery::retry(Delivery::Failure::kConnect, "http endpoint without a connection");
+  }
+  try {
+    const Message& message = exchange.message();
+    std::string uri = settings_.connection->basePath();
+    if (settings_.path) {
+      const std::string path = settings_.path->render(exchange);
+      if (!path.empty() && path.front() != '/' && path.front() != '?') uri += '/';
+      appendTarget(uri, path);
+    }
+    if (uri.empty() || uri.front() != '/') uri.insert(0, 1, '/');
+
+    Poco::Net::HTTPRequest request(settings_.method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
+    auto set = [&](const std::string& name, const std::string& value) {
+      if (breaksHeader(value)) return false;
+      request.set(name, value);
+      return true;
+    };
+    if (!message.contentType().empty() && !set("Content-Type", message.contentType())) {
+      return Delivery::rejected("the content type holds a line break");
+    }
+    for (const std::string& name : settings_.forward_headers) {
+      const std::string* value = message.header(name);
+      if (value != nullptr && !set(name, *value)) {
+        return Delivery::rejected("header " + name + " holds a line break");
+      }
+    }
+    for (const auto& [name, value] : settings_.headers) {
+      if (!set(name, value->render(exchange))) {
+        return Delivery::rejected("header " + name + " holds a line break");
+      }
+    }
+    return settings_.connection->execute(request, message.body(), exchange.deadline(), message);
+  } catch (const std::exception& e) {  // a template or allocation failure
+    return Delivery::retry(Delivery::Failure::kConnect, describe() + ": " + e.what());
+  }
+}
+
+}  // namespace lienthong::adapters::http

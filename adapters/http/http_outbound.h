@@ -1,0 +1,118 @@
+#pragma once
+// The `http` connection (a peer's URL, timeouts, TLS and a keep-alive pool) and the
+// `http` outbound endpoint that sends a route's message through one.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lienthong/endpoint.h"
+#include "lienthong/result.h"
+#include "lienthong/template.h"
+
+namespace Poco::Net {
+class HTTPClientSession;
+class HTTPRequest;
+}  // namespace Poco::Net
+
+namespace lienthong::adapters::http {
+
+struct HttpConnectionTls {
+  std::string ca_bundle;  // PEM CA file; empty = the system's default CAs
+  bool verify = true;     // verify the peer's certificate and host name
+};
+
+struct HttpConnectionSettings {
+  std::string url;  // http[s]://host[:port][/base/path]
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::chrono::milliseconds read_timeout{30'000};
+  std::size_t pool = 64;  // idle keep-alive sessions kept
+  HttpConnectionTls tls;  // https only
+};
+
+class HttpConnection : public Connection {
+ public:
+  // Fails (kInvalidConfig) on a bad URL or CA bundle.
+  static Result<std::shared_ptr<HttpConnection>> create(HttpConnectionSettings settings);
+  ~HttpConnection() override;
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // "http connection http://127.0.0.1:9000/base"
+  std::string describe() const override;
+
+  const HttpConnectionSettings& settings() const { return settings_; }
+  // scheme://host:port, without the base path.
+  const std::string& origin() const { return origin_; }
+  // The URL's path without a trailing "/" ("" for none).
+  const std::string& basePath() const { return base_path_; }
+  bool https() const { return https_; }
+
+  // Thread-safe; never throws. Sends `request` (its URI already holds the full path) with
+  // `body`, waiting at most until `deadline` for the answer, and classifies the result:
+  // 2xx accepted, 408/429/5xx retry (kRemote), other statuses rejected, connection
+  // failures retry (kConnect), timeouts retry (kTimeout). The reply (for any status) is a
+  // message with the response body, content type and header http.status, whose id,
+  // correlation id and dossier key are those of `original`.
+  Delivery execute(Poco::Net::HTTPRequest& request, const std::string& body,
+                   std::chrono::steady_clock::time_point deadline, const Message& original);
+
+  // Idle sessions in the pool. Thread-safe.
+  std::size_t idleSessions() const;
+  // Sessions created so far (each is one TCP connection, or more when it had to
+  // reconnect). Thread-safe.
+  std::uint64_t sessionsCreated() const { return sessions_created_.load(); }
+
+ private:
+  struct Tls;
+  explicit HttpConnection(HttpConnectionSettings settings);
+
+  // An idle session (reused = true) or a new one.
+  std::unique_ptr<Poco::Net::HTTPClientSession> acquire(bool& reused);
+  std::unique_ptr<Poco::Net::HTTPClientSession> newSession();
+  void release(std::unique_ptr<Poco::Net::HTTPClientSession> session);
+
+  const HttpConnectionSettings settings_;
+  bool https_ = false;
+  std::string host_;
+  std::uint16_t port_ = 0;
+  std::string origin_;
+  std::string base_path_;
+  std::unique_ptr<Tls> tls_;
+
+  mutable std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle_;  // under pool_mutex_
+  std::atomic<std::uint64_t> sessions_created_{0};
+};
+
+struct HttpOutboundSettings {
+  std::shared_ptr<HttpConnection> connection;  // required
+  std::shared_ptr<const Template> path;        // appended to the base path; may be null
+  std::string method = "POST";
+  std::vector<std::pair<std::string, std::shared_ptr<const Template>>> headers;
+  std::vector<std::string> forward_headers;  // message headers copied as they are
+};
+
+class HttpOutbound : public OutboundEndpoint {
+ public:
+  explicit HttpOutbound(HttpOutboundSettings settings);
+
+  // Engine worker threads, concurrently. Never throws.
+  Delivery send(Exchange& exchange) override;
+  // "http POST http://127.0.0.1:9000/base/path" (the path template's source).
+  std::string describe() const override;
+
+  const HttpOutboundSettings& settings() const { return settings_; }
+
+ private:
+  HttpOutboundSettings settings_;
+};
+
+}  // namespace lienthong::adapters::http

@@ -1,0 +1,15 @@
+#include "core/builtins.h"
+
+#include "adapters/file/file_factory.h"
+#include "adapters/http/http_factory.h"
+#include "transforms/basic/basic_factory.h"
+
+namespace lienthong {
+
+void registerBuiltins(Registry& registry) {
+  transforms::basic::registerBasicSteps(registry);
+  adapters::http::registerHttp(registry);
+  adapters::file::registerFile(registry);
+}
+
+}  // namespace lienthong

@@ -1,0 +1,142 @@
+#include "core/daemon.h"
+
+#include "core/builtins.h"
+#include "core/predicate.h"
+#include "lienthong/log.h"
+
+namespace lienthong {
+
+std::unique_ptr<Daemon> Daemon::create(const std::string& config_file, ConfigErrors& errors) {
+  initXml();
+  std::unique_ptr<Daemon> d(new Daemon());
+  d->registry_ = std::make_unique<Registry>();
+  registerBuiltins(*d->registry_);
+  Loader loader(*d->registry_, false);
+  auto config = loader.loadConfig(config_file, errors);
+  if (!config) return nullptr;
+  d->config_ = std::move(*config);
+  log::setLevel(d->config_.log_level);
+  d->pending_ = loader.loadRoutes(d->config_, d->config_.route_paths, errors);
+  if (!d->pending_) return nullptr;
+  d->engine_ = std::make_unique<Engine>(d->config_.engine);
+  return d;
+}
+
+Daemon::~Daemon() {
+  if (running_) stop();
+}
+
+Result<void> Daemon::start() {
+  engine_->start();
+  for (const auto& [name, listener] : config_.listeners) {
+    Result<void> r = listener->start();
+    if (!r.ok()) {
+      stop();
+      return makeError(r.error().code, "listener '" + name + "': " + r.error().message);
+    }
+    started_listeners_.push_back(name);
+    log::info("daemon", listener->describe());
+  }
+  running_ = true;
+  Result<void> r = activate(std::move(pending_));
+  if (!r.ok()) {
+    stop();
+    return r;
+  }
+  return {};
+}
+
+Result<void> Daemon::activate(std::shared_ptr<RouteTable> table) {
+  auto next = std::make_unique<Active>();
+  {
+    std::lock_guard lock(mutex_);
+    table->version = next_version_++;
+  }
+  next->table = std::move(table);
+  for (const auto& route : next->table->routes) {
+    if (!route->enabled || !route->from) continue;
+    auto ctx = std::make_unique<RouteContext>(*engine_, route, next->table->version);
+    Result<void> r = route->from->start(*ctx);
+    if (!r.ok()) {
+      stopInputs(*next);
+      return makeError(r.error().code, "route " + route->id + " (" + route->from->describe() +
+                                           "): " + r.error().message);
+    }
+    next->started.push_back(route->from.get());
+    next->contexts.push_back(std::move(ctx));
+  }
+  std::unique_ptr<Active> old;
+  {
+    std::lock_guard lock(mutex_);
+    old = std::move(active_);
+    active_ = std::move(next);
+  }
+  if (old) {
+    // New inputs are live; the old ones stop now. Their contexts stay alive a while for
+    // requests that looked up the old binding just before the swap.
+    stopInputs(*old);
+    auto now = std::chrono::steady_clock::now();
+    old->retired_at = now;
+    std::erase_if(retired_, [&](const std::unique_ptr<Active>& a) {
+      return now - a->retired_at > std::chrono::minutes(1);
+    });
+    retired_.push_back(std::move(old));
+  }
+  std::size_t enabled = 0;
+  for (const auto& route : active_->table->routes) enabled += route->enabled ? 1 : 0;
+  log::info("daemon", "route table version " + std::to_string(active_->table->version) +
+                          " active: " + std::to_string(enabled) + " route(s) enabled of " +
+                          std::to_string(active_->table->routes.size()));
+  return {};
+}
+
+void Daemon::stopInputs(Active& active) {
+  for (InboundEndpoint* in : active.started) in->stop();
+  active.started.clear();
+}
+
+bool Daemon::reload(ConfigErrors& errors) {
+  Loader loader(*registry_, false);
+  auto table = loader.loadRoutes(config_, config_.route_paths, errors);
+  if (!table) {
+    log::error("daemon", "reload refused; the running routes stay active:\n" + errors.str());
+    return false;
+  }
+  Result<void> r = activate(std::move(table));
+  if (!r.ok()) {
+    errors.add({config_.file, 0, 0}, r.error().message);
+    log::error("daemon", "reload refused; the running routes stay active: " + r.error().message);
+    return false;
+  }
+  return true;
+}
+
+std::size_t Daemon::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (active_) stopInputs(*active_);
+  }
+  std::size_t abandoned = engine_ ? engine_->drain(config_.engine.drain_timeout) : 0;
+  for (auto it = started_listeners_.rbegin(); it != started_listeners_.rend(); ++it) {
+    config_.listeners[*it]->stop();
+  }
+  started_listeners_.clear();
+  running_ = false;
+  if (abandoned > 0) {
+    log::error("daemon", std::to_string(abandoned) + " message(s) abandoned at stop");
+  }
+  return abandoned;
+}
+
+std::shared_ptr<const RouteTable> Daemon::routes() const {
+  std::lock_guard lock(mutex_);
+  if (active_) return active_->table;
+  return pending_;
+}
+
+std::shared_ptr<Listener> Daemon::listener(const std::string& name) const {
+  auto it = config_.listeners.find(name);
+  return it == config_.listeners.end() ? nullptr : it->second;
+}
+
+}  // namespace lienthong

@@ -1,0 +1,64 @@
+#pragma once
+// The daemon: config, registry, listeners, engine and the active route table, with start,
+// reload and a draining stop. Used by lienthongd and by the integration tests in process.
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/engine.h"
+#include "core/loader.h"
+#include "core/route.h"
+#include "lienthong/registry.h"
+
+namespace lienthong {
+
+class Daemon {
+ public:
+  // Loads and checks the config and every route; nothing is started. On failure returns
+  // nullptr and fills `errors` with every problem found.
+  static std::unique_ptr<Daemon> create(const std::string& config_file, ConfigErrors& errors);
+  ~Daemon();
+
+  // Control thread: starts the engine, the listeners, then every enabled route's input.
+  Result<void> start();
+  // Control thread: loads the route files again; swaps the table only if all of it is
+  // valid and every new input started. In-flight messages finish on their old version.
+  bool reload(ConfigErrors& errors);
+  // Control thread: stops the inputs, drains the engine, stops the listeners. Returns the
+  // number of messages abandoned when the drain timeout passed.
+  std::size_t stop();
+
+  // Thread-safe.
+  std::shared_ptr<const RouteTable> routes() const;
+  std::shared_ptr<Listener> listener(const std::string& name) const;
+  Engine& engine() { return *engine_; }
+  const DaemonConfig& config() const { return config_; }
+
+ private:
+  struct Active {
+    std::shared_ptr<RouteTable> table;
+    std::vector<std::unique_ptr<RouteContext>> contexts;
+    std::vector<InboundEndpoint*> started;
+    std::chrono::steady_clock::time_point retired_at{};
+  };
+
+  Daemon() = default;
+  Result<void> activate(std::shared_ptr<RouteTable> table);
+  static void stopInputs(Active& active);
+
+  std::unique_ptr<Registry> registry_;
+  DaemonConfig config_;
+  std::unique_ptr<Engine> engine_;
+  std::shared_ptr<RouteTable> pending_;  // loaded by create(), activated by start()
+  mutable std::mutex mutex_;
+  std::unique_ptr<Active> active_;
+  std::vector<std::unique_ptr<Active>> retired_;
+  std::vector<std::string> started_listeners_;
+  std::uint64_t next_version_ = 1;
+  bool running_ = false;
+};
+
+}  // namespace lienthong

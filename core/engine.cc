@@ -1,0 +1,330 @@
+#include "core/engine.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "lienthong/log.h"
+
+namespace lienthong {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Engine::Job {
+  std::shared_ptr<const Route> route;
+  Exchange exchange;
+  Message original;  // the message as submitted: a retry of the steps starts from it
+  Completion done;
+  bool steps_done = false;
+  std::uint32_t attempts = 0;  // attempts of the whole exchange so far
+  SteadyClock::time_point due{};
+
+  Job(std::shared_ptr<const Route> r, Exchange ex, Completion d)
+      : route(std::move(r)),
+        exchange(std::move(ex)),
+        original(exchange.message()),
+        done(std::move(d)) {}
+};
+
+namespace {
+
+std::string newTraceId() {
+  std::string id = newId();  // 32 hex digits once the dashes are gone
+  id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
+  return id;
+}
+
+}  // namespace
+
+Result<StepOutcome> runSteps(const std::vector<std::unique_ptr<Step>>& steps, Exchange& exchange) {
+  for (const auto& step : steps) {
+    Result<StepOutcome> r = step->process(exchange);
+    if (!r.ok() || *r != StepOutcome::kContinue) return r;
+  }
+  return StepOutcome::kContinue;
+}
+
+void mergeReply(Message& message, Message&& reply) {
+  message.setBody(reply.sharedBody());
+  message.setContentType(reply.contentType());
+  for (auto& [name, value] : reply.headers()) message.setHeader(name, std::move(value));
+}
+
+Engine::Engine(EngineSettings settings) : settings_(settings) {}
+
+Engine::~Engine() { drain(std::chrono::milliseconds(0)); }
+
+void Engine::start() {
+  std::lock_guard lock(mutex_);
+  if (accepting_ || !workers_.empty()) return;
+  accepting_ = true;
+  stopping_ = false;
+  for (std::size_t i = 0; i < settings_.workers; ++i)
+    workers_.emplace_back([this] { workerLoop(); });
+  timer_ = std::thread([this] { timerLoop(); });
+}
+
+Admission Engine::submit(std::shared_ptr<const Route> route, std::uint64_t version, Message message,
+                         Completion done) {
+  ExchangePattern pattern = route->pattern;
+  Exchange exchange(std::move(message), route->id, pattern);
+  exchange.setRouteVersion(version);
+  exchange.setTraceId(newTraceId());
+  if (exchange.message().correlationId().empty()) {
+    exchange.message().setCorrelationId(exchange.message().id());
+  }
+  if (pattern == ExchangePattern::kRequestReply) {
+    exchange.setDeadline(SteadyClock::now() + route->timeout);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!accepting_) return Admission::kStopping;
+    bool one_way = pattern == ExchangePattern::kOneWay;
+    if (queue_.size() >= settings_.queue || (one_way && held_one_way_ >= settings_.max_pending)) {
+      ++counters_.refused;
+      return Admission::kBusy;
+    }
+    if (one_way) ++held_one_way_;
+    ++unsettled_;
+    ++counters_.accepted;
+    queue_.push_back(std::make_unique<Job>(std::move(route), std::move(exchange), std::move(done)));
+  }
+  work_cv_.notify_one();
+  return Admission::kAccepted;
+}
+
+void Engine::enqueue(JobPtr job) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(job));
+  }
+  work_cv_.notify_one();
+}
+
+void Engine::workerLoop() {
+  for (;;) {
+    JobPtr job;
+    {
+      std::unique_lock lock(mutex_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      ++running_;
+    }
+    run(std::move(job));
+    {
+      std::lock_guard lock(mutex_);
+      --running_;
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+bool Engine::laterDue(const JobPtr& a, const JobPtr& b) { return a->due > b->due; }
+
+void Engine::timerLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (stopping_) return;
+    if (retry_heap_.empty()) {
+      timer_cv_.wait(lock);
+      continue;
+    }
+    auto due = retry_heap_.front()->due;
+    if (SteadyClock::now() < due) {
+      timer_cv_.wait_until(lock, due);
+      continue;
+    }
+    std::pop_heap(retry_heap_.begin(), retry_heap_.end(), laterDue);
+    JobPtr job = std::move(retry_heap_.back());
+    retry_heap_.pop_back();
+    queue_.push_back(std::move(job));
+    work_cv_.notify_one();
+  }
+}
+
+void Engine::run(JobPtr job) {
+  Exchange& ex = job->exchange;
+  const Route& route = *job->route;
+  bool request_reply = ex.pattern() == ExchangePattern::kRequestReply;
+
+  if (request_reply && SteadyClock::now() >= ex.deadline()) {
+    complete(std::move(job), Outcome::Status::kFailed,
+             Error(ErrorCode::kTimeout, "route timeout passed before the message was handled"));
+    return;
+  }
+
+  if (!job->steps_done) {
+    Result<StepOutcome> r = runSteps(route.steps, ex);
+    if (!r.ok()) {
+      if (r.error().transient()) {
+        retryLater(std::move(job), r.error());
+      } else {
+        complete(std::move(job),
+                 request_reply ? Outcome::Status::kFailed : Outcome::Status::kDeadLettered,
+                 r.error());
+      }
+      return;
+    }
+    switch (*r) {
+      case StepOutcome::kContinue:
+        break;
+      case StepOutcome::kStop:
+        complete(std::move(job), Outcome::Status::kStopped);
+        return;
+      case StepOutcome::kRetry:
+        retryLater(std::move(job), Error(ErrorCode::kTransient, "a step asked for a retry"));
+        return;
+      case StepOutcome::kDeadLetter:
+        complete(std::move(job),
+                 request_reply ? Outcome::Status::kFailed : Outcome::Status::kDeadLettered,
+                 Error(ErrorCode::kPermanent, "a step sent the message to the dead letters"));
+        return;
+    }
+    job->steps_done = true;
+  }
+
+  if (!route.to) {
+    complete(std::move(job), Outcome::Status::kDelivered);
+    return;
+  }
+  ex.message().setAttempt(job->attempts + 1);
+  Delivery d = route.to->send(ex);
+  switch (d.status) {
+    case Delivery::Status::kAccepted:
+      if (d.reply) mergeReply(ex.message(), std::move(*d.reply));
+      d.reply.reset();
+      complete(std::move(job), Outcome::Status::kDelivered, {}, std::move(d));
+      return;
+    case Delivery::Status::kRetry: {
+      Error why(
+          d.failure == Delivery::Failure::kTimeout ? ErrorCode::kTimeout : ErrorCode::kTransient,
+          route.to->describe() + ": " + d.detail);
+      if (request_reply && route.retry.attempts <= job->attempts + 1) {
+        complete(std::move(job), Outcome::Status::kFailed, why, std::move(d));
+      } else {
+        job->steps_done = true;
+        retryLater(std::move(job), why);
+      }
+      return;
+    }
+    case Delivery::Status::kRejected: {
+      Error why(ErrorCode::kPermanent, route.to->describe() + ": " + d.detail);
+      complete(std::move(job),
+               request_reply ? Outcome::Status::kFailed : Outcome::Status::kDeadLettered, why,
+               std::move(d));
+      return;
+    }
+  }
+}
+
+void Engine::retryLater(JobPtr job, const Error& why) {
+  const Route& route = *job->route;
+  ++job->attempts;
+  bool request_reply = job->exchange.pattern() == ExchangePattern::kRequestReply;
+  if (route.retry.attempts != 0 && job->attempts >= route.retry.attempts) {
+    Error last(why.code, why.message + " (after " + std::to_string(job->attempts) + " attempts)");
+    complete(std::move(job),
+             request_reply ? Outcome::Status::kFailed : Outcome::Status::kDeadLettered, last);
+    return;
+  }
+  auto delay = route.retry.delayAfter(job->attempts);
+  job->due = SteadyClock::now() + delay;
+  if (request_reply && job->due >= job->exchange.deadline()) {
+    complete(std::move(job), Outcome::Status::kFailed,
+             Error(ErrorCode::kTimeout, why.message + " (no time left for another attempt)"));
+    return;
+  }
+  if (!job->steps_done) job->exchange.message() = job->original;
+  log::debug("engine", "route " + route.id + ": message " + job->exchange.message().id() +
+                           " attempt " + std::to_string(job->attempts) + " failed (" + why.message +
+                           "); next in " + std::to_string(delay.count()) + "ms");
+  {
+    std::lock_guard lock(mutex_);
+    ++counters_.retries;
+    retry_heap_.push_back(std::move(job));
+    std::push_heap(retry_heap_.begin(), retry_heap_.end(), laterDue);
+  }
+  timer_cv_.notify_one();
+}
+
+void Engine::complete(JobPtr job, Outcome::Status status, Error error,
+                      std::optional<Delivery> delivery) {
+  const Route& route = *job->route;
+  bool one_way = job->exchange.pattern() == ExchangePattern::kOneWay;
+  if (status == Outcome::Status::kDeadLettered) {
+    log::error("engine", "dead letter: route " + route.id + ", message " +
+                             job->exchange.message().id() + ", " +
+                             std::string(errorCodeName(error.code)) + ": " + error.message);
+  } else if (status == Outcome::Status::kAbandoned) {
+    log::error("engine", "not delivered before stop: route " + route.id + ", message " +
+                             job->exchange.message().id() + " (" + error.message + ")");
+  }
+  Outcome outcome;
+  outcome.status = status;
+  outcome.message = std::move(job->exchange.message());
+  outcome.error = std::move(error);
+  outcome.delivery = std::move(delivery);
+  Completion done = std::move(job->done);
+  job.reset();
+  if (done) done(std::move(outcome));
+  {
+    std::lock_guard lock(mutex_);
+    if (one_way) --held_one_way_;
+    --unsettled_;
+    switch (status) {
+      case Outcome::Status::kDelivered:
+      case Outcome::Status::kStopped:
+        ++counters_.delivered;
+        break;
+      case Outcome::Status::kDeadLettered:
+        ++counters_.dead_lettered;
+        break;
+      default:
+        ++counters_.failed;
+        break;
+    }
+  }
+  idle_cv_.notify_all();
+}
+
+std::size_t Engine::drain(std::chrono::milliseconds timeout) {
+  std::vector<JobPtr> abandoned;
+  {
+    std::unique_lock lock(mutex_);
+    accepting_ = false;
+    if (workers_.empty() && !timer_.joinable()) return 0;
+    idle_cv_.wait_for(lock, timeout, [&] { return unsettled_ == 0; });
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  timer_cv_.notify_all();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  if (timer_.joinable()) timer_.join();
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& j : queue_) abandoned.push_back(std::move(j));
+    for (auto& j : retry_heap_) abandoned.push_back(std::move(j));
+    queue_.clear();
+    retry_heap_.clear();
+  }
+  std::size_t n = abandoned.size();
+  for (auto& job : abandoned) {
+    complete(std::move(job), Outcome::Status::kAbandoned,
+             Error(ErrorCode::kTransient, "the daemon stopped"));
+  }
+  return n;
+}
+
+Engine::Stats Engine::stats() const {
+  std::lock_guard lock(mutex_);
+  Stats s = counters_;
+  s.queued = queue_.size();
+  s.running = running_;
+  s.retrying = retry_heap_.size();
+  s.held_one_way = held_one_way_;
+  return s;
+}
+
+}  // namespace lienthong

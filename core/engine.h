@@ -1,0 +1,109 @@
+#pragma once
+// The engine: a bounded pool of worker threads that runs exchanges through their routes,
+// retries failed deliveries with backoff, and pushes back on its inputs when full.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/loader.h"
+#include "core/route.h"
+#include "lienthong/endpoint.h"
+
+namespace lienthong {
+
+class Engine {
+ public:
+  struct Stats {
+    std::size_t queued = 0;        // waiting for a worker
+    std::size_t running = 0;       // on a worker now
+    std::size_t retrying = 0;      // waiting for their next attempt
+    std::size_t held_one_way = 0;  // one-way messages accepted and not yet settled
+    std::uint64_t accepted = 0;
+    std::uint64_t refused = 0;  // kBusy answers
+    std::uint64_t delivered = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t dead_lettered = 0;
+    std::uint64_t retries = 0;
+  };
+
+  explicit Engine(EngineSettings settings);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Control thread.
+  void start();
+  // Stops taking messages and waits up to `timeout` for every accepted one to settle.
+  // Then stops the workers; messages still unsettled are abandoned (logged, and their
+  // completions told kAbandoned). Returns how many were abandoned.
+  std::size_t drain(std::chrono::milliseconds timeout);
+
+  // Thread-safe. See InboundContext::submit.
+  Admission submit(std::shared_ptr<const Route> route, std::uint64_t version, Message message,
+                   Completion done);
+
+  // Thread-safe.
+  Stats stats() const;
+
+ private:
+  struct Job;
+  using JobPtr = std::unique_ptr<Job>;
+
+  static bool laterDue(const JobPtr& a, const JobPtr& b);
+  void workerLoop();
+  void timerLoop();
+  void run(JobPtr job);
+  void retryLater(JobPtr job, const Error& why);
+  void complete(JobPtr job, Outcome::Status status, Error error = {},
+                std::optional<Delivery> delivery = std::nullopt);
+  void enqueue(JobPtr job);
+
+  const EngineSettings settings_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_;   // workers wait for jobs
+  std::condition_variable timer_cv_;  // the timer waits for the next due retry
+  std::condition_variable idle_cv_;   // drain waits for everything to settle
+  std::deque<JobPtr> queue_;
+  std::vector<JobPtr> retry_heap_;  // min-heap on due time
+  std::size_t running_ = 0;
+  std::size_t held_one_way_ = 0;
+  std::size_t unsettled_ = 0;  // accepted, completion not yet called
+  bool accepting_ = false;
+  bool stopping_ = false;
+  Stats counters_;
+  std::vector<std::thread> workers_;
+  std::thread timer_;
+};
+
+// The InboundContext of one route of one route-table version.
+class RouteContext final : public InboundContext {
+ public:
+  RouteContext(Engine& engine, std::shared_ptr<const Route> route, std::uint64_t version)
+      : engine_(engine), route_(std::move(route)), version_(version) {}
+  Admission submit(Message message, Completion done) override {
+    return engine_.submit(route_, version_, std::move(message), std::move(done));
+  }
+  const std::string& routeId() const override { return route_->id; }
+  ExchangePattern pattern() const override { return route_->pattern; }
+  std::chrono::milliseconds timeout() const override { return route_->timeout; }
+
+ private:
+  Engine& engine_;
+  std::shared_ptr<const Route> route_;
+  std::uint64_t version_;
+};
+
+// Runs steps in order; used by the engine and by steps that hold nested steps (choice).
+Result<StepOutcome> runSteps(const std::vector<std::unique_ptr<Step>>& steps, Exchange& exchange);
+
+// A reply replaces the body and content type; its headers overlay the message's.
+void mergeReply(Message& message, Message&& reply);
+
+}  // namespace lienthong

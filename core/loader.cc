@@ -1,0 +1,556 @@
+#include "core/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "lienthong/template.h"
+
+namespace fs = std::filesystem;
+
+namespace lienthong {
+
+std::chrono::milliseconds RetryPolicy::delayAfter(std::uint32_t attempt) const {
+  double base = static_cast<double>(initial.count());
+  if (exponential) {
+    for (std::uint32_t i = 1; i < attempt && base < static_cast<double>(max.count()); ++i) {
+      base *= 2;
+    }
+  }
+  base = std::min(base, static_cast<double>(max.count()));
+  thread_local std::mt19937 gen{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(base * jitter(gen)));
+}
+
+std::shared_ptr<Route> RouteTable::find(std::string_view id) const {
+  for (const auto& r : routes) {
+    if (r->id == id) return r;
+  }
+  return nullptr;
+}
+
+namespace {
+
+std::string joinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
+template <typename Map>
+std::vector<std::string> keysOf(const Map& map) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : map) out.push_back(k);
+  return out;
+}
+
+class Context final : public BuildContext {
+ public:
+  Context(const Registry& registry, const DaemonConfig& config, ConfigErrors& errors,
+          std::string file, bool check_only)
+      : registry_(registry),
+        config_(config),
+        errors_(errors),
+        file_(std::move(file)),
+        check_only_(check_only) {}
+
+  ConfigErrors& errors() override { return errors_; }
+  const std::string& file() const override { return file_; }
+  const std::string& routeId() const override { return route_id_; }
+  ExchangePattern pattern() const override { return pattern_; }
+  bool checkOnly() const override { return check_only_; }
+  const std::map<std::string, std::string>& namespaces() const override { return namespaces_; }
+
+  void setRoute(std::string id, ExchangePattern pattern) {
+    route_id_ = std::move(id);
+    pattern_ = pattern;
+  }
+  void setNamespaces(std::map<std::string, std::string> ns) { namespaces_ = std::move(ns); }
+
+  std::optional<std::string> path(const YAML::Node& node, PathKind kind) override {
+    if (!node.IsScalar() || node.Scalar().empty()) {
+      error(node, "expected a path");
+      return std::nullopt;
+    }
+    fs::path p(node.Scalar());
+    if (p.is_relative()) p = fs::path(config_.home) / p;
+    p = p.lexically_normal();
+    std::error_code ec;
+    switch (kind) {
+      case PathKind::kFile:
+        if (!fs::is_regular_file(p, ec)) {
+          error(node, "file not found: " + p.string());
+          return std::nullopt;
+        }
+        break;
+      case PathKind::kDirectory:
+        if (!fs::is_directory(p, ec)) {
+          error(node, "directory not found: " + p.string());
+          return std::nullopt;
+        }
+        break;
+      case PathKind::kCreateDirectory:
+        if (fs::exists(p, ec) && !fs::is_directory(p, ec)) {
+          error(node, "not a directory: " + p.string());
+          return std::nullopt;
+        }
+        if (!check_only_ && !fs::exists(p, ec)) {
+          fs::create_directories(p, ec);
+          if (ec) {
+            error(node, "cannot create directory " + p.string() + ": " + ec.message());
+            return std::nullopt;
+          }
+        }
+        break;
+    }
+    return p.string();
+  }
+
+  std::shared_ptr<Listener> listener(const YAML::Node& name, std::string_view kind) override {
+    return named(name, kind, config_.listeners, config_.listener_kinds, "listener");
+  }
+  std::shared_ptr<Connection> connection(const YAML::Node& name, std::string_view kind) override {
+    return named(name, kind, config_.connections, config_.connection_kinds, "connection");
+  }
+
+  std::optional<std::vector<std::unique_ptr<Step>>> steps(const YAML::Node& seq) override {
+    if (seq.IsNull()) return std::vector<std::unique_ptr<Step>>{};
+    if (!seq.IsSequence()) {
+      error(seq, "steps must be a list");
+      return std::nullopt;
+    }
+    std::vector<std::unique_ptr<Step>> out;
+    bool ok = true;
+    for (const auto& item : seq) {
+      YAML::Node key, value;
+      if (!single(item, "step", key, value)) {
+        ok = false;
+        continue;
+      }
+      const StepFactory* factory = registry_.step(key.Scalar());
+      if (!factory) {
+        error(key, "unknown step '" + key.Scalar() +
+                       "' (known: " + joinNames(registry_.stepNames()) + ")");
+        ok = false;
+        continue;
+      }
+      std::size_t before = errors_.size();
+      auto step = (*factory)(value, *this);
+      if (!step) {
+        if (errors_.size() == before) error(key, "invalid '" + key.Scalar() + "' step");
+        ok = false;
+        continue;
+      }
+      out.push_back(std::move(step));
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  std::shared_ptr<OutboundEndpoint> outbound(const YAML::Node& node) override {
+    YAML::Node key, value;
+    if (!single(node, "endpoint", key, value)) return nullptr;
+    const OutboundFactory* factory = registry_.outbound(key.Scalar());
+    if (!factory) {
+      error(key, "unknown outbound endpoint '" + key.Scalar() +
+                     "' (known: " + joinNames(registry_.outboundNames()) + ")");
+      return nullptr;
+    }
+    std::size_t before = errors_.size();
+    auto endpoint = (*factory)(value, *this);
+    if (!endpoint && errors_.size() == before) {
+      error(key, "invalid '" + key.Scalar() + "' endpoint");
+    }
+    return endpoint;
+  }
+
+  std::unique_ptr<InboundEndpoint> inbound(const YAML::Node& node) {
+    YAML::Node key, value;
+    if (!single(node, "endpoint", key, value)) return nullptr;
+    const InboundFactory* factory = registry_.inbound(key.Scalar());
+    if (!factory) {
+      error(key, "unknown inbound endpoint '" + key.Scalar() +
+                     "' (known: " + joinNames(registry_.inboundNames()) + ")");
+      return nullptr;
+    }
+    std::size_t before = errors_.size();
+    auto endpoint = (*factory)(value, *this);
+    if (!endpoint && errors_.size() == before) {
+      error(key, "invalid '" + key.Scalar() + "' endpoint");
+    }
+    return endpoint;
+  }
+
+  std::shared_ptr<const Template> compileTemplate(const YAML::Node& node) override {
+    if (!node.IsScalar()) {
+      error(node, "expected a template string");
+      return nullptr;
+    }
+    TemplateError te;
+    auto t = Template::compile(node.Scalar(), &te);
+    if (!t) {
+      SourceLocation loc = locationOf(file_, node);
+      // A quoted scalar's mark is on its quote; plain ones start at the text.
+      std::size_t shift = node.Tag() == "!" ? 1 : 0;
+      if (node.Scalar().find('\n') == std::string::npos) {
+        loc.column += static_cast<int>(te.offset + shift);
+      }
+      errors_.add(loc, te.message);
+      return nullptr;
+    }
+    return std::make_shared<const Template>(std::move(*t));
+  }
+
+  // `{ kind: value }` with exactly one key.
+  bool single(const YAML::Node& node, std::string_view what, YAML::Node& key, YAML::Node& value) {
+    if (!node.IsMap() || node.size() != 1) {
+      error(node, "expected one " + std::string(what) + " as `name: settings`" +
+                      (node.IsMap() && node.size() > 1
+                           ? ", found " + std::to_string(node.size()) + " keys"
+                           : ""));
+      return false;
+    }
+    auto it = node.begin();
+    key = it->first;
+    value = it->second;
+    if (!key.IsScalar()) {
+      error(key, "expected a " + std::string(what) + " name");
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  template <typename T>
+  std::shared_ptr<T> named(const YAML::Node& name, std::string_view kind,
+                           const std::map<std::string, std::shared_ptr<T>>& objects,
+                           const std::map<std::string, std::string>& kinds, const char* what) {
+    if (!name.IsScalar()) {
+      error(name, std::string("expected a ") + what + " name");
+      return nullptr;
+    }
+    auto it = objects.find(name.Scalar());
+    if (it == objects.end()) {
+      std::string msg = std::string("unknown ") + what + " '" + name.Scalar() +
+                        "' (defined: " + joinNames(keysOf(objects)) + ")";
+      if (config_.file.empty()) msg += "; pass the daemon config with --config";
+      error(name, msg);
+      return nullptr;
+    }
+    auto k = kinds.find(name.Scalar());
+    if (k != kinds.end() && k->second != kind) {
+      error(name, std::string(what) + " '" + name.Scalar() + "' is a " + k->second + " " + what +
+                      ", not " + std::string(kind));
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  const Registry& registry_;
+  const DaemonConfig& config_;
+  ConfigErrors& errors_;
+  std::string file_;
+  bool check_only_;
+  std::string route_id_;
+  ExchangePattern pattern_ = ExchangePattern::kOneWay;
+  std::map<std::string, std::string> namespaces_;
+};
+
+// Parses a file; reports a syntax error at its place.
+std::optional<YAML::Node> parseYaml(const std::string& file, ConfigErrors& errors) {
+  try {
+    return YAML::LoadFile(file);
+  } catch (const YAML::BadFile&) {
+    errors.add({file, 0, 0}, "cannot read file");
+  } catch (const YAML::ParserException& e) {
+    errors.add({file, e.mark.line + 1, e.mark.column + 1}, "YAML syntax: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    errors.add({file, e.mark.line + 1, e.mark.column + 1}, e.msg);
+  }
+  return std::nullopt;
+}
+
+bool validRouteId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  auto ok = [](char c, bool first) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (!first && (c == '.' || c == '_' || c == '-'));
+  };
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    if (!ok(id[i], i == 0)) return false;
+  }
+  return true;
+}
+
+template <typename Factory, typename T>
+void buildNamed(const YAML::Node& section, Context& ctx, const std::string& what,
+                const std::vector<std::string>& kinds,
+                const std::function<const Factory*(std::string_view)>& lookup,
+                std::map<std::string, std::shared_ptr<T>>& out,
+                std::map<std::string, std::string>& out_kinds) {
+  if (section.IsNull()) return;
+  if (!section.IsMap()) {
+    ctx.error(section, what + "s must be a map of name -> { kind: settings }");
+    return;
+  }
+  for (auto it = section.begin(); it != section.end(); ++it) {
+    if (!it->first.IsScalar()) {
+      ctx.error(it->first, what + " names must be plain words");
+      continue;
+    }
+    std::string name = it->first.Scalar();
+    if (out.count(name) != 0) {
+      ctx.error(it->first, "duplicate " + what + " '" + name + "'");
+      continue;
+    }
+    YAML::Node key, value;
+    if (!ctx.single(it->second, what, key, value)) continue;
+    const Factory* factory = lookup(key.Scalar());
+    if (!factory) {
+      ctx.error(key, "unknown " + what + " kind '" + key.Scalar() +
+                         "' (known: " + joinNames(kinds) + ")");
+      continue;
+    }
+    std::size_t before = ctx.errors().size();
+    auto obj = (*factory)(name, value, ctx);
+    if (!obj) {
+      if (ctx.errors().size() == before) ctx.error(key, "invalid " + what + " '" + name + "'");
+      continue;
+    }
+    out.emplace(name, std::move(obj));
+    out_kinds.emplace(name, key.Scalar());
+  }
+}
+
+}  // namespace
+
+DaemonConfig Loader::emptyConfig(const std::string& home) {
+  DaemonConfig c;
+  std::error_code ec;
+  c.home = fs::absolute(home, ec).lexically_normal().string();
+  return c;
+}
+
+std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
+                                               ConfigErrors& errors) const {
+  std::size_t before = errors.size();
+  auto doc = parseYaml(file, errors);
+  if (!doc) return std::nullopt;
+  std::error_code ec;
+  DaemonConfig config;
+  config.file = fs::absolute(file, ec).lexically_normal().string();
+  config.home = fs::path(config.file).parent_path().string();
+  Context ctx(registry_, config, errors, file, check_only_);
+
+  MapReader top(*doc, ctx, "daemon config");
+  if (auto home = top.string("home")) {
+    fs::path h(*home);
+    if (h.is_relative()) h = fs::path(config.home) / h;
+    config.home = h.lexically_normal().string();
+    if (config.home.size() > 1 && config.home.back() == '/') config.home.pop_back();
+    if (!fs::is_directory(config.home, ec)) {
+      ctx.error(*top.node("home"), "home directory not found: " + config.home);
+    }
+  }
+  if (const YAML::Node* n = top.node("log")) {
+    MapReader r(*n, ctx, "log");
+    if (auto l = r.oneOf("level", {"debug", "info", "warn", "error"})) {
+      log::parseLevel(*l, &config.log_level);
+    }
+  }
+  if (const YAML::Node* n = top.node("engine")) {
+    MapReader r(*n, ctx, "engine");
+    if (auto v = r.integer("workers", 1, 4096))
+      config.engine.workers = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("queue", 1, 1'000'000))
+      config.engine.queue = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max-pending", 1, 10'000'000)) {
+      config.engine.max_pending = static_cast<std::size_t>(*v);
+    }
+    if (auto v = r.duration("drain-timeout")) config.engine.drain_timeout = *v;
+  }
+  if (const YAML::Node* n = top.node("listeners")) {
+    buildNamed<ListenerFactory>(
+        *n, ctx, "listener", registry_.listenerKinds(),
+        [this](std::string_view k) { return registry_.listener(k); }, config.listeners,
+        config.listener_kinds);
+  }
+  if (const YAML::Node* n = top.node("connections")) {
+    buildNamed<ConnectionFactory>(
+        *n, ctx, "connection", registry_.connectionKinds(),
+        [this](std::string_view k) { return registry_.connection(k); }, config.connections,
+        config.connection_kinds);
+  }
+  if (const YAML::Node* n = top.node("routes")) {
+    if (!n->IsSequence()) {
+      ctx.error(*n, "'routes' must be a list of files and directories");
+    } else {
+      for (const auto& item : *n) {
+        if (!item.IsScalar()) {
+          ctx.error(item, "expected a file or directory");
+          continue;
+        }
+        fs::path p(item.Scalar());
+        if (p.is_relative()) p = fs::path(config.home) / p;
+        p = p.lexically_normal();
+        if (!fs::exists(p, ec)) {
+          ctx.error(item, "route path not found: " + p.string());
+          continue;
+        }
+        config.route_paths.push_back(p.string());
+      }
+    }
+  }
+  top.finish();
+  if (errors.size() != before) return std::nullopt;
+  return config;
+}
+
+std::vector<std::string> Loader::routeFiles(const std::vector<std::string>& paths,
+                                            ConfigErrors& errors) {
+  std::vector<std::string> out;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      std::vector<std::string> found;
+      for (auto it = fs::recursive_directory_iterator(path, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        std::string name = it->path().filename().string();
+        bool yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        bool test = name.ends_with("_test.yaml") || name.ends_with("_test.yml");
+        if (yaml && !test && name[0] != '.') found.push_back(it->path().string());
+      }
+      if (ec) errors.add({path, 0, 0}, "cannot list directory: " + ec.message());
+      std::sort(found.begin(), found.end());
+      out.insert(out.end(), found.begin(), found.end());
+    } else if (fs::exists(path, ec)) {
+      out.push_back(path);
+    } else {
+      errors.add({path, 0, 0}, "no such file or directory");
+    }
+  }
+  return out;
+}
+
+std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
+                                               const std::vector<std::string>& paths,
+                                               ConfigErrors& errors) const {
+  std::size_t before = errors.size();
+  auto table = std::make_shared<RouteTable>();
+  std::map<std::string, SourceLocation> seen_ids;
+  std::map<std::string, std::string> seen_inputs;  // exclusive key -> route id
+
+  for (const auto& file : routeFiles(paths, errors)) {
+    auto doc = parseYaml(file, errors);
+    if (!doc) continue;
+    Context ctx(registry_, config, errors, file, check_only_);
+    if (doc->IsNull()) {
+      errors.add({file, 1, 1}, "empty route file: expected a map with 'routes'");
+      continue;
+    }
+    MapReader top(*doc, ctx, "route file");
+    if (!top.valid()) continue;
+    if (const YAML::Node* ns = top.node("namespaces")) {
+      std::map<std::string, std::string> namespaces;
+      if (!ns->IsMap()) {
+        ctx.error(*ns, "'namespaces' must be a map of prefix -> URI");
+      } else {
+        for (auto it = ns->begin(); it != ns->end(); ++it) {
+          if (!it->first.IsScalar() || !it->second.IsScalar() || it->second.Scalar().empty()) {
+            ctx.error(it->first, "namespace entries must be `prefix: URI`");
+            continue;
+          }
+          namespaces[it->first.Scalar()] = it->second.Scalar();
+        }
+      }
+      ctx.setNamespaces(std::move(namespaces));
+    }
+    const YAML::Node* routes = top.node("routes", true);
+    top.finish();
+    if (!routes) continue;
+    if (!routes->IsSequence()) {
+      ctx.error(*routes, "'routes' must be a list");
+      continue;
+    }
+    for (const auto& node : *routes) {
+      MapReader r(node, ctx, "route");
+      if (!r.valid()) continue;
+      auto route = std::make_shared<Route>();
+      std::size_t route_errors = errors.size();
+      auto id = r.string("id", true);
+      if (id) {
+        const YAML::Node& id_node = *r.node("id");
+        route->where = locationOf(file, id_node);
+        if (!validRouteId(*id)) {
+          ctx.error(id_node, "route id '" + *id +
+                                 "' must be lower-case letters, digits, '.', '_' or '-' "
+                                 "(starting with a letter or digit)");
+        } else if (auto prev = seen_ids.find(*id); prev != seen_ids.end()) {
+          const SourceLocation& at = prev->second;
+          ctx.error(id_node, "duplicate route id '" + *id + "' (first defined at " + at.file + ":" +
+                                 std::to_string(at.line) + ":" + std::to_string(at.column) + ")");
+        } else {
+          seen_ids.emplace(*id, route->where);
+        }
+        route->id = *id;
+      }
+      if (auto d = r.string("description")) route->description = *d;
+      auto pattern = r.oneOf("pattern", {"request-reply", "one-way"}, true);
+      if (pattern) {
+        route->pattern =
+            *pattern == "one-way" ? ExchangePattern::kOneWay : ExchangePattern::kRequestReply;
+      }
+      route->retry.attempts = route->pattern == ExchangePattern::kOneWay ? 0 : 1;
+      ctx.setRoute(route->id, route->pattern);
+      if (auto e = r.boolean("enabled")) route->enabled = *e;
+      if (auto t = r.duration("timeout")) route->timeout = *t;
+      if (const YAML::Node* d = r.node("delivery")) {
+        MapReader dr(*d, ctx, "delivery");
+        if (const YAML::Node* retry = dr.node("retry")) {
+          MapReader rr(*retry, ctx, "retry");
+          if (auto a = rr.integer("attempts", 0, 1'000'000)) {
+            route->retry.attempts = static_cast<std::uint32_t>(*a);
+          }
+          if (auto b = rr.oneOf("backoff", {"fixed", "exponential"})) {
+            route->retry.exponential = *b == "exponential";
+          }
+          auto initial = rr.duration("initial");
+          auto max = rr.duration("max");
+          if (initial) route->retry.initial = *initial;
+          if (max) route->retry.max = *max;
+          if (route->retry.initial > route->retry.max) {
+            ctx.error(*retry, "retry 'initial' is longer than 'max'");
+          }
+        }
+      }
+      const YAML::Node* from = r.node("from", true);
+      const YAML::Node* steps = r.node("steps");
+      const YAML::Node* to = r.node("to");
+      r.finish();
+      if (from) route->from = ctx.inbound(*from);
+      if (steps) {
+        if (auto built = ctx.steps(*steps)) route->steps = std::move(*built);
+      }
+      if (to) route->to = ctx.outbound(*to);
+      if (route->from) {
+        std::string key = route->from->exclusiveKey();
+        if (!key.empty() && route->enabled) {
+          auto [it, inserted] = seen_inputs.emplace(key, route->id);
+          if (!inserted) {
+            ctx.error(*from, "input '" + key + "' is already used by route '" + it->second + "'");
+          }
+        }
+      }
+      if (errors.size() == route_errors) table->routes.push_back(std::move(route));
+    }
+  }
+  if (errors.size() != before) return nullptr;
+  return table;
+}
+
+}  // namespace lienthong

@@ -1,0 +1,64 @@
+#pragma once
+// Loads the daemon config and route files into listeners, connections and routes,
+// collecting every error with file:line:col. Control thread only.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/route.h"
+#include "lienthong/config.h"
+#include "lienthong/log.h"
+#include "lienthong/registry.h"
+
+namespace lienthong {
+
+struct EngineSettings {
+  std::size_t workers = 32;
+  std::size_t queue = 1024;
+  std::size_t max_pending = 10'000;
+  std::chrono::milliseconds drain_timeout{30'000};
+};
+
+struct DaemonConfig {
+  std::string file;  // absolute path of the config file ("" when none)
+  std::string home;  // absolute base of relative paths
+  log::Level log_level = log::Level::kInfo;
+  EngineSettings engine;
+  std::map<std::string, std::shared_ptr<Listener>> listeners;
+  std::map<std::string, std::string> listener_kinds;
+  std::map<std::string, std::shared_ptr<Connection>> connections;
+  std::map<std::string, std::string> connection_kinds;
+  std::vector<std::string> route_paths;  // absolute files and directories
+};
+
+class Loader {
+ public:
+  // check_only: validate without creating anything outside the process (lint).
+  Loader(const Registry& registry, bool check_only)
+      : registry_(registry), check_only_(check_only) {}
+
+  // Reads a daemon config file and builds its listeners and connections (not started).
+  std::optional<DaemonConfig> loadConfig(const std::string& file, ConfigErrors& errors) const;
+
+  // A config with no listeners or connections, for linting route files alone.
+  static DaemonConfig emptyConfig(const std::string& home);
+
+  // Expands directories into their route files (*.yaml but *_test.yaml), sorted.
+  static std::vector<std::string> routeFiles(const std::vector<std::string>& paths,
+                                             ConfigErrors& errors);
+
+  // Builds every route of the given files. Returns nullptr if any error was found.
+  std::shared_ptr<RouteTable> loadRoutes(const DaemonConfig& config,
+                                         const std::vector<std::string>& paths,
+                                         ConfigErrors& errors) const;
+
+ private:
+  const Registry& registry_;
+  bool check_only_;
+};
+
+}  // namespace lienthong

@@ -1,0 +1,49 @@
+#pragma once
+// A compiled route and the immutable table of routes the engine runs.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lienthong/config.h"
+#include "lienthong/endpoint.h"
+#include "lienthong/step.h"
+
+namespace lienthong {
+
+struct RetryPolicy {
+  std::uint32_t attempts = 0;  // total attempts; 0 = unlimited
+  bool exponential = true;
+  std::chrono::milliseconds initial{1000};
+  std::chrono::milliseconds max{300'000};
+
+  // Delay before attempt number `attempt` + 1 (attempt >= 1), with +-20% jitter.
+  std::chrono::milliseconds delayAfter(std::uint32_t attempt) const;
+};
+
+// Immutable after loading, except for starting and stopping its inbound endpoint.
+struct Route {
+  std::string id;
+  std::string description;
+  SourceLocation where;  // the route's `id`
+  ExchangePattern pattern = ExchangePattern::kOneWay;
+  bool enabled = true;
+  std::chrono::milliseconds timeout{30'000};
+  RetryPolicy retry;
+  std::unique_ptr<InboundEndpoint> from;
+  std::vector<std::unique_ptr<Step>> steps;
+  std::shared_ptr<OutboundEndpoint> to;
+};
+
+// One version of the whole route set. Shared read-only across threads.
+struct RouteTable {
+  std::uint64_t version = 0;
+  std::vector<std::shared_ptr<Route>> routes;
+
+  std::shared_ptr<Route> find(std::string_view id) const;
+};
+
+}  // namespace lienthong

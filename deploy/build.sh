@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Configures and builds lienthong. Usage: deploy/build.sh [--sanitize] [BUILD_DIR]
+# --sanitize builds with AddressSanitizer + UndefinedBehaviorSanitizer (default dir build-asan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=OFF
+dir=""
+for a in "$@"; do
+  case "$a" in
+    --sanitize) sanitize=ON ;;
+    *) dir="$a" ;;
+  esac
+done
+[ -n "$dir" ] || { [ "$sanitize" = ON ] && dir=build-asan || dir=build; }
+
+jobs="${LIENTHONG_JOBS:-$(nproc)}"
+cmake -S . -B "$dir" -G Ninja \
+  -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
+  -DLIENTHONG_WERROR="${LIENTHONG_WERROR:-OFF}" \
+  -DLIENTHONG_SANITIZE="$sanitize" >/dev/null
+cmake --build "$dir" -j "$jobs"

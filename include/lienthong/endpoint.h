@@ -1,0 +1,120 @@
+#pragma once
+// Endpoints: where routes take messages from (inbound) and deliver them to (outbound),
+// plus the named listeners and connections of the daemon config that endpoints share.
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "lienthong/exchange.h"
+#include "lienthong/result.h"
+
+namespace lienthong {
+
+// What an outbound endpoint did with a message.
+struct Delivery {
+  enum class Status {
+    kAccepted,  // the peer took it (2xx); `reply` holds its answer, if any
+    kRetry,     // transient: connection refused, timeout, 408/429/5xx
+    kRejected,  // permanent: the peer refused it (other 4xx)
+  };
+  enum class Failure { kNone, kConnect, kTimeout, kRemote };
+
+  Status status = Status::kAccepted;
+  Failure failure = Failure::kNone;
+  std::optional<Message> reply;  // the peer's answer, also for kRetry/kRejected if it sent one
+  std::string detail;            // human-readable reason when not accepted
+
+  static Delivery accepted(std::optional<Message> reply = std::nullopt) {
+    return {Status::kAccepted, Failure::kNone, std::move(reply), {}};
+  }
+  static Delivery retry(Failure failure, std::string detail,
+                        std::optional<Message> reply = std::nullopt) {
+    return {Status::kRetry, failure, std::move(reply), std::move(detail)};
+  }
+  static Delivery rejected(std::string detail, std::optional<Message> reply = std::nullopt) {
+    return {Status::kRejected, Failure::kRemote, std::move(reply), std::move(detail)};
+  }
+};
+
+// Contract: send() is called from engine worker threads, concurrently; it blocks until
+// the peer settled the message or the exchange's deadline/endpoint timeout passed. It
+// never throws.
+class OutboundEndpoint {
+ public:
+  virtual ~OutboundEndpoint() = default;
+  virtual Delivery send(Exchange& exchange) = 0;
+  // A short description for logs, e.g. "http POST http://host:port/path".
+  virtual std::string describe() const = 0;
+};
+
+// The final outcome of one exchange, given to the inbound endpoint that submitted it.
+struct Outcome {
+  enum class Status {
+    kDelivered,     // steps ran and the `to` endpoint (if any) accepted
+    kStopped,       // a step ended the route early (filter); nothing to deliver
+    kFailed,        // an error ended the exchange (see error/delivery)
+    kDeadLettered,  // given up after retries, or rejected; the reason is in error
+    kAbandoned,     // the daemon stopped before the message was delivered: an input that
+                    // can, keeps it for the next start (a file stays in the work folder)
+  };
+  Status status = Status::kDelivered;
+  Message message;                   // the result (reply of `to`, or the message after steps)
+  Error error;                       // set when not delivered
+  std::optional<Delivery> delivery;  // the last attempt's delivery, when `to` was called
+};
+
+using Completion = std::function<void(Outcome&&)>;
+
+enum class Admission {
+  kAccepted,  // the engine took the message; the completion will be called exactly once
+  kBusy,      // the engine is full: push back (HTTP 503, pause the input)
+  kStopping,  // the daemon is shutting down
+};
+
+// The route's side of an inbound endpoint. Provided by the engine to start().
+class InboundContext {
+ public:
+  virtual ~InboundContext() = default;
+  // Thread-safe. Hands a message to the route. When it returns kAccepted, `done` is
+  // called exactly once later, from an engine thread.
+  virtual Admission submit(Message message, Completion done) = 0;
+  virtual const std::string& routeId() const = 0;
+  virtual ExchangePattern pattern() const = 0;
+  // How long a request-reply caller may wait for the outcome (the route's `timeout`).
+  virtual std::chrono::milliseconds timeout() const = 0;
+};
+
+// Contract: start() and stop() are called from the control thread (start-up, reload,
+// shutdown). The context outlives the endpoint's started period. stop() returns once no
+// new message will be submitted; messages already submitted finish on their own.
+class InboundEndpoint {
+ public:
+  virtual ~InboundEndpoint() = default;
+  virtual Result<void> start(InboundContext& context) = 0;
+  virtual void stop() = 0;
+  virtual std::string describe() const = 0;
+  // A key no other route's inbound endpoint may share (e.g. "http public /dossiers"), so
+  // that the loader refuses two routes bound to the same input. Empty: no such limit.
+  virtual std::string exclusiveKey() const { return {}; }
+};
+
+// A named listener of the daemon config (an HTTP port, say). Started before the routes,
+// stopped after them; shared by every route that names it. Control thread only.
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  virtual Result<void> start() = 0;
+  virtual void stop() = 0;
+  virtual std::string describe() const = 0;
+};
+
+// A named outbound connection of the daemon config (URL, TLS, pool). Shared by routes.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace lienthong

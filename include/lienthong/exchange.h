@@ -1,0 +1,53 @@
+#pragma once
+// Exchange: one message's trip through one route.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "lienthong/message.h"
+
+namespace lienthong {
+
+enum class ExchangePattern {
+  kRequestReply,  // the caller waits; the route's result is the answer
+  kOneWay,        // accepted first, delivered later
+};
+
+std::string_view patternName(ExchangePattern pattern);
+
+class Exchange {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Exchange(Message message, std::string route_id, ExchangePattern pattern)
+      : message_(std::move(message)), route_id_(std::move(route_id)), pattern_(pattern) {}
+
+  Message& message() { return message_; }
+  const Message& message() const { return message_; }
+
+  const std::string& routeId() const { return route_id_; }
+  ExchangePattern pattern() const { return pattern_; }
+
+  // Trace id shared by every hop of this message (W3C trace-id form: 32 hex digits).
+  const std::string& traceId() const { return trace_id_; }
+  void setTraceId(std::string id) { trace_id_ = std::move(id); }
+
+  // Time by which a request-reply exchange must be answered; max() when none.
+  Clock::time_point deadline() const { return deadline_; }
+  void setDeadline(Clock::time_point deadline) { deadline_ = deadline; }
+
+  // The version of the route table this exchange started on.
+  std::uint64_t routeVersion() const { return route_version_; }
+  void setRouteVersion(std::uint64_t v) { route_version_ = v; }
+
+ private:
+  Message message_;
+  std::string route_id_;
+  ExchangePattern pattern_;
+  std::string trace_id_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  std::uint64_t route_version_ = 0;
+};
+
+}  // namespace lienthong

@@ -1,0 +1,289 @@
+// The daemon in process on port 0, against real HTTP peers and real folders.
+
+#include "core/daemon.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "adapters/http/http_listener.h"
+#include "fakes/http_peer.h"
+#include "integration/test_support.h"
+
+namespace lienthong {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::filesIn;
+using testing::httpCall;
+using testing::HttpPeer;
+using testing::TempHome;
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  // Writes config.yaml with the public listener on port 0 and a `backend` connection.
+  void writeConfig(const std::string& backend_url, const std::string& extra = "") {
+    home_.write("config.yaml",
+                "log: { level: warn }\n"
+                "engine: { workers: 4, queue: 16, drain-timeout: 5s }\n"
+                "listeners:\n"
+                "  public: { http: { port: 0, max-body: 1KiB } }\n"
+                "connections:\n"
+                "  backend: { http: { url: \"" +
+                    backend_url + "\", connect-timeout: 1s, read-timeout: 2s } }\n" + extra +
+                    "routes: [ routes ]\n");
+  }
+
+  void start() {
+    ConfigErrors errors;
+    daemon_ = Daemon::create(home_.path("config.yaml").string(), errors);
+    ASSERT_TRUE(daemon_) << errors.str();
+    Result<void> r = daemon_->start();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    auto listener =
+        std::dynamic_pointer_cast<adapters::http::HttpListener>(daemon_->listener("public"));
+    ASSERT_TRUE(listener);
+    port_ = listener->port();
+    ASSERT_NE(port_, 0);
+  }
+
+  void TearDown() override {
+    if (daemon_) daemon_->stop();
+  }
+
+  TempHome home_;
+  HttpPeer peer_;
+  std::unique_ptr<Daemon> daemon_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(DaemonTest, RequestReplyGoesThroughToARealPeerAndBack) {
+  writeConfig(peer_.url());
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: proxy\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /proxy } }\n"
+              "    steps:\n"
+              "      - set-header: { X-Dossier: \"hs-${MaHoSo}\" }\n"
+              "    to: { http: { connection: backend, path: \"/in/${MaHoSo}\","
+              " headers: { X-Dossier: \"${X-Dossier}\" } } }\n");
+  start();
+  auto answer =
+      httpCall(port_, "POST", "/proxy", "<HoSo/>",
+               {{"MaHoSo", "000.00.01.H22-240315-0001"}, {"Content-Type", "application/xml"}});
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "<HoSo/>");
+  EXPECT_EQ(answer.headers["Content-Type"], "application/xml");
+  ASSERT_EQ(peer_.requests().size(), 1u);
+  auto seen = peer_.requests()[0];
+  EXPECT_EQ(seen.uri, "/in/000.00.01.H22-240315-0001");
+  EXPECT_EQ(seen.headers["X-Dossier"], "hs-000.00.01.H22-240315-0001");
+}
+
+TEST_F(DaemonTest, BackendDownAnswers502NamingTheRoute) {
+  writeConfig("http://127.0.0.1:1");  // nothing listens on port 1
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: proxy-down\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /proxy } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  auto answer = httpCall(port_, "POST", "/proxy", "x");
+  EXPECT_EQ(answer.status, 502);
+  EXPECT_NE(answer.body.find("\"route\":\"proxy-down\""), std::string::npos) << answer.body;
+  EXPECT_NE(answer.headers["Content-Type"].find("application/json"), std::string::npos);
+}
+
+TEST_F(DaemonTest, SlowBackendAnswers504) {
+  writeConfig(peer_.url());
+  peer_.setHandler([](const HttpPeer::Request&) {
+    std::this_thread::sleep_for(1500ms);  // the peer is slow; the route gives up at 300ms
+    return HttpPeer::Response{200, "late", "text/plain"};
+  });
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: proxy-slow\n"
+              "    pattern: request-reply\n"
+              "    timeout: 300ms\n"
+              "    from: { http: { listener: public, path: /proxy } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  auto answer = httpCall(port_, "POST", "/proxy", "x");
+  EXPECT_EQ(answer.status, 504);
+  EXPECT_NE(answer.body.find("proxy-slow"), std::string::npos) << answer.body;
+}
+
+TEST_F(DaemonTest, PeerRejectionIsPassedThrough) {
+  writeConfig(peer_.url());
+  peer_.setHandler([](const HttpPeer::Request&) {
+    return HttpPeer::Response{404, "{\"error_code\":\"404\"}", "application/json"};
+  });
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: lookup\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /lookup } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  auto answer = httpCall(port_, "POST", "/lookup", "x");
+  EXPECT_EQ(answer.status, 404);
+  EXPECT_EQ(answer.body, "{\"error_code\":\"404\"}");
+}
+
+TEST_F(DaemonTest, UnknownPathIs404AndOversizedBodyIs413) {
+  writeConfig(peer_.url());
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: echo\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /echo } }\n");
+  start();
+  EXPECT_EQ(httpCall(port_, "POST", "/nowhere", "x").status, 404);
+  EXPECT_EQ(httpCall(port_, "POST", "/echo", std::string(2048, 'x')).status, 413);
+  auto ok = httpCall(port_, "POST", "/echo", "small");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "small");
+  EXPECT_TRUE(peer_.requests().empty());
+}
+
+TEST_F(DaemonTest, OneWayHttpToFile) {
+  writeConfig(peer_.url());
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: archive\n"
+              "    pattern: one-way\n"
+              "    from: { http: { listener: public, path: /archive } }\n"
+              "    to: { file: { dir: var/archive, name: \"${MaHoSo}.xml\" } }\n");
+  start();
+  auto answer = httpCall(port_, "POST", "/archive", "<HoSo>1</HoSo>", {{"MaHoSo", "HS-1"}});
+  EXPECT_EQ(answer.status, 202);
+  EXPECT_NE(answer.body.find("\"id\""), std::string::npos);
+  auto target = home_.path("var/archive/HS-1.xml");
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(target); }));
+  EXPECT_EQ(home_.read(target), "<HoSo>1</HoSo>");
+  EXPECT_EQ(filesIn(home_.path("var/archive")).size(), 1u);  // no temporary left behind
+}
+
+TEST_F(DaemonTest, FileToHttpThenDone) {
+  writeConfig(peer_.url());
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: inbox\n"
+              "    pattern: one-way\n"
+              "    from: { file: { dir: var/inbox, include: \"*.xml\", interval: 20ms,"
+              " stable-for: 50ms } }\n"
+              "    to: { http: { connection: backend, path: \"/files/${file.name}\" } }\n");
+  start();
+  home_.write("var/inbox/hs-7.xml", "<HoSo>7</HoSo>");
+  home_.write("var/inbox/ignored.txt", "not xml");
+  ASSERT_TRUE(peer_.waitForRequests(1, 10s));
+  auto seen = peer_.requests()[0];
+  EXPECT_EQ(seen.uri, "/files/hs-7.xml");
+  EXPECT_EQ(seen.body, "<HoSo>7</HoSo>");
+  ASSERT_TRUE(
+      eventually([&] { return std::filesystem::exists(home_.path("var/inbox/done/hs-7.xml")); }));
+  EXPECT_TRUE(std::filesystem::exists(home_.path("var/inbox/ignored.txt")));
+  EXPECT_EQ(peer_.requests().size(), 1u);
+}
+
+TEST_F(DaemonTest, OneWayIsRetriedUntilThePeerRecovers) {
+  writeConfig(peer_.url());
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  peer_.setHandler([calls](const HttpPeer::Request& r) {
+    if (calls->fetch_add(1) < 2) return HttpPeer::Response{503, "busy", "text/plain"};
+    return HttpPeer::Response{200, r.body, "text/plain"};
+  });
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: status\n"
+              "    pattern: one-way\n"
+              "    delivery: { retry: { backoff: fixed, initial: 20ms, max: 20ms } }\n"
+              "    from: { http: { listener: public, path: /status } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  EXPECT_EQ(httpCall(port_, "POST", "/status", "TrangThai=4").status, 202);
+  ASSERT_TRUE(peer_.waitForRequests(3, 10s));
+  ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().delivered == 1; }));
+  EXPECT_EQ(daemon_->engine().stats().retries, 2u);
+  for (const auto& r : peer_.requests()) EXPECT_EQ(r.body, "TrangThai=4");
+}
+
+TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
+  home_.write("config.yaml",
+              "log: { level: error }\n"
+              "engine: { workers: 1, queue: 1, drain-timeout: 5s }\n"
+              "listeners:\n  public: { http: { port: 0 } }\n"
+              "connections:\n  backend: { http: { url: \"" +
+                  peer_.url() +
+                  "\" } }\n"
+                  "routes: [ routes ]\n");
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  peer_.setHandler([released](const HttpPeer::Request& r) {
+    released.wait();
+    return HttpPeer::Response{200, r.body, "text/plain"};
+  });
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: slow\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /slow } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  auto first =
+      std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "1"); });
+  ASSERT_TRUE(peer_.waitForRequests(1, 10s));  // the only worker is busy
+  auto second =
+      std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "2"); });
+  ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().queued == 1; }));
+  auto third = httpCall(port_, "POST", "/slow", "3");
+  EXPECT_EQ(third.status, 503);
+  EXPECT_EQ(third.headers["Retry-After"], "1");
+  release.set_value();
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(second.get().status, 200);
+}
+
+TEST_F(DaemonTest, ReloadSwapsValidRoutesAndKeepsTheRunningSetOtherwise) {
+  writeConfig(peer_.url());
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: v1\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /v1 } }\n");
+  start();
+  std::uint64_t first_version = daemon_->routes()->version;
+  EXPECT_EQ(httpCall(port_, "POST", "/v1", "a").status, 200);
+
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: v2\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /v2 } }\n"
+              "  - id: broken\n"
+              "    pattern: whenever\n"
+              "    from: { http: { listener: nowhere, path: /b } }\n");
+  ConfigErrors errors;
+  EXPECT_FALSE(daemon_->reload(errors));
+  EXPECT_EQ(errors.size(), 2u) << errors.str();
+  EXPECT_EQ(daemon_->routes()->version, first_version);
+  EXPECT_EQ(httpCall(port_, "POST", "/v1", "a").status, 200);
+  EXPECT_EQ(httpCall(port_, "POST", "/v2", "a").status, 404);
+
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: v2\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /v2 } }\n");
+  ConfigErrors none;
+  EXPECT_TRUE(daemon_->reload(none)) << none.str();
+  EXPECT_GT(daemon_->routes()->version, first_version);
+  EXPECT_EQ(httpCall(port_, "POST", "/v2", "b").status, 200);
+  EXPECT_EQ(httpCall(port_, "POST", "/v1", "a").status, 404);
+}
+
+}  // namespace
+}  // namespace lienthong

@@ -1,0 +1,244 @@
+// lienthongd and lienthongctl as real processes: signals, exit codes, printed errors.
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <regex>
+
+#include "fakes/http_peer.h"
+#include "integration/test_support.h"
+
+extern char** environ;
+
+namespace lienthong {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::httpCall;
+using testing::HttpPeer;
+using testing::TempHome;
+
+std::string binary(const std::string& rel) { return std::string(LIENTHONG_BINARY_DIR) + "/" + rel; }
+
+// A child process with its stderr (and stdout) read line by line.
+class Process {
+ public:
+  explicit Process(std::vector<std::string> args, const std::string& cwd = "") {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0) << args[0];
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~Process() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (fd_ >= 0) close(fd_);
+  }
+
+  // Reads output until a line matches or 20 s pass; returns the match (empty if none).
+  std::smatch waitFor(const std::regex& re) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    std::string line;
+    while (nextLine(line, deadline)) {
+      held_ = line;
+      std::smatch m;
+      if (std::regex_search(held_, m, re)) return m;
+    }
+    return {};
+  }
+  std::string readAll() {
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (nextLine(line, deadline)) {
+    }
+    return lines_;
+  }
+  void signal(int sig) { kill(pid_, sig); }
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  const std::string& output() const { return lines_; }
+
+ private:
+  // One line of output (without waiting past the deadline); false at EOF or timeout.
+  bool nextLine(std::string& line, std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+      auto nl = pending_.find('\n');
+      if (nl != std::string::npos) {
+        line = pending_.substr(0, nl + 1);
+        pending_.erase(0, nl + 1);
+        lines_ += line;
+        return true;
+      }
+      if (eof_) return false;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      char buf[4096];
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) {
+        eof_ = true;
+        if (!pending_.empty()) pending_ += '\n';
+        continue;
+      }
+      pending_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string pending_;
+  std::string lines_;
+  std::string held_;
+};
+
+void writeDaemonFiles(const TempHome& home, const std::string& backend) {
+  home.write("config.yaml",
+             "engine: { workers: 2, drain-timeout: 10s }\n"
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n  backend: { http: { url: \"" +
+                 backend +
+                 "\" } }\n"
+                 "routes: [ routes ]\n");
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: proxy\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /proxy } }\n"
+             "    to: { http: { connection: backend } }\n");
+}
+
+TEST(Lienthongd, HelpAndBadArguments) {
+  Process help({binary("apps/lienthongd/lienthongd"), "--help"});
+  EXPECT_NE(help.readAll().find("--config FILE"), std::string::npos);
+  EXPECT_EQ(help.wait(), 0);
+  Process bad({binary("apps/lienthongd/lienthongd"), "--bogus"});
+  bad.readAll();
+  EXPECT_EQ(bad.wait(), 2);
+}
+
+TEST(Lienthongd, RefusesToStartOnABadRouteNamingItsPlace) {
+  TempHome home;
+  writeDaemonFiles(home, "http://127.0.0.1:1");
+  home.write("routes/bad.yaml",
+             "routes:\n  - id: bad\n    pattern: one-way\n    from: { ftp: {} }\n");
+  Process p({binary("apps/lienthongd/lienthongd"), "--config", home.path("config.yaml").string()});
+  std::string out = p.readAll();
+  EXPECT_EQ(p.wait(), 1);
+  EXPECT_NE(out.find("bad.yaml:4:13: unknown inbound endpoint 'ftp'"), std::string::npos) << out;
+}
+
+TEST(Lienthongd, ServesReloadsOnSighupAndDrainsOnSigterm) {
+  TempHome home;
+  HttpPeer peer;
+  writeDaemonFiles(home, peer.url());
+  Process d({binary("apps/lienthongd/lienthongd"), "--config", home.path("config.yaml").string()});
+  auto m = d.waitFor(std::regex("listener public on http://127\\.0\\.0\\.1:([0-9]+)"));
+  ASSERT_FALSE(m.empty()) << d.output();
+  auto port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+  ASSERT_FALSE(d.waitFor(std::regex("ready")).empty()) << d.output();
+  EXPECT_EQ(httpCall(port, "POST", "/proxy", "one").body, "one");
+
+  // An invalid route set is refused with every error; the running one keeps serving.
+  home.write("routes/r.yaml",
+             "routes:\n  - id: proxy\n    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /proxy } }\n"
+             "    steps: [ { nope: 1 } ]\n"
+             "    to: { http: { connection: nowhere } }\n");
+  d.signal(SIGHUP);
+  ASSERT_FALSE(d.waitFor(std::regex("reload refused")).empty()) << d.output();
+  EXPECT_FALSE(d.waitFor(std::regex("unknown connection 'nowhere'")).empty()) << d.output();
+  EXPECT_EQ(httpCall(port, "POST", "/proxy", "two").body, "two");
+
+  // A valid one replaces it.
+  home.write("routes/r.yaml",
+             "routes:\n  - id: proxy2\n    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /proxy2 } }\n"
+             "    to: { http: { connection: backend } }\n");
+  d.signal(SIGHUP);
+  ASSERT_FALSE(d.waitFor(std::regex("reload done")).empty()) << d.output();
+  EXPECT_EQ(httpCall(port, "POST", "/proxy2", "three").body, "three");
+  EXPECT_EQ(httpCall(port, "POST", "/proxy", "x").status, 404);
+
+  // SIGTERM while a request is in flight: it is answered, then the daemon exits 0.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  peer.setHandler([released](const HttpPeer::Request& r) {
+    released.wait();
+    return HttpPeer::Response{200, r.body, "text/plain"};
+  });
+  auto inflight =
+      std::async(std::launch::async, [&] { return httpCall(port, "POST", "/proxy2", "last"); });
+  ASSERT_TRUE(peer.waitForRequests(4, 10s));
+  d.signal(SIGTERM);
+  ASSERT_FALSE(d.waitFor(std::regex("draining")).empty()) << d.output();
+  release.set_value();
+  auto answer = inflight.get();
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "last");
+  EXPECT_EQ(d.wait(), 0) << d.readAll();
+}
+
+TEST(Lienthongctl, LintPrintsEveryErrorAndExits1) {
+  TempHome home;
+  writeDaemonFiles(home, "http://127.0.0.1:1");
+  home.write("routes/bad.yaml",
+             "routes:\n  - id: Bad\n    pattern: one-way\n    timeout: 5 minutes\n"
+             "    from: { http: { listener: public, path: /x } }\n"
+             "    to: { http: { connection: nowhere } }\n");
+  Process p({binary("apps/lienthongctl/lienthongctl"), "lint", "--config",
+             home.path("config.yaml").string()});
+  std::string out = p.readAll();
+  EXPECT_EQ(p.wait(), 1);
+  EXPECT_NE(out.find("bad.yaml:2:9: route id 'Bad' must be lower-case"), std::string::npos) << out;
+  EXPECT_NE(out.find("bad.yaml:4:14: 'timeout' must be a duration"), std::string::npos) << out;
+  EXPECT_NE(out.find("bad.yaml:6:31: unknown connection 'nowhere'"), std::string::npos) << out;
+  EXPECT_NE(out.find("3 error(s)"), std::string::npos) << out;
+}
+
+TEST(Lienthongctl, LintAcceptsTheShippedRoutesAndConfig) {
+  const char* src = LIENTHONG_SOURCE_DIR;
+  Process p({binary("apps/lienthongctl/lienthongctl"), "lint"}, src);
+  std::string out = p.readAll();
+  EXPECT_EQ(p.wait(), 0) << out;
+  EXPECT_NE(out.find("ok: "), std::string::npos) << out;
+}
+
+TEST(Lienthongctl, HelpAndUsage) {
+  Process help({binary("apps/lienthongctl/lienthongctl"), "--help"});
+  EXPECT_NE(help.readAll().find("lint"), std::string::npos);
+  EXPECT_EQ(help.wait(), 0);
+  Process none({binary("apps/lienthongctl/lienthongctl"), "frobnicate"});
+  none.readAll();
+  EXPECT_EQ(none.wait(), 2);
+}
+
+}  // namespace
+}  // namespace lienthong

@@ -1,0 +1,240 @@
+#include "core/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <latch>
+
+#include "fakes/fake_outbound.h"
+
+namespace lienthong {
+namespace {
+
+using testing::FakeOutbound;
+using namespace std::chrono_literals;
+
+// A step given as a function.
+class FnStep : public Step {
+ public:
+  explicit FnStep(std::function<Result<StepOutcome>(Exchange&)> fn) : fn_(std::move(fn)) {}
+  Result<StepOutcome> process(Exchange& ex) override { return fn_(ex); }
+
+ private:
+  std::function<Result<StepOutcome>(Exchange&)> fn_;
+};
+
+std::shared_ptr<Route> makeRoute(ExchangePattern pattern, std::shared_ptr<OutboundEndpoint> to) {
+  auto r = std::make_shared<Route>();
+  r->id = "test-route";
+  r->pattern = pattern;
+  r->to = std::move(to);
+  r->retry.attempts = pattern == ExchangePattern::kOneWay ? 0 : 1;
+  r->retry.initial = 5ms;
+  r->retry.max = 20ms;
+  return r;
+}
+
+struct Waiter {
+  std::promise<Outcome> promise;
+  std::future<Outcome> future = promise.get_future();
+  Completion completion() {
+    return [this](Outcome&& o) { promise.set_value(std::move(o)); };
+  }
+  Outcome get() {
+    if (future.wait_for(5s) != std::future_status::ready) {
+      ADD_FAILURE() << "no outcome within 5s";
+      return {};
+    }
+    return future.get();
+  }
+};
+
+Message body(std::string text) {
+  Message m;
+  m.setBody(std::move(text));
+  return m;
+}
+
+TEST(Engine, RequestReplyMergesTheReply) {
+  auto out = std::make_shared<FakeOutbound>();
+  Message reply = body("pong");
+  reply.setHeader("http.status", "200");
+  reply.setContentType("text/plain");
+  out->push(Delivery::accepted(reply));
+  Engine engine(EngineSettings{2, 8, 8, 1s});
+  engine.start();
+  auto route = makeRoute(ExchangePattern::kRequestReply, out);
+  Message m = body("ping");
+  m.setHeader("MaHoSo", "X-1");
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, m, w.completion()), Admission::kAccepted);
+  Outcome o = w.get();
+  EXPECT_EQ(o.status, Outcome::Status::kDelivered);
+  EXPECT_EQ(o.message.body(), "pong");
+  EXPECT_EQ(o.message.contentType(), "text/plain");
+  EXPECT_EQ(*o.message.header("MaHoSo"), "X-1");
+  EXPECT_EQ(*o.message.header("http.status"), "200");
+  ASSERT_EQ(out->sent().size(), 1u);
+  EXPECT_EQ(out->sent()[0].body(), "ping");
+  EXPECT_EQ(out->sent()[0].attempt(), 1u);
+}
+
+TEST(Engine, PushesBackWhenTheQueueIsFull) {
+  auto out = std::make_shared<FakeOutbound>();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  out->setScript([released](const Exchange&) {
+    released.wait();
+    return Delivery::accepted();
+  });
+  Engine engine(EngineSettings{1, 1, 100, 1s});
+  engine.start();
+  auto route = makeRoute(ExchangePattern::kRequestReply, out);
+  Waiter a, b;
+  ASSERT_EQ(engine.submit(route, 1, body("a"), a.completion()), Admission::kAccepted);
+  ASSERT_TRUE(out->waitForSent(1, 5s));  // the only worker is busy with a
+  ASSERT_EQ(engine.submit(route, 1, body("b"), b.completion()), Admission::kAccepted);  // queued
+  EXPECT_EQ(engine.submit(route, 1, body("c"), [](Outcome&&) { FAIL(); }), Admission::kBusy);
+  EXPECT_EQ(engine.stats().refused, 1u);
+  release.set_value();
+  EXPECT_EQ(a.get().status, Outcome::Status::kDelivered);
+  EXPECT_EQ(b.get().status, Outcome::Status::kDelivered);
+  Waiter d;
+  EXPECT_EQ(engine.submit(route, 1, body("d"), d.completion()), Admission::kAccepted);
+  EXPECT_EQ(d.get().status, Outcome::Status::kDelivered);
+}
+
+TEST(Engine, LimitsOneWayMessagesHeldInMemory) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->setScript(
+      [](const Exchange&) { return Delivery::retry(Delivery::Failure::kConnect, "down"); });
+  Engine engine(EngineSettings{2, 100, 2, 100ms});
+  engine.start();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->retry.initial = 1h;
+  route->retry.max = 1h;
+  EXPECT_EQ(engine.submit(route, 1, body("1"), nullptr), Admission::kAccepted);
+  EXPECT_EQ(engine.submit(route, 1, body("2"), nullptr), Admission::kAccepted);
+  EXPECT_EQ(engine.submit(route, 1, body("3"), nullptr), Admission::kBusy);
+  EXPECT_EQ(engine.drain(50ms), 2u);  // both still waiting for their retry
+}
+
+TEST(Engine, OneWayRetriesTransientFailuresUntilDelivered) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->push(Delivery::retry(Delivery::Failure::kConnect, "refused"));
+  out->push(Delivery::retry(Delivery::Failure::kRemote, "HTTP 503"));
+  Engine engine(EngineSettings{2, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(makeRoute(ExchangePattern::kOneWay, out), 1, body("x"), w.completion()),
+            Admission::kAccepted);
+  EXPECT_EQ(w.get().status, Outcome::Status::kDelivered);
+  auto sent = out->sent();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].attempt(), 1u);
+  EXPECT_EQ(sent[2].attempt(), 3u);
+  EXPECT_EQ(engine.stats().retries, 2u);
+}
+
+TEST(Engine, RejectedOneWayMessageIsDeadLettered) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->push(Delivery::rejected("HTTP 400 bad dossier"));
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(makeRoute(ExchangePattern::kOneWay, out), 1, body("x"), w.completion()),
+            Admission::kAccepted);
+  Outcome o = w.get();
+  EXPECT_EQ(o.status, Outcome::Status::kDeadLettered);
+  EXPECT_EQ(o.error.code, ErrorCode::kPermanent);
+  EXPECT_NE(o.error.message.find("HTTP 400 bad dossier"), std::string::npos);
+  EXPECT_EQ(out->sent().size(), 1u);
+}
+
+TEST(Engine, ExhaustedAttemptsGoToTheDeadLetters) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->setScript(
+      [](const Exchange&) { return Delivery::retry(Delivery::Failure::kTimeout, "slow"); });
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->retry.attempts = 3;
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), w.completion()), Admission::kAccepted);
+  Outcome o = w.get();
+  EXPECT_EQ(o.status, Outcome::Status::kDeadLettered);
+  EXPECT_NE(o.error.message.find("after 3 attempts"), std::string::npos) << o.error.message;
+  EXPECT_EQ(out->sent().size(), 3u);
+}
+
+TEST(Engine, StepRetryStartsAgainFromTheOriginalMessage) {
+  auto out = std::make_shared<FakeOutbound>();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  route->steps.push_back(std::make_unique<FnStep>([calls](Exchange& ex) -> Result<StepOutcome> {
+    ex.message().setBody(ex.message().body() + "+step");
+    if (calls->fetch_add(1) == 0) return Error(ErrorCode::kTransient, "lookup down");
+    return StepOutcome::kContinue;
+  }));
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), w.completion()), Admission::kAccepted);
+  EXPECT_EQ(w.get().status, Outcome::Status::kDelivered);
+  ASSERT_EQ(out->sent().size(), 1u);
+  EXPECT_EQ(out->sent()[0].body(), "x+step");
+}
+
+TEST(Engine, StopOutcomeSkipsDelivery) {
+  auto out = std::make_shared<FakeOutbound>();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->steps.push_back(std::make_unique<FnStep>(
+      [](Exchange&) -> Result<StepOutcome> { return StepOutcome::kStop; }));
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), w.completion()), Admission::kAccepted);
+  EXPECT_EQ(w.get().status, Outcome::Status::kStopped);
+  EXPECT_TRUE(out->sent().empty());
+}
+
+TEST(Engine, RequestReplyConnectFailureFailsWithTheDelivery) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->push(Delivery::retry(Delivery::Failure::kConnect, "connection refused"));
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(
+      engine.submit(makeRoute(ExchangePattern::kRequestReply, out), 1, body("x"), w.completion()),
+      Admission::kAccepted);
+  Outcome o = w.get();
+  EXPECT_EQ(o.status, Outcome::Status::kFailed);
+  ASSERT_TRUE(o.delivery);
+  EXPECT_EQ(o.delivery->failure, Delivery::Failure::kConnect);
+  EXPECT_EQ(out->sent().size(), 1u);
+}
+
+TEST(Engine, DrainWaitsForInFlightThenRefuses) {
+  auto out = std::make_shared<FakeOutbound>();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  out->setScript([released](const Exchange&) {
+    released.wait();
+    return Delivery::accepted();
+  });
+  Engine engine(EngineSettings{1, 8, 8, 5s});
+  engine.start();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), w.completion()), Admission::kAccepted);
+  ASSERT_TRUE(out->waitForSent(1, 5s));
+  auto drained = std::async(std::launch::async, [&] { return engine.drain(5s); });
+  EXPECT_EQ(drained.wait_for(50ms), std::future_status::timeout);  // still in flight
+  release.set_value();
+  EXPECT_EQ(drained.get(), 0u);
+  EXPECT_EQ(w.get().status, Outcome::Status::kDelivered);
+  EXPECT_EQ(engine.submit(route, 1, body("y"), nullptr), Admission::kStopping);
+}
+
+}  // namespace
+}  // namespace lienthong

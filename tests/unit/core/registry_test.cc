@@ -1,0 +1,40 @@
+#include "lienthong/registry.h"
+
+#include <gtest/gtest.h>
+
+#include "core/builtins.h"
+
+namespace lienthong {
+namespace {
+
+TEST(Registry, FindsWhatWasAddedAndRefusesDuplicates) {
+  Registry r;
+  StepFactory f = [](const YAML::Node&, BuildContext&) { return std::unique_ptr<Step>(); };
+  ASSERT_TRUE(r.addStep("noop", f).ok());
+  EXPECT_NE(r.step("noop"), nullptr);
+  EXPECT_EQ(r.step("other"), nullptr);
+  Result<void> dup = r.addStep("noop", f);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, ErrorCode::kInvalidConfig);
+  EXPECT_NE(dup.error().message.find("duplicate step 'noop'"), std::string::npos);
+  EXPECT_FALSE(r.addStep("", f).ok());
+  EXPECT_FALSE(r.addStep("x", nullptr).ok());
+}
+
+TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
+  Registry r;
+  registerBuiltins(r);
+  EXPECT_EQ(r.stepNames(), (std::vector<std::string>{"choice", "log", "remove-header", "set-body",
+                                                     "set-header", "to"}));
+  EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"file", "http"}));
+  EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"file", "http"}));
+  EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));
+  EXPECT_EQ(r.connectionKinds(), (std::vector<std::string>{"http"}));
+  // A plugin trying to take a built-in name is refused.
+  EXPECT_FALSE(r.addInbound("http", [](const YAML::Node&, BuildContext&) {
+                  return std::unique_ptr<InboundEndpoint>();
+                }).ok());
+}
+
+}  // namespace
+}  // namespace lienthong

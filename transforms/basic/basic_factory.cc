@@ -1,0 +1,185 @@
+#include "transforms/basic/basic_factory.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "transforms/basic/basic_steps.h"
+
+namespace lienthong::transforms::basic {
+
+namespace {
+
+std::unique_ptr<Step> makeLog(const YAML::Node& node, BuildContext& ctx) {
+  LogSettings s;
+  if (node.IsScalar()) {
+    s.message = ctx.compileTemplate(node);
+  } else {
+    MapReader r(node, ctx, "log step");
+    if (!r.valid()) return nullptr;
+    s.message = r.templ("message", true);
+    if (auto level = r.oneOf("level", {"debug", "info", "warn", "error"})) {
+      log::parseLevel(*level, &s.level);
+    }
+    r.finish();
+  }
+  if (!s.message) return nullptr;
+  return std::make_unique<LogStep>(std::move(s));
+}
+
+std::unique_ptr<Step> makeSetHeader(const YAML::Node& node, BuildContext& ctx) {
+  if (!node.IsMap() || node.size() == 0) {
+    ctx.error(node, "set-header needs a map of header name -> template");
+    return nullptr;
+  }
+  SetHeaderSettings s;
+  bool ok = true;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar() || it->first.Scalar().empty()) {
+      ctx.error(it->first, "header names must be plain words");
+      ok = false;
+      continue;
+    }
+    auto t = ctx.compileTemplate(it->second);
+    if (!t) {
+      ok = false;
+      continue;
+    }
+    s.headers.emplace_back(it->first.Scalar(), std::move(t));
+  }
+  if (!ok) return nullptr;
+  return std::make_unique<SetHeaderStep>(std::move(s));
+}
+
+std::unique_ptr<Step> makeRemoveHeader(const YAML::Node& node, BuildContext& ctx) {
+  RemoveHeaderSettings s;
+  if (node.IsScalar()) {
+    s.names.push_back(node.Scalar());
+  } else if (node.IsSequence() && node.size() > 0) {
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        ctx.error(item, "remove-header takes header names");
+        return nullptr;
+      }
+      s.names.push_back(item.Scalar());
+    }
+  } else {
+    ctx.error(node, "remove-header needs a header name or a list of them");
+    return nullptr;
+  }
+  return std::make_unique<RemoveHeaderStep>(std::move(s));
+}
+
+std::unique_ptr<Step> makeSetBody(const YAML::Node& node, BuildContext& ctx) {
+  MapReader r(node, ctx, "set-body step");
+  if (!r.valid()) return nullptr;
+  SetBodySettings s;
+  bool has_template = r.has("template");
+  bool has_file = r.has("file");
+  if (has_template == has_file) {
+    ctx.error(node, "set-body needs exactly one of 'template' or 'file'");
+  }
+  if (has_template) s.body = r.templ("template");
+  if (const YAML::Node* f = r.node("file")) {
+    if (auto path = ctx.path(*f, PathKind::kFile)) {
+      std::ifstream in(*path, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      TemplateError te;
+      auto t = Template::compile(text.str(), &te);
+      if (!t) {
+        ctx.errors().add({*path, 0, 0},
+                         "template at byte " + std::to_string(te.offset) + ": " + te.message);
+      } else {
+        s.body = std::make_shared<const Template>(std::move(*t));
+      }
+    }
+  }
+  if (auto ct = r.string("content-type")) s.content_type = *ct;
+  r.finish();
+  if (!s.body || has_template == has_file) return nullptr;
+  return std::make_unique<SetBodyStep>(std::move(s));
+}
+
+std::unique_ptr<Step> makeChoice(const YAML::Node& node, BuildContext& ctx) {
+  if (!node.IsSequence() || node.size() == 0) {
+    ctx.error(node, "choice needs a list of { when: xpath, steps: [...] } branches");
+    return nullptr;
+  }
+  std::vector<ChoiceBranch> branches;
+  bool ok = true;
+  bool seen_otherwise = false;
+  for (const auto& item : node) {
+    MapReader r(item, ctx, "choice branch");
+    if (!r.valid()) {
+      ok = false;
+      continue;
+    }
+    ChoiceBranch branch;
+    bool is_when = r.has("when");
+    bool is_otherwise = r.has("otherwise");
+    if (is_when == is_otherwise) {
+      ctx.error(item, "a choice branch needs exactly one of 'when' or 'otherwise'");
+      ok = false;
+    }
+    if (seen_otherwise) {
+      ctx.error(item, "'otherwise' must be the last branch of a choice");
+      ok = false;
+    }
+    if (const YAML::Node* w = r.node("when")) {
+      if (!w->IsScalar() || w->Scalar().empty()) {
+        ctx.error(*w, "'when' must be an XPath expression");
+        ok = false;
+      } else {
+        Predicate::CompileError err;
+        branch.when = Predicate::compile(w->Scalar(), ctx.namespaces(), &err);
+        if (!branch.when) {
+          SourceLocation loc = locationOf(ctx.file(), *w);
+          loc.column += static_cast<int>(err.offset + (w->Tag() == "!" ? 1 : 0));
+          ctx.errors().add(loc, "XPath: " + err.message + " in '" + w->Scalar() + "'");
+          ok = false;
+        }
+      }
+    }
+    if (const YAML::Node* o = r.node("otherwise")) {
+      seen_otherwise = true;
+      if (!o->IsNull()) {
+        ctx.error(*o, "'otherwise' takes no value; put its steps under 'steps'");
+        ok = false;
+      }
+    }
+    if (const YAML::Node* steps = r.node("steps", true)) {
+      auto built = ctx.steps(*steps);
+      if (built)
+        branch.steps = std::move(*built);
+      else
+        ok = false;
+    } else {
+      ok = false;
+    }
+    r.finish();
+    branches.push_back(std::move(branch));
+  }
+  if (!ok) return nullptr;
+  return std::make_unique<ChoiceStep>(std::move(branches));
+}
+
+std::unique_ptr<Step> makeTo(const YAML::Node& node, BuildContext& ctx) {
+  auto endpoint = ctx.outbound(node);
+  if (!endpoint) return nullptr;
+  return std::make_unique<ToStep>(std::move(endpoint));
+}
+
+}  // namespace
+
+void registerBasicSteps(Registry& registry) {
+  (void)registry.addStep("log", makeLog);
+  (void)registry.addStep("set-header", makeSetHeader);
+  (void)registry.addStep("remove-header", makeRemoveHeader);
+  (void)registry.addStep("set-body", makeSetBody);
+  (void)registry.addStep("choice", makeChoice);
+  (void)registry.addStep("to", makeTo);
+}
+
+}  // namespace lienthong::transforms::basic
