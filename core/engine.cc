@@ -75,20 +75,42 @@ Admission Engine::submit(std::shared_ptr<const Route> route, std::uint64_t versi
   if (pattern == ExchangePattern::kRequestReply) {
     exchange.setDeadline(SteadyClock::now() + route->timeout);
   }
+  bool one_way = pattern == ExchangePattern::kOneWay;
+  auto job = std::make_unique<Job>(std::move(route), std::move(exchange), std::move(done));
+  bool run_here = false;
   {
     std::lock_guard lock(mutex_);
     if (!accepting_) return Admission::kStopping;
-    bool one_way = pattern == ExchangePattern::kOneWay;
-    if (queue_.size() >= settings_.queue || (one_way && held_one_way_ >= settings_.max_pending)) {
+    // A request-reply caller waits for the outcome anyway: with a free slot and nobody
+    // queued ahead, it runs the exchange itself and saves two thread hand-offs.
+    run_here = !one_way && running_ < settings_.workers && queue_.empty();
+    if (!run_here &&
+        (queue_.size() >= settings_.queue || (one_way && held_one_way_ >= settings_.max_pending))) {
       ++counters_.refused;
       return Admission::kBusy;
     }
     if (one_way) ++held_one_way_;
     ++unsettled_;
     ++counters_.accepted;
-    queue_.push_back(std::make_unique<Job>(std::move(route), std::move(exchange), std::move(done)));
+    if (run_here) {
+      ++running_;
+    } else {
+      queue_.push_back(std::move(job));
+    }
   }
-  work_cv_.notify_one();
+  if (!run_here) {
+    work_cv_.notify_one();
+    return Admission::kAccepted;
+  }
+  run(std::move(job));
+  bool queued = false;
+  {
+    std::lock_guard lock(mutex_);
+    --running_;
+    queued = !queue_.empty();
+  }
+  if (queued) work_cv_.notify_one();  // the freed slot can take a queued exchange
+  idle_cv_.notify_all();
   return Admission::kAccepted;
 }
 
@@ -105,17 +127,23 @@ void Engine::workerLoop() {
     JobPtr job;
     {
       std::unique_lock lock(mutex_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      // At most `workers` exchanges run at once, counting request-reply callers that run
+      // their own exchange.
+      work_cv_.wait(lock,
+                    [&] { return stopping_ || (!queue_.empty() && running_ < settings_.workers); });
       if (stopping_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
       ++running_;
     }
     run(std::move(job));
+    bool queued = false;
     {
       std::lock_guard lock(mutex_);
       --running_;
+      queued = !queue_.empty();
     }
+    if (queued) work_cv_.notify_one();
     idle_cv_.notify_all();
   }
 }

@@ -78,7 +78,9 @@ class InboundContext {
  public:
   virtual ~InboundContext() = default;
   // Thread-safe. Hands a message to the route. When it returns kAccepted, `done` is
-  // called exactly once later, from an engine thread.
+  // called exactly once, from an engine thread or, for a request-reply route, possibly on
+  // the calling thread before submit() returns (the caller waits for the outcome anyway,
+  // so the engine lets it run the exchange when a worker slot is free).
   virtual Admission submit(Message message, Completion done) = 0;
   virtual const std::string& routeId() const = 0;
   virtual ExchangePattern pattern() const = 0;

@@ -89,7 +89,7 @@ TEST(Engine, PushesBackWhenTheQueueIsFull) {
   });
   Engine engine(EngineSettings{1, 1, 100, 1s});
   engine.start();
-  auto route = makeRoute(ExchangePattern::kRequestReply, out);
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
   Waiter a, b;
   ASSERT_EQ(engine.submit(route, 1, body("a"), a.completion()), Admission::kAccepted);
   ASSERT_TRUE(out->waitForSent(1, 5s));  // the only worker is busy with a
@@ -102,6 +102,44 @@ TEST(Engine, PushesBackWhenTheQueueIsFull) {
   Waiter d;
   EXPECT_EQ(engine.submit(route, 1, body("d"), d.completion()), Admission::kAccepted);
   EXPECT_EQ(d.get().status, Outcome::Status::kDelivered);
+}
+
+TEST(Engine, RequestReplyRunsOnTheCallersThreadOnlyWhenASlotIsFree) {
+  auto out = std::make_shared<FakeOutbound>();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto threads = std::make_shared<std::vector<std::thread::id>>();
+  auto mutex = std::make_shared<std::mutex>();
+  out->setScript([=](const Exchange& ex) {
+    {
+      std::lock_guard lock(*mutex);
+      threads->push_back(std::this_thread::get_id());
+    }
+    if (ex.pattern() == ExchangePattern::kOneWay) released.wait();
+    return Delivery::accepted();
+  });
+  Engine engine(EngineSettings{1, 4, 100, 1s});
+  engine.start();
+  auto rr = makeRoute(ExchangePattern::kRequestReply, out);
+  auto ow = makeRoute(ExchangePattern::kOneWay, out);
+
+  Waiter first;
+  ASSERT_EQ(engine.submit(rr, 1, body("1"), first.completion()), Admission::kAccepted);
+  ASSERT_EQ(first.future.wait_for(0s), std::future_status::ready);  // done before returning
+  EXPECT_EQ(first.get().status, Outcome::Status::kDelivered);
+
+  ASSERT_EQ(engine.submit(ow, 1, body("2"), nullptr), Admission::kAccepted);
+  ASSERT_TRUE(out->waitForSent(2, 5s));  // the only slot is taken
+  Waiter third;
+  ASSERT_EQ(engine.submit(rr, 1, body("3"), third.completion()), Admission::kAccepted);
+  EXPECT_EQ(third.future.wait_for(50ms), std::future_status::timeout);  // queued, not run here
+  EXPECT_EQ(engine.stats().queued, 1u);
+  release.set_value();
+  EXPECT_EQ(third.get().status, Outcome::Status::kDelivered);
+  std::lock_guard lock(*mutex);
+  ASSERT_EQ(threads->size(), 3u);
+  EXPECT_EQ((*threads)[0], std::this_thread::get_id());
+  EXPECT_NE((*threads)[2], std::this_thread::get_id());
 }
 
 TEST(Engine, LimitsOneWayMessagesHeldInMemory) {

@@ -2,6 +2,8 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/String.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -227,6 +229,53 @@ TEST_F(HttpListenerTest, KeepAliveConnectionSurvivesErrorsWithBodies) {
   EXPECT_EQ(a.body, "after");
   Answer b = roundTrip(session, post("/k", "again"));
   EXPECT_EQ(b.body, "again");
+  listener_->unbind(token);
+}
+
+// One TCP connection carries many requests: the listener keeps it alive (a client that
+// silently reconnects would hide a listener that closes after every answer).
+TEST_F(HttpListenerTest, OneTcpConnectionServesManyRequests) {
+  FakeInboundContext route;
+  auto token = listener_->bind("/ka", {"POST"}, route);
+  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port()));
+  socket.setReceiveTimeout(Poco::Timespan(10, 0));
+  std::string pending;
+  auto readAnswer = [&]() -> std::string {
+    char buf[4096];
+    std::size_t end;
+    while ((end = pending.find("\r\n\r\n")) == std::string::npos) {
+      int n = socket.receiveBytes(buf, sizeof buf);
+      if (n <= 0) return "closed";
+      pending.append(buf, static_cast<std::size_t>(n));
+    }
+    std::string head = pending.substr(0, end + 4);
+    std::size_t at = Poco::toLower(head).find("content-length: ");
+    std::size_t length = at == std::string::npos ? 0 : std::stoul(head.substr(at + 16));
+    while (pending.size() < end + 4 + length) {
+      int n = socket.receiveBytes(buf, sizeof buf);
+      if (n <= 0) return "closed";
+      pending.append(buf, static_cast<std::size_t>(n));
+    }
+    std::string body = pending.substr(end + 4, length);
+    pending.erase(0, end + 4 + length);
+    return head.substr(0, 12) + " " + body;
+  };
+  for (int i = 0; i < 5; ++i) {
+    std::string body = "request-" + std::to_string(i);
+    std::string req =
+        "POST /ka HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\n\r\n" + body;
+    socket.sendBytes(req.data(), static_cast<int>(req.size()));
+    EXPECT_EQ(readAnswer(), "HTTP/1.1 200 " + body) << "request " << i;
+  }
+  // Two requests written at once (pipelined) are both answered, in order.
+  std::string two =
+      "POST /ka HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"
+      "POST /ka HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nB";
+  socket.sendBytes(two.data(), static_cast<int>(two.size()));
+  EXPECT_EQ(readAnswer(), "HTTP/1.1 200 A");
+  EXPECT_EQ(readAnswer(), "HTTP/1.1 200 B");
+  EXPECT_EQ(route.submitted().size(), 7u);
   listener_->unbind(token);
 }
 
