@@ -10,6 +10,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -40,10 +41,14 @@ class HttpPeer {
     auto* params = new Poco::Net::HTTPServerParams;  // owned by the server (AutoPtr)
     params->setMaxThreads(32);
     params->setKeepAlive(true);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket_, params);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), pool_, socket_, params);
     server_->start();
   }
-  ~HttpPeer() { server_->stopAll(true); }
+  // Waits for handlers still running (a slow answer), so none outlives the peer.
+  ~HttpPeer() {
+    server_->stopAll(true);
+    pool_.joinAll();
+  }
 
   std::uint16_t port() const { return socket_.address().port(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
@@ -109,6 +114,7 @@ class HttpPeer {
   };
 
   Poco::Net::ServerSocket socket_;
+  Poco::ThreadPool pool_{2, 32};
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;

@@ -529,6 +529,47 @@ TEST_F(HttpListenerTest, RequestsDuringReloadsAreServedAndNeverReachAnUnboundRou
   listener_->unbind(token);
 }
 
+// A client that stops half-way through its headers, or stays idle past idle-timeout, is
+// disconnected; one that keeps talking is not.
+TEST(HttpListener, HeaderAndIdleTimeoutsCloseTheConnection) {
+  HttpListenerSettings s;
+  s.port = 0;
+  s.header_timeout = std::chrono::milliseconds(300);
+  s.idle_timeout = std::chrono::milliseconds(300);
+  auto created = HttpListener::create("timeouts", s);
+  ASSERT_TRUE(created.ok());
+  auto listener = std::move(created).value();
+  ASSERT_TRUE(listener->start().ok());
+  FakeInboundContext route;
+  auto token = listener->bind("/t", {"POST"}, route);
+  auto closedWithin = [](Poco::Net::StreamSocket& socket, std::chrono::milliseconds limit) {
+    socket.setReceiveTimeout(Poco::Timespan(5, 0));
+    auto start = std::chrono::steady_clock::now();
+    char buf[4096];
+    int n = 0;
+    try {
+      while ((n = socket.receiveBytes(buf, sizeof buf)) > 0) {
+      }
+    } catch (const Poco::Exception&) {
+      return false;  // still open after 5 s
+    }
+    return std::chrono::steady_clock::now() - start < limit;
+  };
+
+  Poco::Net::StreamSocket partial(Poco::Net::SocketAddress("127.0.0.1", listener->port()));
+  std::string head = "POST /t HTTP/1.1\r\nHost: x\r\n";  // and never the blank line
+  partial.sendBytes(head.data(), static_cast<int>(head.size()));
+  EXPECT_TRUE(closedWithin(partial, std::chrono::seconds(3)));
+
+  Poco::Net::StreamSocket idle(Poco::Net::SocketAddress("127.0.0.1", listener->port()));
+  std::string req = "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+  idle.sendBytes(req.data(), static_cast<int>(req.size()));
+  EXPECT_TRUE(closedWithin(idle, std::chrono::seconds(3)));  // answered, then dropped when idle
+  EXPECT_EQ(route.submitted().size(), 1u);
+  listener->unbind(token);
+  listener->stop();
+}
+
 TEST(HttpListener, SecondListenerOnTheSamePortFails) {
   HttpListenerSettings s;
   s.port = 0;
