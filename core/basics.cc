@@ -66,7 +66,19 @@ std::string newId() {
   return out;
 }
 
+std::string newTraceId() {
+  auto& gen = idGenerator();
+  std::uint64_t hi = gen() | 1;  // never all zero
+  std::uint64_t lo = gen();
+  char out[33];
+  std::snprintf(out, sizeof out, "%016llx%016llx", static_cast<unsigned long long>(hi),
+                static_cast<unsigned long long>(lo));
+  return out;
+}
+
 Message::Message() : id_(newId()), body_(emptyBody()) {}
+
+Message::Message(std::string id) : id_(std::move(id)), body_(emptyBody()) {}
 
 const std::string* Message::header(std::string_view name) const {
   auto it = headers_.find(name);

@@ -112,11 +112,14 @@ bool Daemon::reload(ConfigErrors& errors) {
 }
 
 std::size_t Daemon::stop() {
+  // The engine stops admitting first, so inputs still bound push back (HTTP 503 with
+  // Retry-After, a file goes back to its folder) instead of answering "no route"; then
+  // the inputs stop and the listeners close.
+  std::size_t abandoned = engine_ ? engine_->drain(config_.engine.drain_timeout) : 0;
   {
     std::lock_guard lock(mutex_);
     if (active_) stopInputs(*active_);
   }
-  std::size_t abandoned = engine_ ? engine_->drain(config_.engine.drain_timeout) : 0;
   for (auto it = started_listeners_.rbegin(); it != started_listeners_.rend(); ++it) {
     config_.listeners[*it]->stop();
   }

@@ -25,15 +25,7 @@ struct Engine::Job {
         done(std::move(d)) {}
 };
 
-namespace {
-
-std::string newTraceId() {
-  std::string id = newId();  // 32 hex digits once the dashes are gone
-  id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
-  return id;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<StepOutcome> runSteps(const std::vector<std::unique_ptr<Step>>& steps, Exchange& exchange) {
   for (const auto& step : steps) {
@@ -63,8 +55,30 @@ void Engine::start() {
   timer_ = std::thread([this] { timerLoop(); });
 }
 
+// Holds an exchange admitted to run on the caller's thread until the caller runs it; if
+// the caller drops it unrun, it runs when destroyed, so the completion always comes.
+struct Engine::CallerRun {
+  CallerRun(Engine* e, JobPtr j) : engine(e), job(std::move(j)) {}
+  CallerRun(const CallerRun&) = delete;
+  CallerRun& operator=(const CallerRun&) = delete;
+  Engine* engine;
+  JobPtr job;
+  void operator()() {
+    if (job) engine->runInSlot(std::move(job));
+  }
+  ~CallerRun() { (*this)(); }
+};
+
 Admission Engine::submit(std::shared_ptr<const Route> route, std::uint64_t version, Message message,
                          Completion done) {
+  InboundContext::Admitted admitted =
+      admit(std::move(route), version, std::move(message), std::move(done));
+  if (admitted.run) admitted.run();
+  return admitted.admission;
+}
+
+InboundContext::Admitted Engine::admit(std::shared_ptr<const Route> route, std::uint64_t version,
+                                       Message message, Completion done) {
   ExchangePattern pattern = route->pattern;
   Exchange exchange(std::move(message), route->id, pattern);
   exchange.setRouteVersion(version);
@@ -80,14 +94,14 @@ Admission Engine::submit(std::shared_ptr<const Route> route, std::uint64_t versi
   bool run_here = false;
   {
     std::lock_guard lock(mutex_);
-    if (!accepting_) return Admission::kStopping;
+    if (!accepting_) return {Admission::kStopping, {}};
     // A request-reply caller waits for the outcome anyway: with a free slot and nobody
     // queued ahead, it runs the exchange itself and saves two thread hand-offs.
     run_here = !one_way && running_ < settings_.workers && queue_.empty();
     if (!run_here &&
         (queue_.size() >= settings_.queue || (one_way && held_one_way_ >= settings_.max_pending))) {
       ++counters_.refused;
-      return Admission::kBusy;
+      return {Admission::kBusy, {}};
     }
     if (one_way) ++held_one_way_;
     ++unsettled_;
@@ -100,9 +114,14 @@ Admission Engine::submit(std::shared_ptr<const Route> route, std::uint64_t versi
   }
   if (!run_here) {
     work_cv_.notify_one();
-    return Admission::kAccepted;
+    return {Admission::kAccepted, {}};
   }
-  run(std::move(job));
+  auto pending = std::make_shared<CallerRun>(this, std::move(job));
+  return {Admission::kAccepted, [pending] { (*pending)(); }};
+}
+
+void Engine::runInSlot(JobPtr job) {
+  run(job);
   bool queued = false;
   {
     std::lock_guard lock(mutex_);
@@ -111,15 +130,6 @@ Admission Engine::submit(std::shared_ptr<const Route> route, std::uint64_t versi
   }
   if (queued) work_cv_.notify_one();  // the freed slot can take a queued exchange
   idle_cv_.notify_all();
-  return Admission::kAccepted;
-}
-
-void Engine::enqueue(JobPtr job) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(job));
-  }
-  work_cv_.notify_one();
 }
 
 void Engine::workerLoop() {
@@ -136,15 +146,7 @@ void Engine::workerLoop() {
       queue_.pop_front();
       ++running_;
     }
-    run(std::move(job));
-    bool queued = false;
-    {
-      std::lock_guard lock(mutex_);
-      --running_;
-      queued = !queue_.empty();
-    }
-    if (queued) work_cv_.notify_one();
-    idle_cv_.notify_all();
+    runInSlot(std::move(job));
   }
 }
 
@@ -171,7 +173,27 @@ void Engine::timerLoop() {
   }
 }
 
-void Engine::run(JobPtr job) {
+void Engine::run(JobPtr& job) {
+  // Steps and endpoints never throw by contract; a plugin that does must not wedge a slot
+  // or lose the message.
+  try {
+    runSteps(job);
+  } catch (const std::exception& e) {
+    if (job) failInternal(std::move(job), e.what());
+  } catch (...) {
+    if (job) failInternal(std::move(job), "unknown exception");
+  }
+}
+
+void Engine::failInternal(JobPtr job, const std::string& what) {
+  log::error("engine", "route " + job->route->id + ": exception: " + what);
+  bool request_reply = job->exchange.pattern() == ExchangePattern::kRequestReply;
+  complete(std::move(job),
+           request_reply ? Outcome::Status::kFailed : Outcome::Status::kDeadLettered,
+           Error(ErrorCode::kInternal, "internal error: " + what));
+}
+
+void Engine::runSteps(JobPtr& job) {
   Exchange& ex = job->exchange;
   const Route& route = *job->route;
   bool request_reply = ex.pattern() == ExchangePattern::kRequestReply;
@@ -183,7 +205,7 @@ void Engine::run(JobPtr job) {
   }
 
   if (!job->steps_done) {
-    Result<StepOutcome> r = runSteps(route.steps, ex);
+    Result<StepOutcome> r = lienthong::runSteps(route.steps, ex);
     if (!r.ok()) {
       if (r.error().transient()) {
         retryLater(std::move(job), r.error());
@@ -228,12 +250,7 @@ void Engine::run(JobPtr job) {
       Error why(
           d.failure == Delivery::Failure::kTimeout ? ErrorCode::kTimeout : ErrorCode::kTransient,
           route.to->describe() + ": " + d.detail);
-      if (request_reply && route.retry.attempts <= job->attempts + 1) {
-        complete(std::move(job), Outcome::Status::kFailed, why, std::move(d));
-      } else {
-        job->steps_done = true;
-        retryLater(std::move(job), why);
-      }
+      retryLater(std::move(job), why, std::move(d));
       return;
     }
     case Delivery::Status::kRejected: {
@@ -246,21 +263,25 @@ void Engine::run(JobPtr job) {
   }
 }
 
-void Engine::retryLater(JobPtr job, const Error& why) {
+void Engine::retryLater(JobPtr job, const Error& why, std::optional<Delivery> last) {
   const Route& route = *job->route;
   ++job->attempts;
   bool request_reply = job->exchange.pattern() == ExchangePattern::kRequestReply;
+  Outcome::Status give_up =
+      request_reply ? Outcome::Status::kFailed : Outcome::Status::kDeadLettered;
   if (route.retry.attempts != 0 && job->attempts >= route.retry.attempts) {
-    Error last(why.code, why.message + " (after " + std::to_string(job->attempts) + " attempts)");
-    complete(std::move(job),
-             request_reply ? Outcome::Status::kFailed : Outcome::Status::kDeadLettered, last);
+    Error final_error = why;
+    if (route.retry.attempts > 1) {
+      final_error.message += " (after " + std::to_string(job->attempts) + " attempts)";
+    }
+    complete(std::move(job), give_up, std::move(final_error), std::move(last));
     return;
   }
   auto delay = route.retry.delayAfter(job->attempts);
   job->due = SteadyClock::now() + delay;
   if (request_reply && job->due >= job->exchange.deadline()) {
-    complete(std::move(job), Outcome::Status::kFailed,
-             Error(ErrorCode::kTimeout, why.message + " (no time left for another attempt)"));
+    // The caller cannot wait for another attempt: it gets the last failure as it was.
+    complete(std::move(job), Outcome::Status::kFailed, why, std::move(last));
     return;
   }
   if (!job->steps_done) job->exchange.message() = job->original;
@@ -268,10 +289,17 @@ void Engine::retryLater(JobPtr job, const Error& why) {
                            " attempt " + std::to_string(job->attempts) + " failed (" + why.message +
                            "); next in " + std::to_string(delay.count()) + "ms");
   {
-    std::lock_guard lock(mutex_);
-    ++counters_.retries;
-    retry_heap_.push_back(std::move(job));
-    std::push_heap(retry_heap_.begin(), retry_heap_.end(), laterDue);
+    std::unique_lock lock(mutex_);
+    if (!stopping_) {
+      ++counters_.retries;
+      retry_heap_.push_back(std::move(job));
+      std::push_heap(retry_heap_.begin(), retry_heap_.end(), laterDue);
+    }
+  }
+  if (job) {  // the engine stopped while this attempt ran
+    complete(std::move(job), Outcome::Status::kAbandoned,
+             Error(ErrorCode::kTransient, "the daemon stopped"));
+    return;
   }
   timer_cv_.notify_one();
 }
@@ -279,6 +307,7 @@ void Engine::retryLater(JobPtr job, const Error& why) {
 void Engine::complete(JobPtr job, Outcome::Status status, Error error,
                       std::optional<Delivery> delivery) {
   const Route& route = *job->route;
+  const std::string route_id = route.id;
   bool one_way = job->exchange.pattern() == ExchangePattern::kOneWay;
   if (status == Outcome::Status::kDeadLettered) {
     log::error("engine", "dead letter: route " + route.id + ", message " +
@@ -295,7 +324,15 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
   outcome.delivery = std::move(delivery);
   Completion done = std::move(job->done);
   job.reset();
-  if (done) done(std::move(outcome));
+  if (done) {
+    try {
+      done(std::move(outcome));
+    } catch (const std::exception& e) {
+      log::error("engine", "route " + route_id + ": completion threw: " + e.what());
+    } catch (...) {
+      log::error("engine", "route " + route_id + ": completion threw");
+    }
+  }
   {
     std::lock_guard lock(mutex_);
     if (one_way) --held_one_way_;

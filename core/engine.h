@@ -45,9 +45,11 @@ class Engine {
   // completions told kAbandoned). Returns how many were abandoned.
   std::size_t drain(std::chrono::milliseconds timeout);
 
-  // Thread-safe. See InboundContext::submit.
+  // Thread-safe. See InboundContext::submit and InboundContext::admit.
   Admission submit(std::shared_ptr<const Route> route, std::uint64_t version, Message message,
                    Completion done);
+  InboundContext::Admitted admit(std::shared_ptr<const Route> route, std::uint64_t version,
+                                 Message message, Completion done);
 
   // Thread-safe.
   Stats stats() const;
@@ -56,14 +58,19 @@ class Engine {
   struct Job;
   using JobPtr = std::unique_ptr<Job>;
 
+  struct CallerRun;
+
   static bool laterDue(const JobPtr& a, const JobPtr& b);
   void workerLoop();
   void timerLoop();
-  void run(JobPtr job);
-  void retryLater(JobPtr job, const Error& why);
+  // Runs the job and frees its slot; `job` is consumed. Never throws.
+  void runInSlot(JobPtr job);
+  void run(JobPtr& job);
+  void runSteps(JobPtr& job);
+  void failInternal(JobPtr job, const std::string& what);
+  void retryLater(JobPtr job, const Error& why, std::optional<Delivery> last = std::nullopt);
   void complete(JobPtr job, Outcome::Status status, Error error = {},
                 std::optional<Delivery> delivery = std::nullopt);
-  void enqueue(JobPtr job);
 
   const EngineSettings settings_;
   mutable std::mutex mutex_;
@@ -89,6 +96,9 @@ class RouteContext final : public InboundContext {
       : engine_(engine), route_(std::move(route)), version_(version) {}
   Admission submit(Message message, Completion done) override {
     return engine_.submit(route_, version_, std::move(message), std::move(done));
+  }
+  Admitted admit(Message message, Completion done) override {
+    return engine_.admit(route_, version_, std::move(message), std::move(done));
   }
   const std::string& routeId() const override { return route_->id; }
   ExchangePattern pattern() const override { return route_->pattern; }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <map>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -21,11 +22,34 @@ namespace lienthong::adapters::file {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct FileInbound::Shared {
-  FileInboundSettings settings;  // folders resolved; immutable after construction
+namespace {
 
-  std::mutex mutex;                 // guards in_flight
-  std::set<std::string> in_flight;  // names in the work folder that were submitted
+// The names in one work folder that were submitted and not yet settled. One per work
+// folder in the process: after a reload the new input must not submit again the files
+// that the old one still has in flight.
+struct InFlight {
+  std::mutex mutex;
+  std::set<std::string> names;
+};
+
+std::shared_ptr<InFlight> inFlightFor(const std::filesystem::path& work_dir) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<InFlight>> registry;
+  std::lock_guard lock(registry_mutex);
+  std::string key = work_dir.lexically_normal().string();
+  std::shared_ptr<InFlight> found = registry[key].lock();
+  if (!found) {
+    found = std::make_shared<InFlight>();
+    registry[key] = found;
+  }
+  return found;
+}
+
+}  // namespace
+
+struct FileInbound::Shared {
+  FileInboundSettings settings;      // folders resolved; immutable after construction
+  std::shared_ptr<InFlight> flight;  // shared with other inputs of the same work folder
 };
 
 namespace {
@@ -155,8 +179,8 @@ void settle(FileInbound::Shared& shared, const std::string& name, const Outcome&
   const fs::path from = s.work_dir / name;
   if (outcome.status == Outcome::Status::kAbandoned) {
     // The daemon stopped first: the file stays in the work folder for the next start.
-    std::lock_guard lock(shared.mutex);
-    shared.in_flight.erase(name);
+    std::lock_guard lock(shared.flight->mutex);
+    shared.flight->names.erase(name);
     return;
   }
   const bool delivered =
@@ -177,8 +201,8 @@ void settle(FileInbound::Shared& shared, const std::string& name, const Outcome&
       warn("cannot write " + error_file.string() + ": " + errnoText(errno));
     }
   }
-  std::lock_guard lock(shared.mutex);
-  shared.in_flight.erase(name);
+  std::lock_guard lock(shared.flight->mutex);
+  shared.flight->names.erase(name);
 }
 
 bool ignoredName(const std::string& name, const std::string& include) {
@@ -208,6 +232,7 @@ FileInbound::FileInbound(FileInboundSettings settings) : shared_(std::make_share
   if (settings.work_dir.empty()) settings.work_dir = settings.dir / ".work";
   if (settings.done_dir.empty()) settings.done_dir = settings.dir / "done";
   if (settings.failed_dir.empty()) settings.failed_dir = settings.dir / "failed";
+  shared_->flight = inFlightFor(settings.work_dir);
   shared_->settings = std::move(settings);
 }
 
@@ -293,8 +318,8 @@ bool FileInbound::recoverRound(InboundContext& context) {
   for (const std::string& name : names) {
     if (stopRequested()) return false;
     {
-      std::lock_guard lock(shared_->mutex);
-      if (shared_->in_flight.count(name) != 0) continue;
+      std::lock_guard lock(shared_->flight->mutex);
+      if (shared_->flight->names.count(name) != 0) continue;
     }
     if (submitFromWork(context, name) == Submitted::kPushedBack) return false;
   }
@@ -346,8 +371,8 @@ bool FileInbound::pollRound(InboundContext& context) {
     if (stopRequested()) return false;
     {
       // A file of that name is still being processed: its work-folder slot is taken.
-      std::lock_guard lock(shared_->mutex);
-      if (shared_->in_flight.count(c.name) != 0) continue;
+      std::lock_guard lock(shared_->flight->mutex);
+      if (shared_->flight->names.count(c.name) != 0) continue;
     }
     const fs::path from = s.dir / c.name;
     const fs::path work = s.work_dir / c.name;
@@ -391,8 +416,8 @@ FileInbound::Submitted FileInbound::submitFromWork(InboundContext& context,
     failed.error =
         Error(ErrorCode::kInternal, "cannot read " + path.string() + ": " + errnoText(err));
     {
-      std::lock_guard lock(shared_->mutex);
-      shared_->in_flight.insert(name);
+      std::lock_guard lock(shared_->flight->mutex);
+      shared_->flight->names.insert(name);
     }
     settle(*shared_, name, failed);
     return Submitted::kGone;
@@ -407,15 +432,15 @@ FileInbound::Submitted FileInbound::submitFromWork(InboundContext& context,
 
   {
     // Before submit(): the completion may run before submit() returns.
-    std::lock_guard lock(shared_->mutex);
-    shared_->in_flight.insert(name);
+    std::lock_guard lock(shared_->flight->mutex);
+    shared_->flight->names.insert(name);
   }
   std::shared_ptr<Shared> shared = shared_;
   const Admission admission = context.submit(
       std::move(message), [shared, name](Outcome&& outcome) { settle(*shared, name, outcome); });
   if (admission == Admission::kAccepted) return Submitted::kAccepted;
-  std::lock_guard lock(shared_->mutex);
-  shared_->in_flight.erase(name);
+  std::lock_guard lock(shared_->flight->mutex);
+  shared_->flight->names.erase(name);
   return Submitted::kPushedBack;
 }
 

@@ -178,15 +178,16 @@ Message requestMessage(const Poco::Net::HTTPServerRequest& request, std::string_
 Served serveExchange(HttpBinding& binding, Message& message,
                      Poco::Net::HTTPServerResponse& response) {
   if (binding.pattern == ExchangePattern::kOneWay) {
-    std::string answer = "{\"id\":";
-    appendJsonString(answer, message.id());
-    answer += '}';
+    std::string id = message.id();
     if (!binding.enter()) return Served::kGateClosed;
     const Admission admission = binding.context->submit(std::move(message), [](Outcome&&) {});
     binding.leave();
     if (admission != Admission::kAccepted) {
       sendBusy(response, admission, binding.route_id);
     } else {
+      std::string answer = "{\"id\":";
+      appendJsonString(answer, id);
+      answer += '}';
       sendResponse(response, 202, "application/json", answer);
     }
     return Served::kAnswered;
@@ -195,19 +196,22 @@ Served serveExchange(HttpBinding& binding, Message& message,
   // Request-reply. The slot outlives this handler when the outcome comes too late.
   auto slot = std::make_shared<ReplySlot>();
   if (!binding.enter()) return Served::kGateClosed;
-  const Admission admission =
-      binding.context->submit(std::move(message), [slot](Outcome&& outcome) {
+  InboundContext::Admitted admitted =
+      binding.context->admit(std::move(message), [slot](Outcome&& outcome) {
         {
           std::lock_guard lock(slot->mutex);
           slot->outcome.emplace(std::move(outcome));
         }
         slot->cv.notify_one();
       });
+  // The gate covers admission only: an exchange this thread runs itself must not hold up
+  // a reload or a stop that waits for the gate.
   binding.leave();
-  if (admission != Admission::kAccepted) {
-    sendBusy(response, admission, binding.route_id);
+  if (admitted.admission != Admission::kAccepted) {
+    sendBusy(response, admitted.admission, binding.route_id);
     return Served::kAnswered;
   }
+  if (admitted.run) admitted.run();
 
   std::unique_lock lock(slot->mutex);
   if (!slot->cv.wait_for(lock, binding.timeout, [&] { return slot->outcome.has_value(); })) {

@@ -515,7 +515,16 @@ void HttpListener::unbind(Token token) {
     owned_.erase(it);
     if (table_->find(binding->key) != nullptr) {
       auto next = std::make_shared<RouteTable>(*table_);
-      if (next->remove(*binding)) table_ = std::move(next);
+      if (next->remove(*binding)) {
+        // A binding of the same path that is still owned (the route a refused reload
+        // was about to replace) takes the path back: the latest one wins.
+        std::shared_ptr<HttpBinding> previous;
+        for (const auto& [t, b] : owned_) {
+          if (b->key == binding->key && (!previous || t > previous->token)) previous = b;
+        }
+        if (previous) next->put(previous);
+        table_ = std::move(next);
+      }
     }
   }
   // Outside the table lock: requests that took the old table may be inside submit().

@@ -228,8 +228,7 @@ Delivery HttpConnection::execute(Poco::Net::HTTPRequest& request, const std::str
       }
 
       const int status = static_cast<int>(response.getStatus());
-      Message reply;
-      reply.setId(original.id());
+      Message reply(original.id());
       reply.setCorrelationId(original.correlationId());
       reply.setDossierKey(original.dossierKey());
       reply.setAttempt(original.attempt());

@@ -60,7 +60,7 @@ struct Outcome {
                     // can, keeps it for the next start (a file stays in the work folder)
   };
   Status status = Status::kDelivered;
-  Message message;                   // the result (reply of `to`, or the message after steps)
+  Message message{std::string()};    // the result (reply of `to`, or the message after steps)
   Error error;                       // set when not delivered
   std::optional<Delivery> delivery;  // the last attempt's delivery, when `to` was called
 };
@@ -79,9 +79,22 @@ class InboundContext {
   virtual ~InboundContext() = default;
   // Thread-safe. Hands a message to the route. When it returns kAccepted, `done` is
   // called exactly once, from an engine thread or, for a request-reply route, possibly on
-  // the calling thread before submit() returns (the caller waits for the outcome anyway,
-  // so the engine lets it run the exchange when a worker slot is free).
+  // the calling thread before submit() returns (when a worker slot is free).
   virtual Admission submit(Message message, Completion done) = 0;
+
+  struct Admitted {
+    Admission admission = Admission::kBusy;
+    // Set when the exchange was admitted to run on the caller's thread: the caller calls
+    // it (after releasing its own locks), and it calls the completion. If it is dropped
+    // without a call, its destructor runs the exchange.
+    std::function<void()> run;
+  };
+  // Thread-safe. For an input whose caller waits for the outcome anyway (request-reply):
+  // like submit(), except that when a worker slot is free the exchange is handed back in
+  // `run` instead of being run inside this call, saving two thread hand-offs.
+  virtual Admitted admit(Message message, Completion done) {
+    return {submit(std::move(message), std::move(done)), {}};
+  }
   virtual const std::string& routeId() const = 0;
   virtual ExchangePattern pattern() const = 0;
   // How long a request-reply caller may wait for the outcome (the route's `timeout`).

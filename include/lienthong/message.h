@@ -17,6 +17,8 @@ using Body = std::shared_ptr<const std::string>;
 class Message {
  public:
   Message();  // new unique id, empty body
+  // A message with the given id: no new id is made (for replies and placeholders).
+  explicit Message(std::string id);
 
   const std::string& id() const { return id_; }
   void setId(std::string id) { id_ = std::move(id); }
@@ -60,5 +62,7 @@ class Message {
 
 // A new random identifier (UUID v4 text). Thread-safe.
 std::string newId();
+// A new W3C trace id: 32 lower-case hex digits, not all zero. Thread-safe.
+std::string newTraceId();
 
 }  // namespace lienthong

@@ -285,5 +285,72 @@ TEST_F(DaemonTest, ReloadSwapsValidRoutesAndKeepsTheRunningSetOtherwise) {
   EXPECT_EQ(httpCall(port_, "POST", "/v1", "a").status, 404);
 }
 
+// A reload or a stop must not wait behind a request-reply exchange in flight (the caller's
+// thread runs it): the old route finishes it after its input stopped.
+TEST_F(DaemonTest, ReloadDoesNotWaitForExchangesInFlight) {
+  writeConfig(peer_.url());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  peer_.setHandler([released](const HttpPeer::Request& r) {
+    released.wait();
+    return HttpPeer::Response{200, r.body, "text/plain"};
+  });
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: slow\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /slow } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  auto inflight =
+      std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "kept"); });
+  ASSERT_TRUE(peer_.waitForRequests(1, 10s));
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: slow-v2\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /slow } }\n"
+              "    to: { http: { connection: backend } }\n");
+  auto reload = std::async(std::launch::async, [&] {
+    ConfigErrors errors;
+    return daemon_->reload(errors);
+  });
+  ASSERT_EQ(reload.wait_for(3s), std::future_status::ready) << "reload waited for the exchange";
+  EXPECT_TRUE(reload.get());
+  release.set_value();
+  auto answer = inflight.get();
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "kept");
+}
+
+TEST_F(DaemonTest, StoppingDaemonAnswers503NotFound) {
+  writeConfig(peer_.url());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  peer_.setHandler([released](const HttpPeer::Request& r) {
+    released.wait();
+    return HttpPeer::Response{200, r.body, "text/plain"};
+  });
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: slow\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /slow } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  auto inflight =
+      std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "first"); });
+  ASSERT_TRUE(peer_.waitForRequests(1, 10s));
+  auto stopping = std::async(std::launch::async, [&] { return daemon_->stop(); });
+  ASSERT_TRUE(eventually([&] {
+    auto a = httpCall(port_, "POST", "/slow", "late");
+    return a.status == 503 && a.headers["Retry-After"] == "1";
+  }));
+  release.set_value();
+  EXPECT_EQ(inflight.get().body, "first");
+  EXPECT_EQ(stopping.get(), 0u);
+  daemon_.reset();
+}
+
 }  // namespace
 }  // namespace lienthong

@@ -89,8 +89,19 @@ std::unique_ptr<Step> makeSetBody(const YAML::Node& node, BuildContext& ctx) {
       TemplateError te;
       auto t = Template::compile(text.str(), &te);
       if (!t) {
-        ctx.errors().add({*path, 0, 0},
-                         "template at byte " + std::to_string(te.offset) + ": " + te.message);
+        // Line and column of the offset within the template file.
+        const std::string all = text.str();
+        int line = 1;
+        int column = 1;
+        for (std::size_t i = 0; i < te.offset && i < all.size(); ++i) {
+          if (all[i] == '\n') {
+            ++line;
+            column = 1;
+          } else {
+            ++column;
+          }
+        }
+        ctx.errors().add({*path, line, column}, te.message);
       } else {
         s.body = std::make_shared<const Template>(std::move(*t));
       }

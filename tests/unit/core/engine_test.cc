@@ -4,6 +4,7 @@
 
 #include <future>
 #include <latch>
+#include <stdexcept>
 
 #include "fakes/fake_outbound.h"
 
@@ -140,6 +141,81 @@ TEST(Engine, RequestReplyRunsOnTheCallersThreadOnlyWhenASlotIsFree) {
   ASSERT_EQ(threads->size(), 3u);
   EXPECT_EQ((*threads)[0], std::this_thread::get_id());
   EXPECT_NE((*threads)[2], std::this_thread::get_id());
+}
+
+TEST(Engine, AThrowingStepFailsItsMessageAndLeavesTheEngineUsable) {
+  auto out = std::make_shared<FakeOutbound>();
+  auto route = makeRoute(ExchangePattern::kRequestReply, out);
+  route->steps.push_back(std::make_unique<FnStep>([](Exchange& ex) -> Result<StepOutcome> {
+    if (ex.message().body() == "boom") throw std::runtime_error("plugin bug");
+    return StepOutcome::kContinue;
+  }));
+  Engine engine(EngineSettings{1, 4, 8, 1s});
+  engine.start();
+  for (int i = 0; i < 3; ++i) {  // the only slot must come back each time
+    Waiter w;
+    ASSERT_EQ(engine.submit(route, 1, body("boom"), w.completion()), Admission::kAccepted);
+    Outcome o = w.get();
+    EXPECT_EQ(o.status, Outcome::Status::kFailed);
+    EXPECT_EQ(o.error.code, ErrorCode::kInternal);
+    EXPECT_NE(o.error.message.find("plugin bug"), std::string::npos);
+  }
+  Waiter ok;
+  ASSERT_EQ(engine.submit(route, 1, body("fine"), ok.completion()), Admission::kAccepted);
+  EXPECT_EQ(ok.get().status, Outcome::Status::kDelivered);
+  EXPECT_EQ(engine.stats().running, 0u);
+  EXPECT_EQ(engine.drain(1s), 0u);
+}
+
+TEST(Engine, RequestReplyRetriesKeepThePeersLastAnswer) {
+  auto out = std::make_shared<FakeOutbound>();
+  Message busy = body("busy");
+  busy.setHeader("http.status", "503");
+  out->setScript([busy](const Exchange&) {
+    return Delivery::retry(Delivery::Failure::kRemote, "HTTP 503", busy);
+  });
+  auto route = makeRoute(ExchangePattern::kRequestReply, out);
+  route->retry.attempts = 3;
+  Engine engine(EngineSettings{1, 4, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), w.completion()), Admission::kAccepted);
+  Outcome o = w.get();
+  EXPECT_EQ(o.status, Outcome::Status::kFailed);
+  EXPECT_EQ(out->sent().size(), 3u);
+  ASSERT_TRUE(o.delivery);
+  ASSERT_TRUE(o.delivery->reply);
+  EXPECT_EQ(*o.delivery->reply->header("http.status"), "503");
+}
+
+TEST(Engine, RequestReplyWithUnlimitedAttemptsRetriesUntilItsDeadline) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->push(Delivery::retry(Delivery::Failure::kConnect, "refused"));
+  out->push(Delivery::retry(Delivery::Failure::kConnect, "refused"));
+  auto route = makeRoute(ExchangePattern::kRequestReply, out);
+  route->retry.attempts = 0;
+  Engine engine(EngineSettings{1, 4, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), w.completion()), Admission::kAccepted);
+  EXPECT_EQ(w.get().status, Outcome::Status::kDelivered);
+  EXPECT_EQ(out->sent().size(), 3u);
+}
+
+TEST(Engine, AnAdmittedCallerRunThatIsDroppedStillRunsAndCompletes) {
+  auto out = std::make_shared<FakeOutbound>();
+  Engine engine(EngineSettings{1, 4, 8, 1s});
+  engine.start();
+  Waiter w;
+  {
+    auto admitted =
+        engine.admit(makeRoute(ExchangePattern::kRequestReply, out), 1, body("x"), w.completion());
+    ASSERT_EQ(admitted.admission, Admission::kAccepted);
+    ASSERT_TRUE(admitted.run);
+    EXPECT_TRUE(out->sent().empty());  // not run inside admit()
+  }
+  EXPECT_EQ(w.get().status, Outcome::Status::kDelivered);
+  EXPECT_EQ(engine.stats().running, 0u);
 }
 
 TEST(Engine, LimitsOneWayMessagesHeldInMemory) {

@@ -253,6 +253,20 @@ TEST_F(LoaderTest, ReportsEveryErrorOfEveryFileAtOnce) {
   }
 }
 
+TEST_F(LoaderTest, TemplateFileErrorsPointIntoTheTemplateFile) {
+  write("templates/bad.xml", "<a>\n  <b>${MaHoSo</b>\n</a>\n");
+  write("routes/r.yaml",
+        "routes:\n  - id: a\n    pattern: request-reply\n"
+        "    from: { http: { listener: public, path: /a } }\n"
+        "    steps:\n      - set-body: { file: templates/bad.xml }\n");
+  ConfigErrors errors = load();
+  ASSERT_EQ(errors.size(), 1u) << errors.str();
+  EXPECT_EQ(errors.all()[0].where.file, (dir_ / "templates/bad.xml").lexically_normal().string());
+  EXPECT_EQ(errors.all()[0].where.line, 2);
+  EXPECT_EQ(errors.all()[0].where.column, 6);
+  EXPECT_NE(errors.all()[0].message.find("unclosed '${'"), std::string::npos);
+}
+
 TEST_F(LoaderTest, YamlSyntaxErrorNamesTheFileAndLine) {
   write("routes/r.yaml", "routes:\n  - id: a\n    pattern: [one-way\n");
   ConfigErrors errors = load();

@@ -250,6 +250,34 @@ TEST_F(FileInboundTest, FileLeftInWorkFolderIsSubmittedAgainAtStart) {
   EXPECT_TRUE(listDir(in(".work")).empty());
 }
 
+// A reload starts a new input on the same folder while the old one still has files in
+// flight: the new one must not take them for a crash's leftovers and submit them again.
+TEST_F(FileInboundTest, ANewInputOnTheSameFolderLeavesFilesInFlightAlone) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  context_->setHandler([released](const Message& m) {
+    released.wait();
+    return outcomeOf(Outcome::Status::kDelivered, m);
+  });
+  writeFile(in("busy.xml"), "<busy/>");
+  FileInbound old_input(settings_);
+  ASSERT_TRUE(old_input.start(*context_).ok());
+  ASSERT_TRUE(context_->waitForSubmitted(1, 5s));  // claimed into .work, not settled
+
+  FakeInboundContext next_context(ExchangePattern::kOneWay, "next");
+  FileInbound new_input(settings_);
+  ASSERT_TRUE(new_input.start(next_context).ok());
+  old_input.stop();
+  writeFile(in("fresh.xml"), "<fresh/>");
+  ASSERT_TRUE(next_context.waitForSubmitted(1, 5s));
+  new_input.stop();
+  auto taken = next_context.submitted();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(*taken[0].header("file.name"), "fresh.xml");
+  release.set_value();
+  finishCompletions();
+}
+
 TEST_F(FileInboundTest, NameTakenInDoneGetsATimestampSuffix) {
   writeFile(in("done/report.xml"), "older");
   writeFile(in("report.xml"), "newer");

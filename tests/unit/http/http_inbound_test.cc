@@ -411,6 +411,22 @@ TEST_F(HttpListenerTest, RebindReplacesThePathAndAStaleUnbindDoesNothing) {
   listener_->unbind(new_token);  // twice: ignored
 }
 
+// A reload binds the new route over the old one; if the reload is then refused, unbinding
+// the new route gives the path back to the old one instead of leaving it unbound.
+TEST_F(HttpListenerTest, UnbindingAReplacementRestoresThePreviousBinding) {
+  FakeInboundContext old_route(ExchangePattern::kRequestReply, "old");
+  FakeInboundContext new_route(ExchangePattern::kRequestReply, "new");
+  auto old_token = listener_->bind("/r", {"POST"}, old_route);
+  auto new_token = listener_->bind("/r", {"POST"}, new_route);
+  EXPECT_EQ(request(port(), post("/r")).status, 200);
+  EXPECT_EQ(new_route.submitted().size(), 1u);
+  listener_->unbind(new_token);  // the refused reload rolls back
+  EXPECT_EQ(request(port(), post("/r")).status, 200);
+  EXPECT_EQ(old_route.submitted().size(), 1u);
+  listener_->unbind(old_token);
+  EXPECT_EQ(request(port(), post("/r")).status, 404);
+}
+
 TEST_F(HttpListenerTest, InboundStopUnbindsAndPortIsZeroAfterStop) {
   FakeInboundContext route(ExchangePattern::kOneWay, "r");
   HttpInboundSettings settings;
