@@ -22,10 +22,13 @@
 #include <Poco/String.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/Timestamp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <istream>
+#include <optional>
 
 #include "adapters/http/http_common.h"
 #include "adapters/http/http_inbound.h"
@@ -220,6 +223,18 @@ namespace {
 // fills and closes an epoll instance on every call: four system calls per keep-alive
 // request, a fifth of the daemon's time under load. TLS connections keep POCO's own loop
 // (decrypted bytes may wait inside the TLS layer, invisible to poll(2)).
+// TCP_CORK for the lifetime of the object: partial segments are held until it ends.
+struct Cork {
+  explicit Cork(int fd) : fd_(fd) { set(1); }
+  ~Cork() { set(0); }
+  Cork(const Cork&) = delete;
+  Cork& operator=(const Cork&) = delete;
+
+ private:
+  void set(int on) const { ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &on, sizeof on); }
+  int fd_;
+};
+
 class PlainConnection : public Poco::Net::TCPServerConnection {
  public:
   PlainConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
@@ -238,6 +253,10 @@ class PlainConnection : public Poco::Net::TCPServerConnection {
     Session session(socket(), params_);
     while (!stopped_.load() && session.waitForRequest(params_->getKeepAliveTimeout())) {
       try {
+        // POCO writes a response through a 4 KiB buffer, one send per 4 KiB; corked, a
+        // larger answer leaves in full segments and wakes the client once. Declared before
+        // the response so that the uncork comes after the response's final flush.
+        std::optional<Cork> cork;
         std::lock_guard lock(mutex_);
         if (stopped_.load()) break;
         Poco::Net::HTTPServerResponseImpl response(session);
@@ -252,6 +271,7 @@ class PlainConnection : public Poco::Net::TCPServerConnection {
               response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK) {
             response.sendContinue();
           }
+          cork.emplace(socket().impl()->sockfd());
           handler->handleRequest(request, response);
           session.setKeepAlive(response.getKeepAlive() && session.canKeepAlive());
         } catch (const Poco::Exception&) {
