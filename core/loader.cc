@@ -152,37 +152,15 @@ class Context final : public BuildContext {
   }
 
   std::shared_ptr<OutboundEndpoint> outbound(const YAML::Node& node) override {
-    YAML::Node key, value;
-    if (!single(node, "endpoint", key, value)) return nullptr;
-    const OutboundFactory* factory = registry_.outbound(key.Scalar());
-    if (!factory) {
-      error(key, "unknown outbound endpoint '" + key.Scalar() +
-                     "' (known: " + joinNames(registry_.outboundNames()) + ")");
-      return nullptr;
-    }
-    std::size_t before = errors_.size();
-    auto endpoint = (*factory)(value, *this);
-    if (!endpoint && errors_.size() == before) {
-      error(key, "invalid '" + key.Scalar() + "' endpoint");
-    }
-    return endpoint;
+    return endpoint(
+        node, "outbound", [this](std::string_view k) { return registry_.outbound(k); },
+        registry_.outboundNames());
   }
 
   std::unique_ptr<InboundEndpoint> inbound(const YAML::Node& node) {
-    YAML::Node key, value;
-    if (!single(node, "endpoint", key, value)) return nullptr;
-    const InboundFactory* factory = registry_.inbound(key.Scalar());
-    if (!factory) {
-      error(key, "unknown inbound endpoint '" + key.Scalar() +
-                     "' (known: " + joinNames(registry_.inboundNames()) + ")");
-      return nullptr;
-    }
-    std::size_t before = errors_.size();
-    auto endpoint = (*factory)(value, *this);
-    if (!endpoint && errors_.size() == before) {
-      error(key, "invalid '" + key.Scalar() + "' endpoint");
-    }
-    return endpoint;
+    return endpoint(
+        node, "inbound", [this](std::string_view k) { return registry_.inbound(k); },
+        registry_.inboundNames());
   }
 
   std::shared_ptr<const Template> compileTemplate(const YAML::Node& node) override {
@@ -248,6 +226,24 @@ class Context final : public BuildContext {
       return nullptr;
     }
     return it->second;
+  }
+
+  // `{ kind: settings }` built by the registry's factory for that kind.
+  template <typename Lookup>
+  auto endpoint(const YAML::Node& node, const char* direction, Lookup lookup,
+                const std::vector<std::string>& known) -> decltype((*lookup(""))(node, *this)) {
+    YAML::Node key, value;
+    if (!single(node, "endpoint", key, value)) return nullptr;
+    const auto* factory = lookup(key.Scalar());
+    if (!factory) {
+      error(key, std::string("unknown ") + direction + " endpoint '" + key.Scalar() +
+                     "' (known: " + joinNames(known) + ")");
+      return nullptr;
+    }
+    std::size_t before = errors_.size();
+    auto built = (*factory)(value, *this);
+    if (!built && errors_.size() == before) error(key, "invalid '" + key.Scalar() + "' endpoint");
+    return built;
   }
 
   const Registry& registry_;

@@ -1,6 +1,8 @@
 #pragma once
-// A real HTTP server on 127.0.0.1 port 0 for tests: records every request and answers
-// with a function the test sets (default: 200 and the request body echoed).
+// A real HTTP server on 127.0.0.1, port 0, for tests: records every request with the
+// client's address (one address = one TCP connection) and answers through a handler the
+// test sets (default: 200 and the request body echoed with its content type). Its
+// destructor waits for handlers still running.
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -16,7 +18,9 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,22 +33,25 @@ class HttpPeer {
     std::string uri;
     std::map<std::string, std::string> headers;
     std::string body;
+    std::string client;  // ip:port of the connection
   };
   struct Response {
     int status = 200;
     std::string body;
     std::string content_type = "application/octet-stream";
+    bool close_after = false;  // shut the connection after answering, though keep-alive
   };
   using Handler = std::function<Response(const Request&)>;
 
-  HttpPeer() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
-    auto* params = new Poco::Net::HTTPServerParams;  // owned by the server (AutoPtr)
-    params->setMaxThreads(32);
+  HttpPeer() : pool_(2, 16) {
+    socket_.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true, false);
+    socket_.listen(64);
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(16);
     params->setKeepAlive(true);
     server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), pool_, socket_, params);
     server_->start();
   }
-  // Waits for handlers still running (a slow answer), so none outlives the peer.
   ~HttpPeer() {
     server_->stopAll(true);
     pool_.joinAll();
@@ -61,9 +68,16 @@ class HttpPeer {
     std::lock_guard lock(mutex_);
     return requests_;
   }
+  // Waits until at least n requests arrived; false on timeout.
   bool waitForRequests(std::size_t n, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
+  }
+  std::set<std::string> clients() const {
+    std::lock_guard lock(mutex_);
+    std::set<std::string> out;
+    for (const auto& r : requests_) out.insert(r.client);
+    return out;
   }
 
  private:
@@ -77,6 +91,7 @@ class HttpPeer {
       r.uri = req.getURI();
       for (const auto& [k, v] : req) r.headers[k] = v;
       Poco::StreamCopier::copyToString(req.stream(), r.body);
+      r.client = req.clientAddress().toString();
       Handler h;
       {
         std::lock_guard lock(peer_.mutex_);
@@ -95,7 +110,12 @@ class HttpPeer {
       resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
       resp.setContentType(out.content_type);
       resp.setContentLength(static_cast<std::streamsize>(out.body.size()));
-      resp.send() << out.body;
+      std::ostream& os = resp.send();
+      os << out.body;
+      os.flush();
+      // The answer said keep-alive; now POCO is told otherwise, so it closes the
+      // connection without reading another request from it.
+      if (out.close_after) resp.setKeepAlive(false);
     }
 
    private:
@@ -113,8 +133,8 @@ class HttpPeer {
     HttpPeer& peer_;
   };
 
+  Poco::ThreadPool pool_;
   Poco::Net::ServerSocket socket_;
-  Poco::ThreadPool pool_{2, 32};
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;

@@ -52,8 +52,29 @@ class DaemonTest : public ::testing::Test {
     if (daemon_) daemon_->stop();
   }
 
+  // Starts a request-reply route /slow to a peer that holds every request until
+  // release_ is set.
+  void startWithHeldPeer() {
+    writeConfig(peer_.url());
+    std::shared_future<void> released = release_.get_future().share();
+    peer_.setHandler([released](const HttpPeer::Request& r) {
+      released.wait();
+      return HttpPeer::Response{200, r.body, "text/plain"};
+    });
+    home_.write("routes/r.yaml",
+                "routes:\n"
+                "  - id: slow\n"
+                "    pattern: request-reply\n"
+                "    from: { http: { listener: public, path: /slow } }\n"
+                "    to: { http: { connection: backend } }\n");
+    start();
+  }
+
   TempHome home_;
   HttpPeer peer_;
+  // After the peer: destroyed first, so a held handler wakes (broken promise) even when
+  // a test failed before releasing it.
+  std::promise<void> release_;
   std::unique_ptr<Daemon> daemon_;
   std::uint16_t port_ = 0;
 };
@@ -288,20 +309,7 @@ TEST_F(DaemonTest, ReloadSwapsValidRoutesAndKeepsTheRunningSetOtherwise) {
 // A reload or a stop must not wait behind a request-reply exchange in flight (the caller's
 // thread runs it): the old route finishes it after its input stopped.
 TEST_F(DaemonTest, ReloadDoesNotWaitForExchangesInFlight) {
-  writeConfig(peer_.url());
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  peer_.setHandler([released](const HttpPeer::Request& r) {
-    released.wait();
-    return HttpPeer::Response{200, r.body, "text/plain"};
-  });
-  home_.write("routes/r.yaml",
-              "routes:\n"
-              "  - id: slow\n"
-              "    pattern: request-reply\n"
-              "    from: { http: { listener: public, path: /slow } }\n"
-              "    to: { http: { connection: backend } }\n");
-  start();
+  startWithHeldPeer();
   auto inflight =
       std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "kept"); });
   ASSERT_TRUE(peer_.waitForRequests(1, 10s));
@@ -317,27 +325,14 @@ TEST_F(DaemonTest, ReloadDoesNotWaitForExchangesInFlight) {
   });
   ASSERT_EQ(reload.wait_for(3s), std::future_status::ready) << "reload waited for the exchange";
   EXPECT_TRUE(reload.get());
-  release.set_value();
+  release_.set_value();
   auto answer = inflight.get();
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, "kept");
 }
 
 TEST_F(DaemonTest, StoppingDaemonAnswers503NotFound) {
-  writeConfig(peer_.url());
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  peer_.setHandler([released](const HttpPeer::Request& r) {
-    released.wait();
-    return HttpPeer::Response{200, r.body, "text/plain"};
-  });
-  home_.write("routes/r.yaml",
-              "routes:\n"
-              "  - id: slow\n"
-              "    pattern: request-reply\n"
-              "    from: { http: { listener: public, path: /slow } }\n"
-              "    to: { http: { connection: backend } }\n");
-  start();
+  startWithHeldPeer();
   auto inflight =
       std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "first"); });
   ASSERT_TRUE(peer_.waitForRequests(1, 10s));
@@ -346,7 +341,7 @@ TEST_F(DaemonTest, StoppingDaemonAnswers503NotFound) {
     auto a = httpCall(port_, "POST", "/slow", "late");
     return a.status == 503 && a.headers["Retry-After"] == "1";
   }));
-  release.set_value();
+  release_.set_value();
   EXPECT_EQ(inflight.get().body, "first");
   EXPECT_EQ(stopping.get(), 0u);
   daemon_.reset();

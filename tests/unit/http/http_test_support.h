@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/http_peer.h"
 #include "lienthong/config.h"
 #include "lienthong/endpoint.h"
 #include "lienthong/step.h"
@@ -62,117 +63,7 @@ class Latch {
   bool open_ = false;
 };
 
-// A real HTTP server on 127.0.0.1, port 0. Records requests with the client's address
-// (one address = one TCP connection) and answers through a handler (default: 200 and the
-// body echoed with its content type).
-class RecordingPeer {
- public:
-  struct Request {
-    std::string method;
-    std::string uri;
-    std::map<std::string, std::string> headers;
-    std::string body;
-    std::string client;  // ip:port of the connection
-  };
-  struct Response {
-    int status = 200;
-    std::string body;
-    std::string content_type = "application/octet-stream";
-    bool close_after = false;  // shut the connection after answering, though keep-alive
-  };
-  using Handler = std::function<Response(const Request&)>;
-
-  RecordingPeer() : pool_(2, 16) {
-    socket_.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true, false);
-    socket_.listen(64);
-    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(16);
-    params->setKeepAlive(true);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), pool_, socket_, params);
-    server_->start();
-  }
-  ~RecordingPeer() {
-    server_->stopAll(true);
-    pool_.joinAll();
-  }
-
-  std::uint16_t port() const { return socket_.address().port(); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
-
-  void setHandler(Handler h) {
-    std::lock_guard lock(mutex_);
-    handler_ = std::move(h);
-  }
-  std::vector<Request> requests() const {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-  std::set<std::string> clients() const {
-    std::lock_guard lock(mutex_);
-    std::set<std::string> out;
-    for (const auto& r : requests_) out.insert(r.client);
-    return out;
-  }
-
- private:
-  class Handle : public Poco::Net::HTTPRequestHandler {
-   public:
-    explicit Handle(RecordingPeer& peer) : peer_(peer) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& req,
-                       Poco::Net::HTTPServerResponse& resp) override {
-      Request r;
-      r.method = req.getMethod();
-      r.uri = req.getURI();
-      for (const auto& [k, v] : req) r.headers[k] = v;
-      Poco::StreamCopier::copyToString(req.stream(), r.body);
-      r.client = req.clientAddress().toString();
-      Handler h;
-      {
-        std::lock_guard lock(peer_.mutex_);
-        peer_.requests_.push_back(r);
-        h = peer_.handler_;
-      }
-      Response out;
-      if (h) {
-        out = h(r);
-      } else {
-        out.body = r.body;
-        auto ct = r.headers.find("Content-Type");
-        if (ct != r.headers.end()) out.content_type = ct->second;
-      }
-      resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
-      resp.setContentType(out.content_type);
-      resp.setContentLength(static_cast<std::streamsize>(out.body.size()));
-      std::ostream& os = resp.send();
-      os << out.body;
-      os.flush();
-      // The answer said keep-alive; now POCO is told otherwise, so it closes the
-      // connection without reading another request from it.
-      if (out.close_after) resp.setKeepAlive(false);
-    }
-
-   private:
-    RecordingPeer& peer_;
-  };
-  class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-   public:
-    explicit Factory(RecordingPeer& peer) : peer_(peer) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-      return new Handle(peer_);
-    }
-
-   private:
-    RecordingPeer& peer_;
-  };
-
-  Poco::ThreadPool pool_;
-  Poco::Net::ServerSocket socket_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
-  mutable std::mutex mutex_;
-  Handler handler_;
-  std::vector<Request> requests_;
-};
+using RecordingPeer = lienthong::testing::HttpPeer;
 
 // One answer seen by a test client.
 struct Answer {
