@@ -15,8 +15,10 @@ done
 [ -n "$dir" ] || { [ "$sanitize" = ON ] && dir=build-asan || dir=build; }
 
 jobs="${LIENTHONG_JOBS:-$(nproc)}"
+# LIENTHONG_WERROR is passed only when set, so that run.sh after test.sh (or the reverse)
+# does not flip the flag and rebuild everything.
 cmake -S . -B "$dir" -G Ninja \
   -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
-  -DLIENTHONG_WERROR="${LIENTHONG_WERROR:-OFF}" \
+  ${LIENTHONG_WERROR:+-DLIENTHONG_WERROR=$LIENTHONG_WERROR} \
   -DLIENTHONG_SANITIZE="$sanitize" >/dev/null
 cmake --build "$dir" -j "$jobs"
