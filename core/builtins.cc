@@ -3,11 +3,13 @@
 #include "adapters/file/file_factory.h"
 #include "adapters/http/http_factory.h"
 #include "transforms/basic/basic_factory.h"
+#include "transforms/xml/xml_factory.h"
 
 namespace lienthong {
 
 void registerBuiltins(Registry& registry) {
   transforms::basic::registerBasicSteps(registry);
+  transforms::xml::registerXmlSteps(registry);
   adapters::http::registerHttp(registry);
   adapters::file::registerFile(registry);
 }

@@ -16,6 +16,7 @@ std::unique_ptr<Daemon> Daemon::create(const std::string& config_file, ConfigErr
   if (!config) return nullptr;
   d->config_ = std::move(*config);
   log::setLevel(d->config_.log_level);
+  setXmlLimits(d->config_.xml);
   d->pending_ = loader.loadRoutes(d->config_, d->config_.route_paths, errors);
   if (!d->pending_) return nullptr;
   d->engine_ = std::make_unique<Engine>(d->config_.engine);

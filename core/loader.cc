@@ -369,6 +369,14 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
     }
     if (auto v = r.duration("drain-timeout")) config.engine.drain_timeout = *v;
   }
+  if (const YAML::Node* n = top.node("xml")) {
+    MapReader r(*n, ctx, "xml");
+    if (auto v = r.size("max-size")) config.xml.max_size = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max-depth", 1, 10'000)) config.xml.max_depth = static_cast<int>(*v);
+    if (auto v = r.integer("max-nodes", 1, 100'000'000)) {
+      config.xml.max_nodes = static_cast<std::size_t>(*v);
+    }
+  }
   if (const YAML::Node* n = top.node("listeners")) {
     buildNamed<ListenerFactory>(
         *n, ctx, "listener", registry_.listenerKinds(),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/route.h"
+#include "core/xml_document.h"
 #include "lienthong/config.h"
 #include "lienthong/log.h"
 #include "lienthong/registry.h"
@@ -28,6 +29,7 @@ struct DaemonConfig {
   std::string home;  // absolute base of relative paths
   log::Level log_level = log::Level::kInfo;
   EngineSettings engine;
+  XmlLimits xml;
   std::map<std::string, std::shared_ptr<Listener>> listeners;
   std::map<std::string, std::string> listener_kinds;
   std::map<std::string, std::shared_ptr<Connection>> connections;

@@ -1,5 +1,9 @@
 #include "core/predicate.h"
 
+#include "core/xml_document.h"
+
+#include <yaml-cpp/yaml.h>
+
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
@@ -102,11 +106,12 @@ struct Context {
   ~Context() { xmlXPathFreeContext(ctx); }
 };
 
-// Evaluates with a fresh context; returns 1/0, or -1 with the capture filled.
-int evaluateWith(const Predicate* /*unused*/, xmlXPathCompExprPtr expr,
+// Evaluates with a fresh context; returns 1/0, or -1 with the capture filled. With
+// `as_string`, the string value goes there instead.
+int evaluateWith(xmlDocPtr doc, xmlXPathCompExprPtr expr,
                  const std::map<std::string, std::string>& namespaces, Variables& vars,
-                 ErrorCapture& capture) {
-  Context c(emptyDocument());
+                 ErrorCapture& capture, std::string* as_string = nullptr) {
+  Context c(doc);
   if (!c.ctx) {
     capture.failed = true;
     capture.message = "out of memory";
@@ -118,6 +123,19 @@ int evaluateWith(const Predicate* /*unused*/, xmlXPathCompExprPtr expr,
     xmlXPathRegisterNs(c.ctx, xmlStr(prefix.c_str()), xmlStr(uri.c_str()));
   }
   xmlXPathRegisterVariableLookup(c.ctx, lookupVariable, &vars);
+  if (as_string) {
+    xmlXPathObjectPtr value = xmlXPathCompiledEval(expr, c.ctx);
+    if (value) {
+      xmlChar* text = xmlXPathCastToString(value);
+      if (text) as_string->assign(reinterpret_cast<const char*>(text));
+      xmlFree(text);
+      xmlXPathFreeObject(value);
+    } else if (!capture.failed) {
+      capture.failed = true;
+      capture.message = "XPath evaluation failed";
+    }
+    return capture.failed ? -1 : 1;
+  }
   int r = xmlXPathCompiledEvalToBoolean(expr, c.ctx);
   if (r < 0 && !capture.failed) {
     capture.failed = true;
@@ -151,7 +169,7 @@ std::optional<Predicate> Predicate::compile(std::string_view expression,
   }
   Variables none;
   ErrorCapture trial;
-  if (evaluateWith(nullptr, compiled->expr, namespaces, none, trial) < 0) {
+  if (evaluateWith(emptyDocument(), compiled->expr, namespaces, none, trial) < 0) {
     if (error) {
       error->message = trial.message;
       error->offset = 0;
@@ -164,15 +182,49 @@ std::optional<Predicate> Predicate::compile(std::string_view expression,
   return p;
 }
 
-Result<bool> Predicate::evaluate(const Exchange& exchange) const {
+Result<bool> Predicate::evaluate(Exchange& exchange) const { return run(exchange, nullptr); }
+
+Result<std::string> Predicate::evaluateString(Exchange& exchange) const {
+  std::string out;
+  Result<bool> r = run(exchange, &out);
+  if (!r.ok()) return r.error();
+  return out;
+}
+
+Result<bool> Predicate::run(Exchange& exchange, std::string* as_string) const {
   Variables vars{&exchange.message()};
   ErrorCapture capture;
-  int r = evaluateWith(this, compiled_->expr, compiled_->namespaces, vars, capture);
+  xmlDocPtr doc = emptyDocument();
+  std::shared_ptr<const XmlDocument> body;
+  if (looksLikeXml(exchange.message().body())) {
+    auto parsed = xmlOf(exchange);
+    if (!parsed.ok()) return parsed.error();
+    body = *parsed;
+    doc = body->doc();
+  }
+  int r = evaluateWith(doc, compiled_->expr, compiled_->namespaces, vars, capture, as_string);
   if (r < 0) {
     return makeError(ErrorCode::kInvalidMessage,
                      "XPath '" + source_ + "' failed: " + capture.message);
   }
   return r == 1;
+}
+
+std::optional<Predicate> compileXPath(const YAML::Node& node, BuildContext& ctx) {
+  if (!node.IsScalar() || node.Scalar().empty()) {
+    ctx.error(node, "expected an XPath expression");
+    return std::nullopt;
+  }
+  Predicate::CompileError err;
+  auto p = Predicate::compile(node.Scalar(), ctx.namespaces(), &err);
+  if (!p) {
+    SourceLocation loc = locationOf(ctx.file(), node);
+    if (node.Scalar().find('\n') == std::string::npos) {
+      loc.column += static_cast<int>(err.offset + (node.Tag() == "!" ? 1 : 0));
+    }
+    ctx.errors().add(loc, "XPath: " + err.message + " in '" + node.Scalar() + "'");
+  }
+  return p;
 }
 
 }  // namespace lienthong

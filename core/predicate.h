@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "lienthong/config.h"
 #include "lienthong/exchange.h"
 #include "lienthong/result.h"
 
@@ -26,18 +27,27 @@ class Predicate {
                                           const std::map<std::string, std::string>& namespaces,
                                           CompileError* error);
 
-  // Thread-safe.
-  Result<bool> evaluate(const Exchange& exchange) const;
+  // Thread-safe. The context node is the body parsed as XML (once per body, cached on the
+  // exchange) when the body looks like XML, else an empty document. A body that looks
+  // like XML but does not parse is an InvalidMessage error.
+  Result<bool> evaluate(Exchange& exchange) const;
+  // The XPath string() of the result (the first node's text for a node-set).
+  Result<std::string> evaluateString(Exchange& exchange) const;
   const std::string& source() const { return source_; }
 
  private:
   struct Compiled;
   Predicate() = default;
+  Result<bool> run(Exchange& exchange, std::string* as_string) const;
   std::string source_;
   std::shared_ptr<const Compiled> compiled_;
 };
 
 // Must be called once on the main thread before any other libxml2 use.
 void initXml();
+
+// Compiles an XPath from a config scalar with the file's namespaces; an error is reported
+// at the offending column of the scalar. For factories.
+std::optional<Predicate> compileXPath(const YAML::Node& node, BuildContext& ctx);
 
 }  // namespace lienthong

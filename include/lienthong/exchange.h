@@ -9,6 +9,8 @@
 
 namespace lienthong {
 
+class XmlDocument;  // core/xml_document.h
+
 enum class ExchangePattern {
   kRequestReply,  // the caller waits; the route's result is the answer
   kOneWay,        // accepted first, delivered later
@@ -41,6 +43,17 @@ class Exchange {
   std::uint64_t routeVersion() const { return route_version_; }
   void setRouteVersion(std::uint64_t v) { route_version_ = v; }
 
+  // The body parsed as XML, shared by every step (see xmlOf() in core/xml_document.h).
+  // Valid only while the message's body is the one it was parsed from.
+  const std::shared_ptr<const XmlDocument>& xmlCache(const Body** parsed_body) const {
+    *parsed_body = &xml_body_;
+    return xml_cache_;
+  }
+  void setXmlCache(Body parsed_body, std::shared_ptr<const XmlDocument> doc) {
+    xml_body_ = std::move(parsed_body);
+    xml_cache_ = std::move(doc);
+  }
+
  private:
   Message message_;
   std::string route_id_;
@@ -48,6 +61,8 @@ class Exchange {
   std::string trace_id_;
   Clock::time_point deadline_ = Clock::time_point::max();
   std::uint64_t route_version_ = 0;
+  Body xml_body_;  // held, so that its address cannot be reused by another body
+  std::shared_ptr<const XmlDocument> xml_cache_;
 };
 
 }  // namespace lienthong

@@ -347,5 +347,59 @@ TEST_F(DaemonTest, StoppingDaemonAnswers503NotFound) {
   daemon_.reset();
 }
 
+// The shipped XML example route, end to end: validation (400 with every violation and its
+// line), extraction, content-based routing on the body, XSLT, file outputs.
+TEST_F(DaemonTest, ShippedStatusRouteValidatesRoutesAndTransforms) {
+  writeConfig(peer_.url());
+  const std::filesystem::path src = LIENTHONG_SOURCE_DIR;
+  for (const char* rel :
+       {"routes/examples/xsd/trang-thai.xsd", "routes/examples/xslt/tien-do.xsl"}) {
+    std::filesystem::create_directories(home_.path(rel).parent_path());
+    std::filesystem::copy_file(src / rel, home_.path(rel));
+  }
+  std::filesystem::copy_file(src / "routes/examples/status.yaml", home_.path("routes/status.yaml"));
+  start();
+
+  const std::string ns = "xmlns=\"urn:lienthong:hoso:1\"";
+  auto ok = httpCall(port_, "POST", "/hoso/status",
+                     "<TrangThaiHoSo " + ns +
+                         "><MaHoSo>000.00.01.H22-240315-0001</MaHoSo>"
+                         "<TrangThai>9</TrangThai><ThoiDiem>20240320100000</ThoiDiem>"
+                         "<NoiDung>Đã giải quyết</NoiDung></TrangThaiHoSo>",
+                     {{"X-Nguoi-Xu-Ly", "can-bo-1"}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.body, "{\"MaHoSo\":\"000.00.01.H22-240315-0001\",\"TrangThai\":\"9\"}");
+  EXPECT_TRUE(std::filesystem::exists(home_.path("var/results/000.00.01.H22-240315-0001-9.xml")));
+  auto progress = filesIn(home_.path("var/progress"));
+  ASSERT_EQ(progress.size(), 1u);
+  std::string record = home_.read(progress[0]);
+  EXPECT_NE(record.find("<NguoiXuLy>can-bo-1</NguoiXuLy>"), std::string::npos) << record;
+  EXPECT_NE(record.find("<NoiDungXuLy>Đã giải quyết</NoiDungXuLy>"), std::string::npos) << record;
+
+  auto in_process = httpCall(port_, "POST", "/hoso/status",
+                             "<TrangThaiHoSo " + ns +
+                                 "><MaHoSo>000.00.01.H22-240315-0002</MaHoSo>"
+                                 "<TrangThai>4</TrangThai><ThoiDiem>x</ThoiDiem></TrangThaiHoSo>");
+  EXPECT_EQ(in_process.status, 200);
+  EXPECT_EQ(filesIn(home_.path("var/results")).size(), 1u);  // status 4 is not a result
+  EXPECT_EQ(filesIn(home_.path("var/progress")).size(), 2u);
+
+  auto invalid = httpCall(port_, "POST", "/hoso/status",
+                          "<TrangThaiHoSo " + ns +
+                              ">\n<MaHoSo>bad</MaHoSo>\n"
+                              "<TrangThai>11</TrangThai>\n<ThoiDiem>x</ThoiDiem></TrangThaiHoSo>");
+  EXPECT_EQ(invalid.status, 400);
+  EXPECT_NE(invalid.body.find("2 violation(s)"), std::string::npos) << invalid.body;
+  EXPECT_NE(invalid.body.find("line 2"), std::string::npos) << invalid.body;
+  EXPECT_NE(invalid.body.find("line 3"), std::string::npos) << invalid.body;
+
+  auto xxe = httpCall(port_, "POST", "/hoso/status",
+                      "<!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><d>&x;</d>");
+  EXPECT_EQ(xxe.status, 400);
+  EXPECT_NE(xxe.body.find("DOCTYPE is not accepted"), std::string::npos) << xxe.body;
+  EXPECT_EQ(httpCall(port_, "POST", "/hoso/status", "<unclosed>").status, 400);
+  EXPECT_EQ(filesIn(home_.path("var/progress")).size(), 2u);  // nothing of the bad ones
+}
+
 }  // namespace
 }  // namespace lienthong

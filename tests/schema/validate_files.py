@@ -209,7 +209,7 @@ BAD_DOCUMENTS = [
     ("bad route id", "routes",
      lambda d: _r0(d).update(id="Dossier Intake"), "$.routes[0].id"),
     ("unknown step", "routes",
-     lambda d: _r0(d)["steps"].append({"transform": {"xslt": "a.xsl"}}), "$.routes[0].steps[3]"),
+     lambda d: _r0(d)["steps"].append({"frobnicate": {"xslt": "a.xsl"}}), "$.routes[0].steps[3]"),
     ("two step names in one item", "routes",
      lambda d: _r0(d)["steps"][0].update({"remove-header": ["X"]}), "$.routes[0].steps[0]"),
     ("unknown step inside a choice branch", "routes",

@@ -139,19 +139,8 @@ std::unique_ptr<Step> makeChoice(const YAML::Node& node, BuildContext& ctx) {
       ok = false;
     }
     if (const YAML::Node* w = r.node("when")) {
-      if (!w->IsScalar() || w->Scalar().empty()) {
-        ctx.error(*w, "'when' must be an XPath expression");
-        ok = false;
-      } else {
-        Predicate::CompileError err;
-        branch.when = Predicate::compile(w->Scalar(), ctx.namespaces(), &err);
-        if (!branch.when) {
-          SourceLocation loc = locationOf(ctx.file(), *w);
-          loc.column += static_cast<int>(err.offset + (w->Tag() == "!" ? 1 : 0));
-          ctx.errors().add(loc, "XPath: " + err.message + " in '" + w->Scalar() + "'");
-          ok = false;
-        }
-      }
+      branch.when = compileXPath(*w, ctx);
+      if (!branch.when) ok = false;
     }
     if (const YAML::Node* o = r.node("otherwise")) {
       seen_otherwise = true;

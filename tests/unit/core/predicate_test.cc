@@ -11,7 +11,7 @@ Exchange withHeaders(std::initializer_list<std::pair<const char*, const char*>> 
   return Exchange(m, "r", ExchangePattern::kOneWay);
 }
 
-bool eval(const char* expr, const Exchange& ex) {
+bool eval(const char* expr, Exchange& ex) {
   Predicate::CompileError err;
   auto p = Predicate::compile(expr, {}, &err);
   EXPECT_TRUE(p) << expr << ": " << err.message;

@@ -24,8 +24,9 @@ TEST(Registry, FindsWhatWasAddedAndRefusesDuplicates) {
 TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
   Registry r;
   registerBuiltins(r);
-  EXPECT_EQ(r.stepNames(), (std::vector<std::string>{"choice", "log", "remove-header", "set-body",
-                                                     "set-header", "to"}));
+  EXPECT_EQ(r.stepNames(),
+            (std::vector<std::string>{"choice", "extract", "filter", "log", "remove-header",
+                                      "set-body", "set-header", "to", "transform", "validate"}));
   EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"file", "http"}));
   EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"file", "http"}));
   EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));

@@ -1,0 +1,169 @@
+#include "core/xml_document.h"
+
+#include <libxml/SAX2.h>
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
+
+#include <atomic>
+#include <climits>
+#include <optional>
+#include <vector>
+
+namespace lienthong {
+
+namespace {
+
+std::atomic<std::size_t> g_max_size{XmlLimits{}.max_size};
+std::atomic<int> g_max_depth{XmlLimits{}.max_depth};
+std::atomic<std::size_t> g_max_nodes{XmlLimits{}.max_nodes};
+
+struct Capture {
+  bool failed = false;
+  int line = 0;
+  int column = 0;
+  std::string message;
+
+  void set(int l, int c, std::string m) {
+    if (failed) return;
+    failed = true;
+    line = l;
+    column = c;
+    message = std::move(m);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+  }
+};
+
+void onError(void* data, xmlErrorPtr error) {
+  auto* ctxt = static_cast<xmlParserCtxtPtr>(data);
+  if (!error || error->level < XML_ERR_ERROR || !ctxt) return;
+  static_cast<Capture*>(ctxt->_private)
+      ->set(error->line, error->int2, error->message ? error->message : "XML error");
+}
+
+// A DOCTYPE stops the parse before any declaration in it is read: no DTD, so no entity
+// (external, XXE, or internal, billion laughs) can exist in an accepted document.
+void refuseDoctype(void* data, const xmlChar*, const xmlChar*, const xmlChar*) {
+  auto* ctxt = static_cast<xmlParserCtxtPtr>(data);
+  static_cast<Capture*>(ctxt->_private)
+      ->set(xmlSAX2GetLineNumber(ctxt), xmlSAX2GetColumnNumber(ctxt),
+            "a DOCTYPE is not accepted (no DTDs or entities)");
+  xmlStopParser(ctxt);
+}
+
+Error invalid(int line, int column, const std::string& message) {
+  std::string text = "XML";
+  if (line > 0) {
+    text += " line " + std::to_string(line);
+    if (column > 0) text += ", column " + std::to_string(column);
+  }
+  text += ": " + message;
+  return Error(ErrorCode::kInvalidMessage, std::move(text));
+}
+
+// Checks depth and node count; returns an error for the first node over a limit.
+std::optional<Error> checkShape(xmlNodePtr root, int max_depth, std::size_t max_nodes) {
+  std::size_t nodes = 0;
+  std::vector<std::pair<xmlNodePtr, int>> stack;
+  if (root) stack.emplace_back(root, 1);
+  while (!stack.empty()) {
+    auto [node, depth] = stack.back();
+    stack.pop_back();
+    if (++nodes > max_nodes) {
+      return invalid(static_cast<int>(xmlGetLineNo(node)), 0,
+                     "more than " + std::to_string(max_nodes) + " nodes");
+    }
+    if (node->type != XML_ELEMENT_NODE) continue;
+    if (depth > max_depth) {
+      return invalid(static_cast<int>(xmlGetLineNo(node)), 0,
+                     "elements nested deeper than " + std::to_string(max_depth));
+    }
+    for (xmlAttrPtr a = node->properties; a; a = a->next) {
+      if (++nodes > max_nodes) {
+        return invalid(static_cast<int>(xmlGetLineNo(node)), 0,
+                       "more than " + std::to_string(max_nodes) + " nodes");
+      }
+    }
+    for (xmlNodePtr c = node->children; c; c = c->next) stack.emplace_back(c, depth + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void setXmlLimits(const XmlLimits& limits) {
+  g_max_size.store(limits.max_size);
+  g_max_depth.store(limits.max_depth);
+  g_max_nodes.store(limits.max_nodes);
+}
+
+XmlLimits xmlLimits() { return {g_max_size.load(), g_max_depth.load(), g_max_nodes.load()}; }
+
+XmlDocument::~XmlDocument() { xmlFreeDoc(doc_); }
+
+Result<std::shared_ptr<const XmlDocument>> XmlDocument::parse(const std::string& text) {
+  const XmlLimits limits = xmlLimits();
+  if (text.size() > limits.max_size || text.size() > static_cast<std::size_t>(INT_MAX)) {
+    return Error(ErrorCode::kInvalidMessage, "XML body of " + std::to_string(text.size()) +
+                                                 " bytes is over the limit of " +
+                                                 std::to_string(limits.max_size));
+  }
+  xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+  if (!ctxt) return Error(ErrorCode::kInternal, "out of memory creating an XML parser");
+  Capture capture;
+  ctxt->_private = &capture;
+  ctxt->sax->serror = onError;
+  ctxt->sax->internalSubset = refuseDoctype;
+  // NONET: nothing from the network; no NOENT/DTDLOAD/DTDATTR/HUGE: nothing substituted
+  // or loaded, and libxml2's own limits stay on.
+  const int options = XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES;
+  xmlDocPtr doc = xmlCtxtReadMemory(ctxt, text.data(), static_cast<int>(text.size()), nullptr,
+                                    nullptr, options);
+  const bool well_formed = ctxt->wellFormed != 0;
+  xmlFreeParserCtxt(ctxt);
+  if (capture.failed || !doc || !well_formed) {
+    if (doc) xmlFreeDoc(doc);
+    if (!capture.failed) capture.set(0, 0, "not well-formed");
+    return invalid(capture.line, capture.column, capture.message);
+  }
+  if (!xmlDocGetRootElement(doc)) {
+    xmlFreeDoc(doc);
+    return invalid(0, 0, "no root element");
+  }
+  if (auto shape = checkShape(xmlDocGetRootElement(doc), limits.max_depth, limits.max_nodes)) {
+    xmlFreeDoc(doc);
+    return *shape;
+  }
+  return std::shared_ptr<const XmlDocument>(new XmlDocument(doc));
+}
+
+Result<std::shared_ptr<const XmlDocument>> xmlOf(Exchange& exchange) {
+  const Body* parsed_body = nullptr;
+  const auto& cached = exchange.xmlCache(&parsed_body);
+  const Body& body = exchange.message().sharedBody();
+  if (cached && parsed_body && *parsed_body == body) return cached;
+  auto parsed = XmlDocument::parse(*body);
+  if (!parsed.ok()) return parsed.error();
+  exchange.setXmlCache(body, *parsed);
+  return *parsed;
+}
+
+bool looksLikeXml(const std::string& body) {
+  for (char c : body) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    return c == '<' || c == '\xEF';  // '<', or a UTF-8 byte order mark before it
+  }
+  return false;
+}
+
+std::string serializeXml(xmlDocPtr doc) {
+  xmlChar* buffer = nullptr;
+  int size = 0;
+  xmlDocDumpMemoryEnc(doc, &buffer, &size, "UTF-8");
+  std::string out(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(size));
+  xmlFree(buffer);
+  return out;
+}
+
+}  // namespace lienthong
