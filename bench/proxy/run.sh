@@ -17,6 +17,12 @@
 #   RESULTS        results folder         (default <repo>/bench/results)
 #   START_TIMEOUT  seconds each process gets to accept connections (default 15)
 #   KEEP_TMP       1 = keep the temp dir (configs, logs, raw wrk output)
+#   SCENARIO       what lienthongd does on the way (default proxy):
+#                    proxy  pass-through, body of 'x' bytes
+#                    cbr    content-based routing: XPath on a SOAP body chooses the backend path
+#                    xslt   an XSLT transform of the SOAP body, then to the backend
+#                  cbr and xslt post a SOAP envelope of the given size; nginx stays the
+#                  plain proxy_pass of the same body (the bound)
 # Exit status: 0 when every measured run completed without socket errors or non-2xx/3xx
 # answers, 1 otherwise, 2 on a usage or set-up error.
 set -euo pipefail
@@ -29,7 +35,7 @@ for arg in "$@"; do
   case $arg in
     -h | --help) usage; exit 0 ;;
     LIENTHONGD=* | ECHO=* | NGINX=* | DURATION=* | ROUNDS=* | SIZES=* | CONNS=* | THREADS=* | \
-      WARMUP=* | ONLY=* | RESULTS=* | START_TIMEOUT=* | KEEP_TMP=*)
+      WARMUP=* | ONLY=* | RESULTS=* | START_TIMEOUT=* | KEEP_TMP=* | SCENARIO=*)
       declare "$arg" ;;
     *) echo "run.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
@@ -48,6 +54,8 @@ ONLY=${ONLY:-}
 RESULTS=${RESULTS:-$ROOT/bench/results}
 START_TIMEOUT=${START_TIMEOUT:-15}
 KEEP_TMP=${KEEP_TMP:-0}
+SCENARIO=${SCENARIO:-proxy}
+case $SCENARIO in proxy | cbr | xslt) ;; *) echo "run.sh: SCENARIO must be proxy, cbr or xslt" >&2; exit 2 ;; esac
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 log() { echo "== $*" >&2; }
@@ -144,7 +152,11 @@ check_echo() {
     --data-binary @"$TMP/check.bin" -o "$TMP/check-$name.out" "$url"; then
     die "POST through $name ($url) failed"
   fi
-  cmp -s "$TMP/check.bin" "$TMP/check-$name.out" || die "POST through $name ($url) did not echo the body"
+  if [[ $SCENARIO == xslt && $name == lienthongd ]]; then
+    grep -q '<TienDo' "$TMP/check-$name.out" || die "POST through $name ($url) was not transformed"
+  else
+    cmp -s "$TMP/check.bin" "$TMP/check-$name.out" || die "POST through $name ($url) did not echo the body"
+  fi
 }
 
 alive() {
@@ -156,7 +168,33 @@ alive() {
   fi
 }
 
-head -c 10240 /dev/urandom >"$TMP/check.bin"
+# A SOAP envelope of about $2 bytes carrying a dossier with attachment entries.
+soap_body() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+path, size = sys.argv[1], int(sys.argv[2])
+head = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+        '<h:HoSo xmlns:h="urn:lienthong:hoso:1"><h:MaHoSo>000.00.01.H22-240315-0001</h:MaHoSo>'
+        '<h:TrangThai>4</h:TrangThai><h:ChuHoSo>Nguyễn Văn An</h:ChuHoSo>')
+tail = '</h:HoSo></s:Body></s:Envelope>'
+item = '<h:TaiLieu><h:Ten>Giấy tờ kèm theo</h:Ten><h:So>{}</h:So></h:TaiLieu>'
+parts, n = [head], 0
+while len(''.join(parts).encode()) + len(tail) + 80 < size:
+    n += 1
+    parts.append(item.format(n))
+text = ''.join(parts)
+pad = size - len(text.encode()) - len(tail) - len('<h:GhiChu></h:GhiChu>')
+text += '<h:GhiChu>' + 'x' * max(pad, 0) + '</h:GhiChu>' + tail
+open(path, 'w', encoding='utf-8').write(text)
+PY
+}
+
+if [[ $SCENARIO == proxy ]]; then
+  head -c 10240 /dev/urandom >"$TMP/check.bin"
+else
+  soap_body "$TMP/check.bin" 10240
+fi
 MAX_SIZE=0
 for s in $SIZES; do if ((s > MAX_SIZE)); then MAX_SIZE=$s; fi; done
 
@@ -255,7 +293,9 @@ connections:
       pool: 256
 routes: [ routes ]
 EOF
-  cat >"$TMP/lienthong/routes/echo.yaml" <<'EOF'
+  case $SCENARIO in
+    proxy)
+      cat >"$TMP/lienthong/routes/echo.yaml" <<'EOF'
 routes:
   - id: bench-echo
     description: Pass-through to the echo backend (bench/proxy/run.sh)
@@ -263,6 +303,50 @@ routes:
     from: { http: { listener: bench, path: /echo, methods: [POST] } }
     to: { http: { connection: echo, path: /echo } }
 EOF
+      ;;
+    cbr)
+      cat >"$TMP/lienthong/routes/echo.yaml" <<'EOF'
+namespaces: { s: "http://schemas.xmlsoap.org/soap/envelope/", h: "urn:lienthong:hoso:1" }
+routes:
+  - id: bench-cbr
+    description: Content-based routing on a SOAP body XPath (bench/proxy/run.sh)
+    pattern: request-reply
+    from: { http: { listener: bench, path: /echo, methods: [POST] } }
+    steps:
+      - choice:
+          - when: "/s:Envelope/s:Body/h:HoSo/h:TrangThai = '4'"
+            steps: [ { to: { http: { connection: echo, path: /echo } } } ]
+          - otherwise:
+            steps: [ { to: { http: { connection: echo, path: /other } } } ]
+EOF
+      ;;
+    xslt)
+      cat >"$TMP/lienthong/tien-do.xsl" <<'EOF'
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:h="urn:lienthong:hoso:1"
+    exclude-result-prefixes="s h">
+  <xsl:template match="/">
+    <TienDo ma="{s:Envelope/s:Body/h:HoSo/h:MaHoSo}">
+      <TrangThai><xsl:value-of select="s:Envelope/s:Body/h:HoSo/h:TrangThai"/></TrangThai>
+      <xsl:for-each select="s:Envelope/s:Body/h:HoSo/h:TaiLieu">
+        <TaiLieu so="{h:So}"><xsl:value-of select="h:Ten"/></TaiLieu>
+      </xsl:for-each>
+    </TienDo>
+  </xsl:template>
+</xsl:stylesheet>
+EOF
+      cat >"$TMP/lienthong/routes/echo.yaml" <<'EOF'
+routes:
+  - id: bench-xslt
+    description: XSLT transform, then to the echo backend (bench/proxy/run.sh)
+    pattern: request-reply
+    from: { http: { listener: bench, path: /echo, methods: [POST] } }
+    steps:
+      - transform: { xslt: tien-do.xsl }
+    to: { http: { connection: echo, path: /echo } }
+EOF
+      ;;
+  esac
   (cd "$TMP/lienthong" && exec "$LIENTHONGD" --config "$TMP/lienthong/lienthong.yaml") \
     >"$TMP/lienthong/lienthongd.log" 2>&1 &
   PID[lienthong]=$!
@@ -276,11 +360,22 @@ fi
 
 # ---------------------------------------------------------------- wrk
 for s in $SIZES; do
-  cat >"$TMP/post-$s.lua" <<EOF
+  if [[ $SCENARIO == proxy ]]; then
+    cat >"$TMP/post-$s.lua" <<EOF
 wrk.method = "POST"
 wrk.body = string.rep("x", $s)
 wrk.headers["Content-Type"] = "application/octet-stream"
 EOF
+  else
+    soap_body "$TMP/body-$s.xml" "$s"
+    cat >"$TMP/post-$s.lua" <<EOF
+wrk.method = "POST"
+local f = io.open("$TMP/body-$s.xml", "rb")
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "text/xml; charset=utf-8"
+EOF
+  fi
 done
 
 # Parses one wrk output: prints "req/s p99_ms errors requests".
@@ -376,14 +471,14 @@ mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 suffix=""
 if [[ -n $ONLY ]]; then suffix="-$ONLY-only"; fi
-RESULT_FILE=$RESULTS/proxy-$stamp$suffix.txt
+RESULT_FILE=$RESULTS/$SCENARIO-$stamp$suffix.txt
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //' || true)
 wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
 
 {
-  echo "lienthong direct-proxy benchmark, $(date '+%Y-%m-%d %H:%M:%S %z')"
+  echo "lienthong $SCENARIO benchmark (nginx: plain proxy_pass), $(date '+%Y-%m-%d %H:%M:%S %z')"
   echo "host: $(uname -n), ${cpu:-unknown cpu}, $(nproc) cores, $(uname -sr)"
   echo "revision: $rev; nginx $nginx_version; wrk $wrk_version"
   echo "wrk -t$THREADS -d$DURATION, POST /echo, median of $ROUNDS rounds (proxies alternated), warm-up $WARMUP"
