@@ -17,6 +17,9 @@ std::unique_ptr<Daemon> Daemon::create(const std::string& config_file, ConfigErr
   d->config_ = std::move(*config);
   log::setLevel(d->config_.log_level);
   setXmlLimits(d->config_.xml);
+  if (!d->plugins_.load(d->config_.plugin_paths, *d->registry_, errors, d->config_.plugins_where)) {
+    return nullptr;
+  }
   d->pending_ = loader.loadRoutes(d->config_, d->config_.route_paths, errors);
   if (!d->pending_) return nullptr;
   d->engine_ = std::make_unique<Engine>(d->config_.engine);

@@ -10,6 +10,7 @@
 
 #include "core/engine.h"
 #include "core/loader.h"
+#include "core/plugins.h"
 #include "core/route.h"
 #include "lienthong/registry.h"
 
@@ -50,6 +51,7 @@ class Daemon {
   static void stopInputs(Active& active);
 
   std::unique_ptr<Registry> registry_;
+  PluginSet plugins_;
   DaemonConfig config_;
   std::unique_ptr<Engine> engine_;
   std::shared_ptr<RouteTable> pending_;  // loaded by create(), activated by start()

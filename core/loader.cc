@@ -389,6 +389,27 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
         [this](std::string_view k) { return registry_.connection(k); }, config.connections,
         config.connection_kinds);
   }
+  if (const YAML::Node* n = top.node("plugins")) {
+    config.plugins_where = locationOf(file, *n);
+    if (!n->IsSequence()) {
+      ctx.error(*n, "'plugins' must be a list of libraries and directories");
+    } else {
+      for (const auto& item : *n) {
+        if (!item.IsScalar()) {
+          ctx.error(item, "expected a library or directory");
+          continue;
+        }
+        fs::path p(item.Scalar());
+        if (p.is_relative()) p = fs::path(config.home) / p;
+        p = p.lexically_normal();
+        if (!fs::exists(p, ec)) {
+          ctx.error(item, "plugin not found: " + p.string());
+          continue;
+        }
+        config.plugin_paths.push_back(p.string());
+      }
+    }
+  }
   if (const YAML::Node* n = top.node("routes")) {
     if (!n->IsSequence()) {
       ctx.error(*n, "'routes' must be a list of files and directories");

@@ -34,7 +34,9 @@ struct DaemonConfig {
   std::map<std::string, std::string> listener_kinds;
   std::map<std::string, std::shared_ptr<Connection>> connections;
   std::map<std::string, std::string> connection_kinds;
-  std::vector<std::string> route_paths;  // absolute files and directories
+  std::vector<std::string> route_paths;   // absolute files and directories
+  std::vector<std::string> plugin_paths;  // absolute libraries and directories
+  SourceLocation plugins_where;           // the config's `plugins` key
 };
 
 class Loader {

@@ -7,6 +7,7 @@
 
 #include "core/builtins.h"
 #include "core/loader.h"
+#include "core/plugins.h"
 #include "core/predicate.h"
 
 namespace {
@@ -71,6 +72,10 @@ int lint(const std::vector<std::string>& args) {
   }
   std::size_t routes = 0;
   std::size_t files = 0;
+  lienthong::PluginSet plugins;
+  if (config && !plugins.load(config->plugin_paths, registry, errors, config->plugins_where)) {
+    config.reset();
+  }
   if (config) {
     if (paths.empty()) paths = config->route_paths;
     lienthong::ConfigErrors file_errors;

@@ -31,8 +31,8 @@ std::string soapBody(std::size_t size) {
   return text + tail;
 }
 
-const std::map<std::string, std::string> kNs = {
-    {"s", "http://schemas.xmlsoap.org/soap/envelope/"}, {"h", "urn:lienthong:hoso:1"}};
+const std::map<std::string, std::string> kNs = {{"s", "http://schemas.xmlsoap.org/soap/envelope/"},
+                                                {"h", "urn:lienthong:hoso:1"}};
 
 void BM_Parse(benchmark::State& state) {
   std::string body = soapBody(static_cast<std::size_t>(state.range(0)));

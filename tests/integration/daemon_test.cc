@@ -401,5 +401,30 @@ TEST_F(DaemonTest, ShippedStatusRouteValidatesRoutesAndTransforms) {
   EXPECT_EQ(filesIn(home_.path("var/progress")).size(), 2u);  // nothing of the bad ones
 }
 
+// The shipped plugin through the shipped route: a Windows-1258 fixed-width export dropped
+// in a folder becomes the canonical dossier list.
+TEST_F(DaemonTest, ShippedLegacyExportRouteRunsThePlugin) {
+  writeConfig(peer_.url(), "plugins: [ \"" + std::string(LIENTHONG_BINARY_DIR) + "/plugins\" ]\n");
+  std::string route = home_.read(std::filesystem::path(LIENTHONG_SOURCE_DIR) /
+                                 "routes/examples/legacy-export.yaml");
+  route.replace(route.find("interval: 1s"), 12, "interval: 20ms");
+  route.replace(route.find("stable-for: 1s"), 14, "stable-for: 50ms");
+  home_.write("routes/legacy.yaml", route);
+  start();
+  std::string name =
+      "Tr\xE2\xCCn V\xE3n \xD0\xFD\xEC"
+      "c";  // "Trần Văn Đức", Windows-1258
+  name.resize(40, ' ');
+  std::string line =
+      "000.00.01.H22" + std::string("000.00.01.H22-240315-0001") + name + "1503202422032024 2\r\n";
+  home_.write("var/legacy/export-1.txt", line);
+  auto out = home_.path("var/dossiers/export-1.txt.xml");
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(out); }));
+  std::string xml = home_.read(out);
+  EXPECT_NE(xml.find("<ChuHoSo>Trần Văn Đức</ChuHoSo>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<MaHoSo>000.00.01.H22-240315-0001</MaHoSo>"), std::string::npos) << xml;
+  EXPECT_TRUE(std::filesystem::exists(home_.path("var/legacy/done/export-1.txt")));
+}
+
 }  // namespace
 }  // namespace lienthong

@@ -247,7 +247,7 @@ BAD_DOCUMENTS = [
     ("unknown key in file inbound", "routes",
      lambda d: _r1(d)["from"]["file"].update(recursive=True), "$.routes[1].from.file"),
     ("config: unknown top-level key", "config",
-     lambda d: d.update(plugins=[]), "$"),
+     lambda d: d.update(plugin=[]), "$"),
     ("config: port out of range", "config",
      lambda d: d["listeners"]["public"]["http"].update(port=65536), "$.listeners.public.http.port"),
     ("config: bad size", "config",
