@@ -389,46 +389,34 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
         [this](std::string_view k) { return registry_.connection(k); }, config.connections,
         config.connection_kinds);
   }
+  // A list of existing paths under home: `what` names them in messages.
+  auto pathList = [&](const YAML::Node& n, const std::string& key, const std::string& what,
+                      std::vector<std::string>& out) {
+    if (!n.IsSequence()) {
+      ctx.error(n, "'" + key + "' must be a list of " + what + "s");
+      return;
+    }
+    for (const auto& item : n) {
+      if (!item.IsScalar()) {
+        ctx.error(item, "expected a " + what);
+        continue;
+      }
+      fs::path p(item.Scalar());
+      if (p.is_relative()) p = fs::path(config.home) / p;
+      p = p.lexically_normal();
+      if (!fs::exists(p, ec)) {
+        ctx.error(item, key + " path not found: " + p.string());
+        continue;
+      }
+      out.push_back(p.string());
+    }
+  };
   if (const YAML::Node* n = top.node("plugins")) {
     config.plugins_where = locationOf(file, *n);
-    if (!n->IsSequence()) {
-      ctx.error(*n, "'plugins' must be a list of libraries and directories");
-    } else {
-      for (const auto& item : *n) {
-        if (!item.IsScalar()) {
-          ctx.error(item, "expected a library or directory");
-          continue;
-        }
-        fs::path p(item.Scalar());
-        if (p.is_relative()) p = fs::path(config.home) / p;
-        p = p.lexically_normal();
-        if (!fs::exists(p, ec)) {
-          ctx.error(item, "plugin not found: " + p.string());
-          continue;
-        }
-        config.plugin_paths.push_back(p.string());
-      }
-    }
+    pathList(*n, "plugins", "library or directory", config.plugin_paths);
   }
   if (const YAML::Node* n = top.node("routes")) {
-    if (!n->IsSequence()) {
-      ctx.error(*n, "'routes' must be a list of files and directories");
-    } else {
-      for (const auto& item : *n) {
-        if (!item.IsScalar()) {
-          ctx.error(item, "expected a file or directory");
-          continue;
-        }
-        fs::path p(item.Scalar());
-        if (p.is_relative()) p = fs::path(config.home) / p;
-        p = p.lexically_normal();
-        if (!fs::exists(p, ec)) {
-          ctx.error(item, "route path not found: " + p.string());
-          continue;
-        }
-        config.route_paths.push_back(p.string());
-      }
-    }
+    pathList(*n, "routes", "file or directory", config.route_paths);
   }
   top.finish();
   if (errors.size() != before) return std::nullopt;

@@ -291,7 +291,7 @@ TEST_F(LoaderTest, BadDaemonConfigIsReportedWithItsPlace) {
        {at("config.yaml", c, "many") + ": 'workers' must be an integer",
         at("config.yaml", c, "70000") + ": 'port' must be between 0 and 65535",
         at("config.yaml", c, "smtp") + ": unknown listener kind 'smtp' (known: http)",
-        at("config.yaml", c, "nowhere") + ": route path not found"}) {
+        at("config.yaml", c, "nowhere") + ": routes path not found"}) {
     EXPECT_NE(text.find(part), std::string::npos) << "missing: " << part << "\n" << text;
   }
 }
