@@ -3,6 +3,8 @@
 #include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
 
 #include <atomic>
 #include <climits>
@@ -90,6 +92,69 @@ std::optional<Error> checkShape(xmlNodePtr root, int max_depth, std::size_t max_
   return std::nullopt;
 }
 
+bool ascii(const xmlChar* s) {
+  for (; s && *s; ++s) {
+    if (*s >= 0x80) return false;
+  }
+  return true;
+}
+
+// The NFC form of UTF-8 text, or nullopt when it already is NFC (or is not valid UTF-8,
+// which the parser has refused before).
+std::optional<std::string> nfc(const xmlChar* text) {
+  UErrorCode status = U_ZERO_ERROR;
+  const UNormalizer2* n = unorm2_getNFCInstance(&status);
+  if (U_FAILURE(status)) return std::nullopt;
+  const char* utf8 = reinterpret_cast<const char*>(text);
+  int32_t length = 0;
+  u_strFromUTF8(nullptr, 0, &length, utf8, -1, &status);
+  if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status)) return std::nullopt;
+  status = U_ZERO_ERROR;
+  std::u16string wide(static_cast<std::size_t>(length), u'\0');
+  u_strFromUTF8(wide.data(), length, nullptr, utf8, -1, &status);
+  if (U_FAILURE(status)) return std::nullopt;
+  if (unorm2_isNormalized(n, wide.data(), length, &status) || U_FAILURE(status)) {
+    return std::nullopt;
+  }
+  std::u16string composed(wide.size() + 16, u'\0');
+  status = U_ZERO_ERROR;
+  int32_t out_length = unorm2_normalize(n, wide.data(), length, composed.data(),
+                                        static_cast<int32_t>(composed.size()), &status);
+  if (U_FAILURE(status)) return std::nullopt;
+  std::string out(static_cast<std::size_t>(out_length) * 3 + 1, '\0');
+  int32_t bytes = 0;
+  u_strToUTF8(out.data(), static_cast<int32_t>(out.size()), &bytes, composed.data(), out_length,
+              &status);
+  if (U_FAILURE(status)) return std::nullopt;
+  out.resize(static_cast<std::size_t>(bytes));
+  return out;
+}
+
+// Vietnamese text arrives composed or decomposed (combining tone marks); every text and
+// attribute value of the parsed document is brought to NFC, so that XPath comparisons,
+// extracted headers and transform output do not depend on the sender's form.
+void normalizeToNfc(xmlNodePtr root) {
+  std::vector<xmlNodePtr> stack{root};
+  while (!stack.empty()) {
+    xmlNodePtr node = stack.back();
+    stack.pop_back();
+    if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) {
+      if (!ascii(node->content)) {
+        if (auto composed = nfc(node->content)) {
+          xmlNodeSetContent(node, reinterpret_cast<const xmlChar*>(composed->c_str()));
+        }
+      }
+      continue;
+    }
+    if (node->type == XML_ELEMENT_NODE) {
+      for (xmlAttrPtr a = node->properties; a; a = a->next) {
+        for (xmlNodePtr c = a->children; c; c = c->next) stack.push_back(c);
+      }
+    }
+    for (xmlNodePtr c = node->children; c; c = c->next) stack.push_back(c);
+  }
+}
+
 }  // namespace
 
 void setXmlLimits(const XmlLimits& limits) {
@@ -135,6 +200,7 @@ Result<std::shared_ptr<const XmlDocument>> XmlDocument::parse(const std::string&
     xmlFreeDoc(doc);
     return *shape;
   }
+  normalizeToNfc(xmlDocGetRootElement(doc));
   return std::shared_ptr<const XmlDocument>(new XmlDocument(doc));
 }
 

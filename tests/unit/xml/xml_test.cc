@@ -99,6 +99,26 @@ TEST(XmlParse, DeclaredLegacyEncodingsAreReadAsUtf8) {
   xmlFree(text);
 }
 
+TEST(XmlParse, VietnameseTextIsNormalisedToNfc) {
+  // "Nguyễn" decomposed: e, combining circumflex (U+0302), combining tilde (U+0303); and
+  // in an attribute "Hà" as a + combining grave (U+0300).
+  Exchange ex = exchangeOf(
+      "<h:HoSo xmlns:h=\"urn:lienthong:hoso:1\" noi=\"Ha\xCC\x80 N\xE1\xBB\x99i\">"
+      "<h:ChuHoSo>Nguye\xCC\x82\xCC\x83n Va\xCC\x86n An</h:ChuHoSo></h:HoSo>");
+  ExtractSettings s;
+  Predicate::CompileError err;
+  s.headers.emplace_back("ChuHoSo", *Predicate::compile("//h:ChuHoSo", kNs, &err));
+  s.headers.emplace_back("Noi", *Predicate::compile("/h:HoSo/@noi", kNs, &err));
+  ExtractStep step(std::move(s));
+  ASSERT_TRUE(step.process(ex).ok());
+  EXPECT_EQ(*ex.message().header("ChuHoSo"), "Nguy\u1ec5n V\u0103n An");
+  EXPECT_EQ(*ex.message().header("Noi"), "H\u00e0 N\u1ed9i");
+  // A comparison with the composed form holds whatever form the sender used.
+  auto p = Predicate::compile("//h:ChuHoSo = 'Nguy\u1ec5n V\u0103n An'", kNs, &err);
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(*p->evaluate(ex));
+}
+
 TEST(XmlParse, ErrorsCarryLineAndColumn) {
   std::string e = errorOf("<a>\n  <b>text</c>\n</a>");
   EXPECT_NE(e.find("XML line 2, column"), std::string::npos) << e;
