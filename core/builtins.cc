@@ -3,6 +3,7 @@
 #include "adapters/file/file_factory.h"
 #include "adapters/http/http_factory.h"
 #include "transforms/basic/basic_factory.h"
+#include "transforms/json/json_factory.h"
 #include "transforms/xml/xml_factory.h"
 
 namespace lienthong {
@@ -10,6 +11,7 @@ namespace lienthong {
 void registerBuiltins(Registry& registry) {
   transforms::basic::registerBasicSteps(registry);
   transforms::xml::registerXmlSteps(registry);
+  transforms::json::registerJsonSteps(registry);
   adapters::http::registerHttp(registry);
   adapters::file::registerFile(registry);
 }
