@@ -191,6 +191,54 @@ Result<std::string> Predicate::evaluateString(Exchange& exchange) const {
   return out;
 }
 
+Result<std::vector<std::string>> Predicate::evaluateNodes(Exchange& exchange) const {
+  if (!looksLikeXml(exchange.message().body())) {
+    return Error(ErrorCode::kInvalidMessage, "XPath '" + source_ + "' needs an XML body");
+  }
+  auto parsed = xmlOf(exchange);
+  if (!parsed.ok()) return parsed.error();
+  std::shared_ptr<const XmlDocument> body = *parsed;
+  Variables vars{&exchange.message()};
+  ErrorCapture capture;
+  Context c(body->doc());
+  if (!c.ctx) return Error(ErrorCode::kInternal, "out of memory");
+  c.ctx->error = captureError;
+  c.ctx->userData = &capture;
+  for (const auto& [prefix, uri] : compiled_->namespaces) {
+    xmlXPathRegisterNs(c.ctx, xmlStr(prefix.c_str()), xmlStr(uri.c_str()));
+  }
+  xmlXPathRegisterVariableLookup(c.ctx, lookupVariable, &vars);
+  xmlXPathObjectPtr value = xmlXPathCompiledEval(compiled_->expr, c.ctx);
+  if (!value || capture.failed) {
+    if (value) xmlXPathFreeObject(value);
+    return Error(ErrorCode::kInvalidMessage, "XPath '" + source_ + "' failed: " +
+                                                 (capture.failed ? capture.message : "no result"));
+  }
+  if (value->type != XPATH_NODESET) {
+    xmlXPathFreeObject(value);
+    return Error(ErrorCode::kInvalidMessage, "XPath '" + source_ + "' does not select nodes");
+  }
+  std::vector<std::string> out;
+  const int count = value->nodesetval ? value->nodesetval->nodeNr : 0;
+  for (int i = 0; i < count; ++i) {
+    xmlNodePtr node = value->nodesetval->nodeTab[i];
+    if (node->type == XML_ELEMENT_NODE) {
+      xmlDocPtr part = xmlNewDoc(xmlStr("1.0"));
+      xmlNodePtr copy = xmlDocCopyNode(node, part, 1);
+      xmlDocSetRootElement(part, copy);
+      xmlReconciliateNs(part, copy);  // declares the namespaces the copy uses
+      out.push_back(serializeXml(part));
+      xmlFreeDoc(part);
+    } else {
+      xmlChar* text = xmlNodeGetContent(node);
+      out.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+      xmlFree(text);
+    }
+  }
+  xmlXPathFreeObject(value);
+  return out;
+}
+
 Result<bool> Predicate::run(Exchange& exchange, std::string* as_string) const {
   Variables vars{&exchange.message()};
   ErrorCapture capture;

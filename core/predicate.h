@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lienthong/config.h"
 #include "lienthong/exchange.h"
@@ -33,6 +34,10 @@ class Predicate {
   Result<bool> evaluate(Exchange& exchange) const;
   // The XPath string() of the result (the first node's text for a node-set).
   Result<std::string> evaluateString(Exchange& exchange) const;
+  // The selected nodes, each as text: an element as a standalone XML document (with the
+  // namespace declarations it needs), any other node as its string value. An expression
+  // that does not select nodes is an InvalidMessage.
+  Result<std::vector<std::string>> evaluateNodes(Exchange& exchange) const;
   const std::string& source() const { return source_; }
 
  private:

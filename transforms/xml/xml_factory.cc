@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <optional>
+
 #include "transforms/xml/xml_steps.h"
 
 namespace lienthong::transforms::xml {
@@ -92,6 +94,18 @@ std::unique_ptr<Step> makeTransform(const YAML::Node& node, BuildContext& ctx) {
   return std::make_unique<TransformStep>(std::move(s));
 }
 
+std::unique_ptr<Step> makeSplit(const YAML::Node& node, BuildContext& ctx) {
+  MapReader r(node, ctx, "split step");
+  if (!r.valid()) return nullptr;
+  std::optional<Predicate> xpath;
+  std::optional<std::vector<std::unique_ptr<Step>>> steps;
+  if (const YAML::Node* x = r.node("xpath", true)) xpath = compileXPath(*x, ctx);
+  if (const YAML::Node* st = r.node("steps", true)) steps = ctx.steps(*st);
+  r.finish();
+  if (!xpath || !steps) return nullptr;
+  return std::make_unique<SplitStep>(std::move(*xpath), std::move(*steps));
+}
+
 }  // namespace
 
 void registerXmlSteps(Registry& registry) {
@@ -100,6 +114,7 @@ void registerXmlSteps(Registry& registry) {
   (void)registry.addStep("filter", makeFilter);
   (void)registry.addStep("validate", makeValidate);
   (void)registry.addStep("transform", makeTransform);
+  (void)registry.addStep("split", makeSplit);
 }
 
 }  // namespace lienthong::transforms::xml

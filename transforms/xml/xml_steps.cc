@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "core/engine.h"
 #include "core/xml_document.h"
 
 namespace lienthong::transforms::xml {
@@ -209,6 +210,37 @@ Result<StepOutcome> TransformStep::process(Exchange& exchange) {
   xmlFreeDoc(result);
   exchange.message().setBody(std::move(text));
   exchange.message().setContentType(s_.stylesheet->contentType());
+  return StepOutcome::kContinue;
+}
+
+Result<StepOutcome> SplitStep::process(Exchange& exchange) {
+  auto parts = xpath_.evaluateNodes(exchange);
+  if (!parts.ok()) return parts.error();
+  const Message& whole = exchange.message();
+  const std::string size = std::to_string(parts->size());
+  for (std::size_t i = 0; i < parts->size(); ++i) {
+    Message part;
+    part.setCorrelationId(whole.correlationId());
+    part.setDossierKey(whole.dossierKey());
+    for (const auto& [name, value] : whole.headers()) part.setHeader(name, value);
+    part.setHeader("split.index", std::to_string(i + 1));
+    part.setHeader("split.size", size);
+    part.setHeader("split.correlation", whole.id());
+    const bool element = !(*parts)[i].empty() && (*parts)[i][0] == '<';
+    part.setContentType(element ? "application/xml" : "text/plain; charset=utf-8");
+    part.setBody(std::move((*parts)[i]));
+    Exchange sub(std::move(part), exchange.routeId(), exchange.pattern());
+    sub.setTraceId(exchange.traceId());
+    sub.setDeadline(exchange.deadline());
+    sub.setRouteVersion(exchange.routeVersion());
+    Result<StepOutcome> r = runSteps(steps_, sub);
+    const std::string which = "split part " + std::to_string(i + 1) + " of " + size + ": ";
+    if (!r.ok()) return Error(r.error().code, which + r.error().message);
+    if (*r == StepOutcome::kRetry) return Error(ErrorCode::kTransient, which + "asked for a retry");
+    if (*r == StepOutcome::kDeadLetter) {
+      return Error(ErrorCode::kPermanent, which + "sent to the dead letters");
+    }
+  }
   return StepOutcome::kContinue;
 }
 

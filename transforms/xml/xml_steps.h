@@ -105,6 +105,21 @@ class TransformStep final : public Step {
   TransformSettings s_;
 };
 
+// One message per node the XPath selects (an element becomes a standalone document with
+// its namespaces), each run through the nested steps; then the original message goes on.
+// Parts carry the original's headers plus split.index (1-based), split.size and
+// split.correlation (the original message's id). A part that fails fails the exchange.
+class SplitStep final : public Step {
+ public:
+  SplitStep(Predicate xpath, std::vector<std::unique_ptr<Step>> steps)
+      : xpath_(std::move(xpath)), steps_(std::move(steps)) {}
+  Result<StepOutcome> process(Exchange& exchange) override;
+
+ private:
+  Predicate xpath_;
+  std::vector<std::unique_ptr<Step>> steps_;
+};
+
 // libxslt and EXSLT set-up; once, on the main thread (called by registerXmlSteps).
 void initXslt();
 

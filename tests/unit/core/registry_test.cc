@@ -26,7 +26,7 @@ TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
   registerBuiltins(r);
   EXPECT_EQ(r.stepNames(),
             (std::vector<std::string>{"choice", "extract", "filter", "json-to-xml", "log",
-                                      "remove-header", "set-body", "set-header", "to",
+                                      "remove-header", "set-body", "set-header", "split", "to",
                                       "transform", "validate", "xml-to-json"}));
   EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"file", "http"}));
   EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"file", "http"}));

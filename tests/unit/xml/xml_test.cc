@@ -304,6 +304,67 @@ TEST(XmlSteps, StylesheetCannotReadLocalFiles) {
   EXPECT_NE(r.error().message.find("steal.xsl failed"), std::string::npos) << r.error().message;
 }
 
+// Records the parts a split hands to its nested steps; fails the part named `fail_at`.
+class RecordingStep : public Step {
+ public:
+  explicit RecordingStep(std::vector<Message>& seen, std::string fail_at = "")
+      : seen_(seen), fail_at_(std::move(fail_at)) {}
+  Result<StepOutcome> process(Exchange& ex) override {
+    seen_.push_back(ex.message());
+    if (*ex.message().header("split.index") == fail_at_) {
+      return Error(ErrorCode::kInvalidMessage, "part refused");
+    }
+    return StepOutcome::kContinue;
+  }
+
+ private:
+  std::vector<Message>& seen_;
+  std::string fail_at_;
+};
+
+TEST(XmlSteps, SplitRunsTheNestedStepsOncePerNode) {
+  const std::string list =
+      "<h:DanhSachHoSo xmlns:h=\"urn:lienthong:hoso:1\">"
+      "<h:HoSo><h:MaHoSo>HS-1</h:MaHoSo></h:HoSo>"
+      "<h:HoSo><h:MaHoSo>HS-2</h:MaHoSo></h:HoSo>"
+      "<h:HoSo><h:MaHoSo>HS-3</h:MaHoSo></h:HoSo></h:DanhSachHoSo>";
+  std::vector<Message> seen;
+  Predicate::CompileError err;
+  std::vector<std::unique_ptr<Step>> nested;
+  ExtractSettings ex_settings;  // runs on each part: the part is a document of its own
+  ex_settings.headers.emplace_back("MaHoSo", *Predicate::compile("/h:HoSo/h:MaHoSo", kNs, &err));
+  nested.push_back(std::make_unique<ExtractStep>(std::move(ex_settings)));
+  nested.push_back(std::make_unique<RecordingStep>(seen));
+  transforms::xml::SplitStep split(*Predicate::compile("/h:DanhSachHoSo/h:HoSo", kNs, &err),
+                                   std::move(nested));
+  Exchange ex = exchangeOf(list);
+  ex.message().setHeader("Nguon", "portal");
+  auto r = split.process(ex);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, StepOutcome::kContinue);
+  ASSERT_EQ(seen.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(*seen[i].header("MaHoSo"), "HS-" + std::to_string(i + 1));
+    EXPECT_EQ(*seen[i].header("split.index"), std::to_string(i + 1));
+    EXPECT_EQ(*seen[i].header("split.size"), "3");
+    EXPECT_EQ(*seen[i].header("split.correlation"), ex.message().id());
+    EXPECT_EQ(*seen[i].header("Nguon"), "portal");
+    EXPECT_NE(seen[i].body().find("xmlns:h=\"urn:lienthong:hoso:1\""), std::string::npos)
+        << seen[i].body();
+  }
+  EXPECT_EQ(ex.message().body(), list);  // the original goes on unchanged
+
+  std::vector<Message> seen2;
+  std::vector<std::unique_ptr<Step>> failing;
+  failing.push_back(std::make_unique<RecordingStep>(seen2, "2"));
+  transforms::xml::SplitStep strict(*Predicate::compile("//h:HoSo", kNs, &err), std::move(failing));
+  Exchange ex2 = exchangeOf(list);
+  auto f = strict.process(ex2);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().code, ErrorCode::kInvalidMessage);
+  EXPECT_NE(f.error().message.find("split part 2 of 3: part refused"), std::string::npos);
+}
+
 TEST(XmlFactories, RoutesWithXmlStepsLoadAndBadOnesAreRefusedAtTheirPlace) {
   TempFiles files;
   files.write("hoso.xsd", kXsd);
