@@ -1,4 +1,6 @@
 #pragma once
+
+#include "core/json_text.h"
 // Small helpers shared by the http listener and inbound endpoint: JSON error bodies and
 // response writing. Internal to the http adapter.
 
@@ -14,8 +16,6 @@ namespace lienthong::adapters::http {
 // Poco::Net::initializeSSL(), once per process. Thread-safe.
 void initializeSsl();
 
-// Appends `text` to `out` as a JSON string literal (quotes included).
-void appendJsonString(std::string& out, std::string_view text);
 
 // {"error":<error>,"code":<code>} plus "route" when `route` is not empty.
 std::string errorJson(std::string_view error, std::string_view code, std::string_view route = {});

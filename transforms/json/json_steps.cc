@@ -9,44 +9,12 @@
 
 #include <cstdio>
 
+#include "core/json_text.h"
 #include "core/xml_document.h"
 
 namespace lienthong::transforms::json {
 
 namespace {
-
-void appendJsonString(std::string& out, const char* text) {
-  out += '"';
-  for (const unsigned char* p = reinterpret_cast<const unsigned char*>(text); p && *p; ++p) {
-    const unsigned char c = *p;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
 
 std::string qname(const xmlChar* prefix, const xmlChar* name) {
   std::string out;
