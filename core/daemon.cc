@@ -1,7 +1,7 @@
 #include "core/daemon.h"
 
 #include "core/builtins.h"
-#include "core/predicate.h"
+#include "core/xpath.h"
 #include "lienthong/log.h"
 
 namespace lienthong {

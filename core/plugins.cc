@@ -180,8 +180,4 @@ bool PluginSet::load(const std::vector<std::string>& paths, Registry& registry,
   return errors.size() == before;
 }
 
-PluginSet::~PluginSet() {
-  // Libraries stay loaded: a step instance of theirs may outlive this set (see header).
-}
-
 }  // namespace lienthong

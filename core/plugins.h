@@ -20,7 +20,6 @@ class PluginSet {
   bool load(const std::vector<std::string>& paths, Registry& registry, ConfigErrors& errors,
             const SourceLocation& where);
   std::size_t size() const { return handles_.size(); }
-  ~PluginSet();
 
  private:
   std::vector<void*> handles_;

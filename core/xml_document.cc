@@ -64,37 +64,22 @@ Error invalid(int line, int column, const std::string& message) {
   return Error(ErrorCode::kInvalidMessage, std::move(text));
 }
 
-// Checks depth and node count; returns an error for the first node over a limit.
-std::optional<Error> checkShape(xmlNodePtr root, int max_depth, std::size_t max_nodes) {
-  std::size_t nodes = 0;
-  std::vector<std::pair<xmlNodePtr, int>> stack;
-  if (root) stack.emplace_back(root, 1);
-  while (!stack.empty()) {
-    auto [node, depth] = stack.back();
-    stack.pop_back();
-    if (++nodes > max_nodes) {
-      return invalid(static_cast<int>(xmlGetLineNo(node)), 0,
-                     "more than " + std::to_string(max_nodes) + " nodes");
+// True when every character is below U+0300 or in U+1E00-U+1EFF (Latin Extended
+// Additional, where precomposed Vietnamese letters live): such text is NFC as it is,
+// since no character there decomposes or combines. Anything else (a combining mark, say)
+// goes to ICU. Keeps the usual, already composed Vietnamese text off the slow path.
+bool surelyNfc(const xmlChar* s) {
+  while (s && *s) {
+    const xmlChar c = *s;
+    if (c < 0x80) {
+      ++s;
+    } else if (c >= 0xC2 && c <= 0xCB && s[1]) {  // U+0080-U+02FF
+      s += 2;
+    } else if (c == 0xE1 && s[1] >= 0xB8 && s[1] <= 0xBB && s[2]) {  // U+1E00-U+1EFF
+      s += 3;
+    } else {
+      return false;
     }
-    if (node->type != XML_ELEMENT_NODE) continue;
-    if (depth > max_depth) {
-      return invalid(static_cast<int>(xmlGetLineNo(node)), 0,
-                     "elements nested deeper than " + std::to_string(max_depth));
-    }
-    for (xmlAttrPtr a = node->properties; a; a = a->next) {
-      if (++nodes > max_nodes) {
-        return invalid(static_cast<int>(xmlGetLineNo(node)), 0,
-                       "more than " + std::to_string(max_nodes) + " nodes");
-      }
-    }
-    for (xmlNodePtr c = node->children; c; c = c->next) stack.emplace_back(c, depth + 1);
-  }
-  return std::nullopt;
-}
-
-bool ascii(const xmlChar* s) {
-  for (; s && *s; ++s) {
-    if (*s >= 0x80) return false;
   }
   return true;
 }
@@ -130,29 +115,43 @@ std::optional<std::string> nfc(const xmlChar* text) {
   return out;
 }
 
-// Vietnamese text arrives composed or decomposed (combining tone marks); every text and
-// attribute value of the parsed document is brought to NFC, so that XPath comparisons,
-// extracted headers and transform output do not depend on the sender's form.
-void normalizeToNfc(xmlNodePtr root) {
-  std::vector<xmlNodePtr> stack{root};
+// One walk over the parsed tree: checks depth and node count (an error for the first node
+// over a limit), and brings every text and attribute value to NFC. Vietnamese arrives
+// composed or decomposed (combining tone marks); normalised, XPath comparisons, extracted
+// headers and transform output do not depend on the sender's form.
+std::optional<Error> checkAndNormalize(xmlNodePtr root, int max_depth, std::size_t max_nodes) {
+  auto normalize = [](xmlNodePtr text) {
+    if (surelyNfc(text->content)) return;
+    if (auto composed = nfc(text->content)) {
+      xmlNodeSetContent(text, reinterpret_cast<const xmlChar*>(composed->c_str()));
+    }
+  };
+  auto tooMany = [&](xmlNodePtr at) {
+    return invalid(static_cast<int>(xmlGetLineNo(at)), 0,
+                   "more than " + std::to_string(max_nodes) + " nodes");
+  };
+  std::size_t nodes = 0;
+  std::vector<std::pair<xmlNodePtr, int>> stack;
+  if (root) stack.emplace_back(root, 1);
   while (!stack.empty()) {
-    xmlNodePtr node = stack.back();
+    auto [node, depth] = stack.back();
     stack.pop_back();
-    if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) {
-      if (!ascii(node->content)) {
-        if (auto composed = nfc(node->content)) {
-          xmlNodeSetContent(node, reinterpret_cast<const xmlChar*>(composed->c_str()));
-        }
-      }
-      continue;
+    if (++nodes > max_nodes) return tooMany(node);
+    if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) normalize(node);
+    if (node->type != XML_ELEMENT_NODE) continue;
+    if (depth > max_depth) {
+      return invalid(static_cast<int>(xmlGetLineNo(node)), 0,
+                     "elements nested deeper than " + std::to_string(max_depth));
     }
-    if (node->type == XML_ELEMENT_NODE) {
-      for (xmlAttrPtr a = node->properties; a; a = a->next) {
-        for (xmlNodePtr c = a->children; c; c = c->next) stack.push_back(c);
+    for (xmlAttrPtr a = node->properties; a; a = a->next) {
+      if (++nodes > max_nodes) return tooMany(node);
+      for (xmlNodePtr c = a->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE) normalize(c);
       }
     }
-    for (xmlNodePtr c = node->children; c; c = c->next) stack.push_back(c);
+    for (xmlNodePtr c = node->children; c; c = c->next) stack.emplace_back(c, depth + 1);
   }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -196,11 +195,11 @@ Result<std::shared_ptr<const XmlDocument>> XmlDocument::parse(const std::string&
     xmlFreeDoc(doc);
     return invalid(0, 0, "no root element");
   }
-  if (auto shape = checkShape(xmlDocGetRootElement(doc), limits.max_depth, limits.max_nodes)) {
+  if (auto shape =
+          checkAndNormalize(xmlDocGetRootElement(doc), limits.max_depth, limits.max_nodes)) {
     xmlFreeDoc(doc);
     return *shape;
   }
-  normalizeToNfc(xmlDocGetRootElement(doc));
   return std::shared_ptr<const XmlDocument>(new XmlDocument(doc));
 }
 

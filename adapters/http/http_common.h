@@ -16,7 +16,6 @@ namespace lienthong::adapters::http {
 // Poco::Net::initializeSSL(), once per process. Thread-safe.
 void initializeSsl();
 
-
 // {"error":<error>,"code":<code>} plus "route" when `route` is not empty.
 std::string errorJson(std::string_view error, std::string_view code, std::string_view route = {});
 

@@ -8,7 +8,7 @@
 #include "core/builtins.h"
 #include "core/loader.h"
 #include "core/plugins.h"
-#include "core/predicate.h"
+#include "core/xpath.h"
 
 namespace {
 

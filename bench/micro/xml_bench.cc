@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/predicate.h"
 #include "core/xml_document.h"
+#include "core/xpath.h"
 #include "transforms/xml/xml_steps.h"
 
 namespace {
@@ -49,8 +49,8 @@ void BM_XPathOnParsedBody(benchmark::State& state) {
   Message m;
   m.setBody(soapBody(static_cast<std::size_t>(state.range(0))));
   Exchange ex(m, "bench", ExchangePattern::kRequestReply);
-  Predicate::CompileError err;
-  auto p = Predicate::compile("/s:Envelope/s:Body/h:HoSo/h:TrangThai = '4'", kNs, &err);
+  XPath::CompileError err;
+  auto p = XPath::compile("/s:Envelope/s:Body/h:HoSo/h:TrangThai = '4'", kNs, &err);
   (void)xmlOf(ex);  // parsed once, as in a route
   for (auto _ : state) {
     auto r = p->evaluate(ex);

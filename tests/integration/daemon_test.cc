@@ -23,14 +23,19 @@ using testing::TempHome;
 class DaemonTest : public ::testing::Test {
  protected:
   // Writes config.yaml with the public listener on port 0 and a `backend` connection.
-  void writeConfig(const std::string& backend_url, const std::string& extra = "") {
+  static constexpr const char* kEngine = "{ workers: 4, queue: 16, drain-timeout: 5s }";
+
+  void writeConfig(const std::string& backend_url, const std::string& extra = "",
+                   const std::string& engine = kEngine) {
     home_.write("config.yaml",
                 "log: { level: warn }\n"
-                "engine: { workers: 4, queue: 16, drain-timeout: 5s }\n"
-                "listeners:\n"
-                "  public: { http: { port: 0, max-body: 1KiB } }\n"
-                "connections:\n"
-                "  backend: { http: { url: \"" +
+                "engine: " +
+                    engine +
+                    "\n"
+                    "listeners:\n"
+                    "  public: { http: { port: 0, max-body: 1KiB } }\n"
+                    "connections:\n"
+                    "  backend: { http: { url: \"" +
                     backend_url + "\", connect-timeout: 1s, read-timeout: 2s } }\n" + extra +
                     "routes: [ routes ]\n");
   }
@@ -54,8 +59,8 @@ class DaemonTest : public ::testing::Test {
 
   // Starts a request-reply route /slow to a peer that holds every request until
   // release_ is set.
-  void startWithHeldPeer() {
-    writeConfig(peer_.url());
+  void startWithHeldPeer(const std::string& engine = kEngine) {
+    writeConfig(peer_.url(), "", engine);
     std::shared_future<void> released = release_.get_future().share();
     peer_.setHandler([released](const HttpPeer::Request& r) {
       released.wait();
@@ -233,27 +238,7 @@ TEST_F(DaemonTest, OneWayIsRetriedUntilThePeerRecovers) {
 }
 
 TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
-  home_.write("config.yaml",
-              "log: { level: error }\n"
-              "engine: { workers: 1, queue: 1, drain-timeout: 5s }\n"
-              "listeners:\n  public: { http: { port: 0 } }\n"
-              "connections:\n  backend: { http: { url: \"" +
-                  peer_.url() +
-                  "\" } }\n"
-                  "routes: [ routes ]\n");
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  peer_.setHandler([released](const HttpPeer::Request& r) {
-    released.wait();
-    return HttpPeer::Response{200, r.body, "text/plain"};
-  });
-  home_.write("routes/r.yaml",
-              "routes:\n"
-              "  - id: slow\n"
-              "    pattern: request-reply\n"
-              "    from: { http: { listener: public, path: /slow } }\n"
-              "    to: { http: { connection: backend } }\n");
-  start();
+  startWithHeldPeer("{ workers: 1, queue: 1, drain-timeout: 5s }");
   auto first =
       std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "1"); });
   ASSERT_TRUE(peer_.waitForRequests(1, 10s));  // the only worker is busy
@@ -263,7 +248,7 @@ TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
   auto third = httpCall(port_, "POST", "/slow", "3");
   EXPECT_EQ(third.status, 503);
   EXPECT_EQ(third.headers["Retry-After"], "1");
-  release.set_value();
+  release_.set_value();
   EXPECT_EQ(first.get().status, 200);
   EXPECT_EQ(second.get().status, 200);
 }

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/predicate.h"
+#include "core/xpath.h"
 #include "lienthong/endpoint.h"
 #include "lienthong/log.h"
 #include "lienthong/step.h"
@@ -71,7 +71,7 @@ class SetBodyStep final : public Step {
 };
 
 struct ChoiceBranch {
-  std::optional<Predicate> when;  // empty: otherwise
+  std::optional<XPath> when;  // empty: otherwise
   std::vector<std::unique_ptr<Step>> steps;
 };
 

@@ -97,7 +97,7 @@ std::unique_ptr<Step> makeTransform(const YAML::Node& node, BuildContext& ctx) {
 std::unique_ptr<Step> makeSplit(const YAML::Node& node, BuildContext& ctx) {
   MapReader r(node, ctx, "split step");
   if (!r.valid()) return nullptr;
-  std::optional<Predicate> xpath;
+  std::optional<XPath> xpath;
   std::optional<std::vector<std::unique_ptr<Step>>> steps;
   if (const YAML::Node* x = r.node("xpath", true)) xpath = compileXPath(*x, ctx);
   if (const YAML::Node* st = r.node("steps", true)) steps = ctx.steps(*st);

@@ -67,7 +67,6 @@ xsltSecurityPrefsPtr forbiddingPrefs() {
   return prefs;
 }
 
-Result<std::shared_ptr<const XmlDocument>> bodyXml(Exchange& exchange) { return xmlOf(exchange); }
 
 }  // namespace
 
@@ -125,7 +124,7 @@ std::shared_ptr<const Schema> Schema::load(const std::string& path,
 Schema::~Schema() { xmlSchemaFree(schema_); }
 
 Result<StepOutcome> ValidateStep::process(Exchange& exchange) {
-  auto doc = bodyXml(exchange);
+  auto doc = xmlOf(exchange);
   if (!doc.ok()) return doc.error();
   xmlSchemaValidCtxtPtr vctxt = xmlSchemaNewValidCtxt(schema_->get());
   if (!vctxt) return Error(ErrorCode::kInternal, "out of memory creating a validation context");
@@ -169,7 +168,7 @@ std::shared_ptr<const Stylesheet> Stylesheet::load(const std::string& path,
 Stylesheet::~Stylesheet() { xsltFreeStylesheet(style_); }
 
 Result<StepOutcome> TransformStep::process(Exchange& exchange) {
-  auto doc = bodyXml(exchange);
+  auto doc = xmlOf(exchange);
   if (!doc.ok()) return doc.error();
   xsltStylesheetPtr style = s_.stylesheet->get();
   xsltTransformContextPtr tctxt = xsltNewTransformContext(style, (*doc)->doc());

@@ -11,14 +11,14 @@
 #include <utility>
 #include <vector>
 
-#include "core/predicate.h"
+#include "core/xpath.h"
 #include "lienthong/step.h"
 #include "lienthong/template.h"
 
 namespace lienthong::transforms::xml {
 
 struct ExtractSettings {
-  std::vector<std::pair<std::string, Predicate>> headers;  // header <- XPath string value
+  std::vector<std::pair<std::string, XPath>> headers;  // header <- XPath string value
 };
 
 class ExtractStep final : public Step {
@@ -33,11 +33,11 @@ class ExtractStep final : public Step {
 // Ends the route (kStop) when the predicate is false.
 class FilterStep final : public Step {
  public:
-  explicit FilterStep(Predicate predicate) : predicate_(std::move(predicate)) {}
+  explicit FilterStep(XPath predicate) : predicate_(std::move(predicate)) {}
   Result<StepOutcome> process(Exchange& exchange) override;
 
  private:
-  Predicate predicate_;
+  XPath predicate_;
 };
 
 // A compiled XSD, shared read-only by every thread.
@@ -111,12 +111,12 @@ class TransformStep final : public Step {
 // split.correlation (the original message's id). A part that fails fails the exchange.
 class SplitStep final : public Step {
  public:
-  SplitStep(Predicate xpath, std::vector<std::unique_ptr<Step>> steps)
+  SplitStep(XPath xpath, std::vector<std::unique_ptr<Step>> steps)
       : xpath_(std::move(xpath)), steps_(std::move(steps)) {}
   Result<StepOutcome> process(Exchange& exchange) override;
 
  private:
-  Predicate xpath_;
+  XPath xpath_;
   std::vector<std::unique_ptr<Step>> steps_;
 };
 

@@ -50,6 +50,15 @@ struct Waiter {
   }
 };
 
+// The endpoint holds every send until `release` is set, then accepts.
+void holdUntil(FakeOutbound& out, std::promise<void>& release) {
+  std::shared_future<void> released = release.get_future().share();
+  out.setScript([released](const Exchange&) {
+    released.wait();
+    return Delivery::accepted();
+  });
+}
+
 Message body(std::string text) {
   Message m;
   m.setBody(std::move(text));
@@ -83,11 +92,7 @@ TEST(Engine, RequestReplyMergesTheReply) {
 TEST(Engine, PushesBackWhenTheQueueIsFull) {
   auto out = std::make_shared<FakeOutbound>();
   std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  out->setScript([released](const Exchange&) {
-    released.wait();
-    return Delivery::accepted();
-  });
+  holdUntil(*out, release);
   Engine engine(EngineSettings{1, 1, 100, 1s});
   engine.start();
   auto route = makeRoute(ExchangePattern::kOneWay, out);
@@ -331,11 +336,7 @@ TEST(Engine, RequestReplyConnectFailureFailsWithTheDelivery) {
 TEST(Engine, DrainWaitsForInFlightThenRefuses) {
   auto out = std::make_shared<FakeOutbound>();
   std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  out->setScript([released](const Exchange&) {
-    released.wait();
-    return Delivery::accepted();
-  });
+  holdUntil(*out, release);
   Engine engine(EngineSettings{1, 8, 8, 5s});
   engine.start();
   auto route = makeRoute(ExchangePattern::kOneWay, out);

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "core/builtins.h"
-#include "core/predicate.h"
+#include "core/xpath.h"
 
 namespace lienthong {
 namespace {

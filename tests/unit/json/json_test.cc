@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/predicate.h"
+#include "core/xpath.h"
 #include "transforms/json/json_steps.h"
 
 namespace lienthong {

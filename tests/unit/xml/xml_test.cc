@@ -8,8 +8,8 @@
 
 #include "core/builtins.h"
 #include "core/loader.h"
-#include "core/predicate.h"
 #include "core/xml_document.h"
+#include "core/xpath.h"
 #include "transforms/xml/xml_steps.h"
 
 namespace lienthong {
@@ -106,15 +106,15 @@ TEST(XmlParse, VietnameseTextIsNormalisedToNfc) {
       "<h:HoSo xmlns:h=\"urn:lienthong:hoso:1\" noi=\"Ha\xCC\x80 N\xE1\xBB\x99i\">"
       "<h:ChuHoSo>Nguye\xCC\x82\xCC\x83n Va\xCC\x86n An</h:ChuHoSo></h:HoSo>");
   ExtractSettings s;
-  Predicate::CompileError err;
-  s.headers.emplace_back("ChuHoSo", *Predicate::compile("//h:ChuHoSo", kNs, &err));
-  s.headers.emplace_back("Noi", *Predicate::compile("/h:HoSo/@noi", kNs, &err));
+  XPath::CompileError err;
+  s.headers.emplace_back("ChuHoSo", *XPath::compile("//h:ChuHoSo", kNs, &err));
+  s.headers.emplace_back("Noi", *XPath::compile("/h:HoSo/@noi", kNs, &err));
   ExtractStep step(std::move(s));
   ASSERT_TRUE(step.process(ex).ok());
   EXPECT_EQ(*ex.message().header("ChuHoSo"), "Nguy\u1ec5n V\u0103n An");
   EXPECT_EQ(*ex.message().header("Noi"), "H\u00e0 N\u1ed9i");
   // A comparison with the composed form holds whatever form the sender used.
-  auto p = Predicate::compile("//h:ChuHoSo = 'Nguy\u1ec5n V\u0103n An'", kNs, &err);
+  auto p = XPath::compile("//h:ChuHoSo = 'Nguy\u1ec5n V\u0103n An'", kNs, &err);
   ASSERT_TRUE(p);
   EXPECT_TRUE(*p->evaluate(ex));
 }
@@ -174,9 +174,9 @@ TEST(XmlParse, LimitsOnDepthNodesAndSize) {
 TEST(XmlXPath, PredicatesSeeTheBodyAndTheHeaders) {
   Exchange ex = exchangeOf(kDossier);
   ex.message().setHeader("Wanted", "4");
-  Predicate::CompileError err;
-  auto p = Predicate::compile("/h:HoSo/h:TrangThai = $Wanted and starts-with(//h:MaHoSo, '000.')",
-                              kNs, &err);
+  XPath::CompileError err;
+  auto p = XPath::compile("/h:HoSo/h:TrangThai = $Wanted and starts-with(//h:MaHoSo, '000.')", kNs,
+                          &err);
   ASSERT_TRUE(p) << err.message;
   auto r = p->evaluate(ex);
   ASSERT_TRUE(r.ok()) << r.error().message;
@@ -192,10 +192,10 @@ TEST(XmlXPath, PredicatesSeeTheBodyAndTheHeaders) {
 
 TEST(XmlSteps, ExtractSetsHeadersFromTheBody) {
   ExtractSettings s;
-  Predicate::CompileError err;
-  s.headers.emplace_back("MaHoSo", *Predicate::compile("/h:HoSo/h:MaHoSo", kNs, &err));
-  s.headers.emplace_back("ChuHoSo", *Predicate::compile("string(//h:ChuHoSo)", kNs, &err));
-  s.headers.emplace_back("Missing", *Predicate::compile("//h:Nothing", kNs, &err));
+  XPath::CompileError err;
+  s.headers.emplace_back("MaHoSo", *XPath::compile("/h:HoSo/h:MaHoSo", kNs, &err));
+  s.headers.emplace_back("ChuHoSo", *XPath::compile("string(//h:ChuHoSo)", kNs, &err));
+  s.headers.emplace_back("Missing", *XPath::compile("//h:Nothing", kNs, &err));
   ExtractStep step(std::move(s));
   Exchange ex = exchangeOf(kDossier);
   ASSERT_TRUE(step.process(ex).ok());
@@ -205,9 +205,9 @@ TEST(XmlSteps, ExtractSetsHeadersFromTheBody) {
 }
 
 TEST(XmlSteps, FilterStopsWhenFalse) {
-  Predicate::CompileError err;
-  FilterStep keep_in_process(*Predicate::compile("//h:TrangThai = '4'", kNs, &err));
-  FilterStep keep_resolved(*Predicate::compile("//h:TrangThai = '9'", kNs, &err));
+  XPath::CompileError err;
+  FilterStep keep_in_process(*XPath::compile("//h:TrangThai = '4'", kNs, &err));
+  FilterStep keep_resolved(*XPath::compile("//h:TrangThai = '9'", kNs, &err));
   Exchange ex = exchangeOf(kDossier);
   EXPECT_EQ(*keep_in_process.process(ex), StepOutcome::kContinue);
   EXPECT_EQ(*keep_resolved.process(ex), StepOutcome::kStop);
@@ -329,13 +329,13 @@ TEST(XmlSteps, SplitRunsTheNestedStepsOncePerNode) {
       "<h:HoSo><h:MaHoSo>HS-2</h:MaHoSo></h:HoSo>"
       "<h:HoSo><h:MaHoSo>HS-3</h:MaHoSo></h:HoSo></h:DanhSachHoSo>";
   std::vector<Message> seen;
-  Predicate::CompileError err;
+  XPath::CompileError err;
   std::vector<std::unique_ptr<Step>> nested;
   ExtractSettings ex_settings;  // runs on each part: the part is a document of its own
-  ex_settings.headers.emplace_back("MaHoSo", *Predicate::compile("/h:HoSo/h:MaHoSo", kNs, &err));
+  ex_settings.headers.emplace_back("MaHoSo", *XPath::compile("/h:HoSo/h:MaHoSo", kNs, &err));
   nested.push_back(std::make_unique<ExtractStep>(std::move(ex_settings)));
   nested.push_back(std::make_unique<RecordingStep>(seen));
-  transforms::xml::SplitStep split(*Predicate::compile("/h:DanhSachHoSo/h:HoSo", kNs, &err),
+  transforms::xml::SplitStep split(*XPath::compile("/h:DanhSachHoSo/h:HoSo", kNs, &err),
                                    std::move(nested));
   Exchange ex = exchangeOf(list);
   ex.message().setHeader("Nguon", "portal");
@@ -357,7 +357,7 @@ TEST(XmlSteps, SplitRunsTheNestedStepsOncePerNode) {
   std::vector<Message> seen2;
   std::vector<std::unique_ptr<Step>> failing;
   failing.push_back(std::make_unique<RecordingStep>(seen2, "2"));
-  transforms::xml::SplitStep strict(*Predicate::compile("//h:HoSo", kNs, &err), std::move(failing));
+  transforms::xml::SplitStep strict(*XPath::compile("//h:HoSo", kNs, &err), std::move(failing));
   Exchange ex2 = exchangeOf(list);
   auto f = strict.process(ex2);
   ASSERT_FALSE(f.ok());

@@ -1,6 +1,7 @@
 #pragma once
-// XPath 1.0 predicates in which message headers are variables ($Name). Compiled once at
-// load; evaluated per message from any thread.
+// XPath 1.0 expressions in which message headers are variables ($Name): predicates for
+// choice and filter, values for extract, node sets for split. Compiled once at load;
+// evaluated per message from any thread.
 
 #include <map>
 #include <memory>
@@ -15,7 +16,7 @@
 
 namespace lienthong {
 
-class Predicate {
+class XPath {
  public:
   struct CompileError {
     std::size_t offset = 0;  // where in the expression the parser stopped
@@ -24,9 +25,9 @@ class Predicate {
 
   // Compiles and trial-evaluates the expression (with every variable empty) so that an
   // unknown function or namespace prefix is found at load, not on the first message.
-  static std::optional<Predicate> compile(std::string_view expression,
-                                          const std::map<std::string, std::string>& namespaces,
-                                          CompileError* error);
+  static std::optional<XPath> compile(std::string_view expression,
+                                      const std::map<std::string, std::string>& namespaces,
+                                      CompileError* error);
 
   // Thread-safe. The context node is the body parsed as XML (once per body, cached on the
   // exchange) when the body looks like XML, else an empty document. A body that looks
@@ -42,8 +43,11 @@ class Predicate {
 
  private:
   struct Compiled;
-  Predicate() = default;
-  Result<bool> run(Exchange& exchange, std::string* as_string) const;
+  struct Evaluated;
+  XPath() = default;
+  // Evaluates against the body (parsed once per body) or, when the body is not XML and
+  // `need_xml` is false, an empty document.
+  Result<std::unique_ptr<Evaluated>> evaluateObject(Exchange& exchange, bool need_xml) const;
   std::string source_;
   std::shared_ptr<const Compiled> compiled_;
 };
@@ -53,6 +57,6 @@ void initXml();
 
 // Compiles an XPath from a config scalar with the file's namespaces; an error is reported
 // at the offending column of the scalar. For factories.
-std::optional<Predicate> compileXPath(const YAML::Node& node, BuildContext& ctx);
+std::optional<XPath> compileXPath(const YAML::Node& node, BuildContext& ctx);
 
 }  // namespace lienthong

@@ -1,4 +1,4 @@
-#include "core/predicate.h"
+#include "core/xpath.h"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@ Exchange withHeaders(std::initializer_list<std::pair<const char*, const char*>> 
 }
 
 bool eval(const char* expr, Exchange& ex) {
-  Predicate::CompileError err;
-  auto p = Predicate::compile(expr, {}, &err);
+  XPath::CompileError err;
+  auto p = XPath::compile(expr, {}, &err);
   EXPECT_TRUE(p) << expr << ": " << err.message;
   if (!p) return false;
   auto r = p->evaluate(ex);
@@ -21,7 +21,7 @@ bool eval(const char* expr, Exchange& ex) {
   return r.ok() && *r;
 }
 
-TEST(Predicate, HeadersAreXPathVariables) {
+TEST(XPath, HeadersAreXPathVariables) {
   auto ex = withHeaders({{"TrangThai", "10"}, {"KenhThucHien", "2"}});
   EXPECT_TRUE(eval("$TrangThai = '10'", ex));
   EXPECT_FALSE(eval("$TrangThai = '9'", ex));
@@ -33,20 +33,20 @@ TEST(Predicate, HeadersAreXPathVariables) {
   EXPECT_TRUE(eval("contains(concat($TrangThai, '-', $KenhThucHien), '10-2')", ex));
 }
 
-TEST(Predicate, SyntaxErrorsCarryTheOffset) {
-  Predicate::CompileError err;
-  EXPECT_FALSE(Predicate::compile("$TrangThai = = '10'", {}, &err));
+TEST(XPath, SyntaxErrorsCarryTheOffset) {
+  XPath::CompileError err;
+  EXPECT_FALSE(XPath::compile("$TrangThai = = '10'", {}, &err));
   EXPECT_FALSE(err.message.empty());
   EXPECT_GE(err.offset, 11u);
   EXPECT_LE(err.offset, 14u);
 }
 
-TEST(Predicate, UnknownFunctionAndPrefixAreFoundAtCompileTime) {
-  Predicate::CompileError err;
-  EXPECT_FALSE(Predicate::compile("frobnicate($X)", {}, &err));
+TEST(XPath, UnknownFunctionAndPrefixAreFoundAtCompileTime) {
+  XPath::CompileError err;
+  EXPECT_FALSE(XPath::compile("frobnicate($X)", {}, &err));
   EXPECT_NE(err.message.find("function"), std::string::npos) << err.message;
-  EXPECT_FALSE(Predicate::compile("count(/h:HoSo) = 0", {}, &err));
-  EXPECT_TRUE(Predicate::compile("count(/h:HoSo) = 0", {{"h", "urn:lienthong:hoso:1"}}, &err));
+  EXPECT_FALSE(XPath::compile("count(/h:HoSo) = 0", {}, &err));
+  EXPECT_TRUE(XPath::compile("count(/h:HoSo) = 0", {{"h", "urn:lienthong:hoso:1"}}, &err));
 }
 
 }  // namespace

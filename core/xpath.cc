@@ -1,4 +1,4 @@
-#include "core/predicate.h"
+#include "core/xpath.h"
 
 #include "core/xml_document.h"
 
@@ -17,7 +17,7 @@ void initXml() {
   std::call_once(once, [] { xmlInitParser(); });
 }
 
-struct Predicate::Compiled {
+struct XPath::Compiled {
   xmlXPathCompExprPtr expr = nullptr;
   std::map<std::string, std::string> namespaces;
   ~Compiled() {
@@ -100,122 +100,143 @@ xmlXPathObjectPtr lookupVariable(void* data, const xmlChar* name, const xmlChar*
   return xmlXPathNewCString(v ? v->c_str() : "");
 }
 
-struct Context {
-  xmlXPathContextPtr ctx;
-  explicit Context(xmlDocPtr doc) : ctx(xmlXPathNewContext(doc)) {}
-  ~Context() { xmlXPathFreeContext(ctx); }
-};
-
-// Evaluates with a fresh context; returns 1/0, or -1 with the capture filled. With
-// `as_string`, the string value goes there instead.
-int evaluateWith(xmlDocPtr doc, xmlXPathCompExprPtr expr,
-                 const std::map<std::string, std::string>& namespaces, Variables& vars,
-                 ErrorCapture& capture, std::string* as_string = nullptr) {
-  Context c(doc);
-  if (!c.ctx) {
-    capture.failed = true;
-    capture.message = "out of memory";
-    return -1;
-  }
-  c.ctx->error = captureError;
-  c.ctx->userData = &capture;
-  for (const auto& [prefix, uri] : namespaces) {
-    xmlXPathRegisterNs(c.ctx, xmlStr(prefix.c_str()), xmlStr(uri.c_str()));
-  }
-  xmlXPathRegisterVariableLookup(c.ctx, lookupVariable, &vars);
-  if (as_string) {
-    xmlXPathObjectPtr value = xmlXPathCompiledEval(expr, c.ctx);
-    if (value) {
-      xmlChar* text = xmlXPathCastToString(value);
-      if (text) as_string->assign(reinterpret_cast<const char*>(text));
-      xmlFree(text);
-      xmlXPathFreeObject(value);
-    } else if (!capture.failed) {
-      capture.failed = true;
-      capture.message = "XPath evaluation failed";
+// An XPath context over `doc`: the file's namespaces, the message's headers as variables
+// (none: every variable is empty), and errors captured instead of printed.
+class Context {
+ public:
+  Context(xmlDocPtr doc, const std::map<std::string, std::string>& namespaces,
+          const Message* message)
+      : ctx_(xmlXPathNewContext(doc)), vars_{message} {
+    if (!ctx_) return;
+    ctx_->error = captureError;
+    ctx_->userData = &capture_;
+    for (const auto& [prefix, uri] : namespaces) {
+      xmlXPathRegisterNs(ctx_, xmlStr(prefix.c_str()), xmlStr(uri.c_str()));
     }
-    return capture.failed ? -1 : 1;
+    xmlXPathRegisterVariableLookup(ctx_, lookupVariable, &vars_);
   }
-  int r = xmlXPathCompiledEvalToBoolean(expr, c.ctx);
-  if (r < 0 && !capture.failed) {
-    capture.failed = true;
-    capture.message = "XPath evaluation failed";
+  ~Context() {
+    if (ctx_) xmlXPathFreeContext(ctx_);
   }
-  return capture.failed ? -1 : r;
-}
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  xmlXPathContextPtr get() const { return ctx_; }
+  const ErrorCapture& capture() const { return capture_; }
+
+  // Evaluates; nullptr with capture() filled on failure. The caller frees the result.
+  xmlXPathObjectPtr evaluate(xmlXPathCompExprPtr expr) {
+    if (!ctx_) {
+      capture_.failed = true;
+      capture_.message = "out of memory";
+      return nullptr;
+    }
+    xmlXPathObjectPtr value = xmlXPathCompiledEval(expr, ctx_);
+    if (value && capture_.failed) {
+      xmlXPathFreeObject(value);
+      value = nullptr;
+    }
+    if (!value && !capture_.failed) {
+      capture_.failed = true;
+      capture_.message = "XPath evaluation failed";
+    }
+    return value;
+  }
+
+ private:
+  xmlXPathContextPtr ctx_;
+  ErrorCapture capture_;
+  Variables vars_;
+};
 
 }  // namespace
 
-std::optional<Predicate> Predicate::compile(std::string_view expression,
-                                            const std::map<std::string, std::string>& namespaces,
-                                            CompileError* error) {
+// One evaluation's result, with the parsed body its nodes point into.
+struct XPath::Evaluated {
+  std::shared_ptr<const XmlDocument> body;
+  xmlXPathObjectPtr value = nullptr;
+  ~Evaluated() {
+    if (value) xmlXPathFreeObject(value);
+  }
+};
+
+std::optional<XPath> XPath::compile(std::string_view expression,
+                                    const std::map<std::string, std::string>& namespaces,
+                                    CompileError* error) {
   initXml();
   std::string text(expression);
   auto compiled = std::make_shared<Compiled>();
   compiled->namespaces = namespaces;
-  ErrorCapture capture;
-  {
-    Context c(emptyDocument());
-    c.ctx->error = captureError;
-    c.ctx->userData = &capture;
-    compiled->expr = xmlXPathCtxtCompile(c.ctx, xmlStr(text.c_str()));
-  }
-  if (!compiled->expr || capture.failed) {
+  auto fail = [&](const ErrorCapture& capture, const char* fallback) {
     if (error) {
-      error->message = capture.failed ? capture.message : "invalid XPath expression";
+      error->message = capture.failed ? capture.message : fallback;
       error->offset = capture.offset >= 0 ? static_cast<std::size_t>(capture.offset) : 0;
     }
     return std::nullopt;
+  };
+  {
+    Context c(emptyDocument(), {}, nullptr);
+    compiled->expr = xmlXPathCtxtCompile(c.get(), xmlStr(text.c_str()));
+    if (!compiled->expr || c.capture().failed) return fail(c.capture(), "invalid XPath expression");
   }
-  Variables none;
-  ErrorCapture trial;
-  if (evaluateWith(emptyDocument(), compiled->expr, namespaces, none, trial) < 0) {
-    if (error) {
-      error->message = trial.message;
-      error->offset = 0;
+  {
+    // A trial run finds unknown functions and undeclared prefixes at load.
+    Context trial(emptyDocument(), namespaces, nullptr);
+    xmlXPathObjectPtr value = trial.evaluate(compiled->expr);
+    if (!value) {
+      ErrorCapture at_start = trial.capture();
+      at_start.offset = 0;
+      return fail(at_start, "XPath evaluation failed");
     }
-    return std::nullopt;
+    xmlXPathFreeObject(value);
   }
-  Predicate p;
+  XPath p;
   p.source_ = std::move(text);
   p.compiled_ = std::move(compiled);
   return p;
 }
 
-Result<bool> Predicate::evaluate(Exchange& exchange) const { return run(exchange, nullptr); }
+Result<std::unique_ptr<XPath::Evaluated>> XPath::evaluateObject(Exchange& exchange,
+                                                                bool need_xml) const {
+  auto result = std::make_unique<Evaluated>();
+  xmlDocPtr doc = emptyDocument();
+  if (looksLikeXml(exchange.message().body())) {
+    auto parsed = xmlOf(exchange);
+    if (!parsed.ok()) return parsed.error();
+    result->body = *parsed;
+    doc = result->body->doc();
+  } else if (need_xml) {
+    return Error(ErrorCode::kInvalidMessage, "XPath '" + source_ + "' needs an XML body");
+  }
+  Context c(doc, compiled_->namespaces, &exchange.message());
+  result->value = c.evaluate(compiled_->expr);
+  if (!result->value) {
+    return Error(ErrorCode::kInvalidMessage,
+                 "XPath '" + source_ + "' failed: " + c.capture().message);
+  }
+  return result;
+}
 
-Result<std::string> Predicate::evaluateString(Exchange& exchange) const {
-  std::string out;
-  Result<bool> r = run(exchange, &out);
+Result<bool> XPath::evaluate(Exchange& exchange) const {
+  auto r = evaluateObject(exchange, false);
   if (!r.ok()) return r.error();
+  return xmlXPathCastToBoolean((*r)->value) == 1;
+}
+
+Result<std::string> XPath::evaluateString(Exchange& exchange) const {
+  auto r = evaluateObject(exchange, false);
+  if (!r.ok()) return r.error();
+  xmlChar* text = xmlXPathCastToString((*r)->value);
+  std::string out = text ? reinterpret_cast<const char*>(text) : "";
+  xmlFree(text);
   return out;
 }
 
-Result<std::vector<std::string>> Predicate::evaluateNodes(Exchange& exchange) const {
-  if (!looksLikeXml(exchange.message().body())) {
-    return Error(ErrorCode::kInvalidMessage, "XPath '" + source_ + "' needs an XML body");
-  }
-  auto parsed = xmlOf(exchange);
-  if (!parsed.ok()) return parsed.error();
-  std::shared_ptr<const XmlDocument> body = *parsed;
-  Variables vars{&exchange.message()};
-  ErrorCapture capture;
-  Context c(body->doc());
-  if (!c.ctx) return Error(ErrorCode::kInternal, "out of memory");
-  c.ctx->error = captureError;
-  c.ctx->userData = &capture;
-  for (const auto& [prefix, uri] : compiled_->namespaces) {
-    xmlXPathRegisterNs(c.ctx, xmlStr(prefix.c_str()), xmlStr(uri.c_str()));
-  }
-  xmlXPathRegisterVariableLookup(c.ctx, lookupVariable, &vars);
-  xmlXPathObjectPtr value = xmlXPathCompiledEval(compiled_->expr, c.ctx);
-  if (!value || capture.failed) {
-    if (value) xmlXPathFreeObject(value);
-    return Error(ErrorCode::kInvalidMessage, "XPath '" + source_ + "' failed: " +
-                                                 (capture.failed ? capture.message : "no result"));
-  }
+Result<std::vector<std::string>> XPath::evaluateNodes(Exchange& exchange) const {
+  auto r = evaluateObject(exchange, true);
+  if (!r.ok()) return r.error();
+  xmlXPathObjectPtr value = (*r)->value;
   if (value->type != XPATH_NODESET) {
-    xmlXPathFreeObject(value);
     return Error(ErrorCode::kInvalidMessage, "XPath '" + source_ + "' does not select nodes");
   }
   std::vector<std::string> out;
@@ -235,36 +256,16 @@ Result<std::vector<std::string>> Predicate::evaluateNodes(Exchange& exchange) co
       xmlFree(text);
     }
   }
-  xmlXPathFreeObject(value);
   return out;
 }
 
-Result<bool> Predicate::run(Exchange& exchange, std::string* as_string) const {
-  Variables vars{&exchange.message()};
-  ErrorCapture capture;
-  xmlDocPtr doc = emptyDocument();
-  std::shared_ptr<const XmlDocument> body;
-  if (looksLikeXml(exchange.message().body())) {
-    auto parsed = xmlOf(exchange);
-    if (!parsed.ok()) return parsed.error();
-    body = *parsed;
-    doc = body->doc();
-  }
-  int r = evaluateWith(doc, compiled_->expr, compiled_->namespaces, vars, capture, as_string);
-  if (r < 0) {
-    return makeError(ErrorCode::kInvalidMessage,
-                     "XPath '" + source_ + "' failed: " + capture.message);
-  }
-  return r == 1;
-}
-
-std::optional<Predicate> compileXPath(const YAML::Node& node, BuildContext& ctx) {
+std::optional<XPath> compileXPath(const YAML::Node& node, BuildContext& ctx) {
   if (!node.IsScalar() || node.Scalar().empty()) {
     ctx.error(node, "expected an XPath expression");
     return std::nullopt;
   }
-  Predicate::CompileError err;
-  auto p = Predicate::compile(node.Scalar(), ctx.namespaces(), &err);
+  XPath::CompileError err;
+  auto p = XPath::compile(node.Scalar(), ctx.namespaces(), &err);
   if (!p) {
     SourceLocation loc = locationOf(ctx.file(), node);
     if (node.Scalar().find('\n') == std::string::npos) {
