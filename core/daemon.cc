@@ -57,12 +57,24 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table) {
     table->version = next_version_++;
   }
   next->table = std::move(table);
+  std::shared_ptr<const RouteTable> current = routes();
   for (const auto& route : next->table->routes) {
     if (!route->enabled || !route->from) continue;
+    // Steps first, so that the input's first message finds them live; a step that holds
+    // messages across exchanges takes over from the same step of the running version.
+    std::shared_ptr<Route> before = current ? current->find(route->id) : nullptr;
+    for (std::size_t i = 0; i < route->steps.size(); ++i) {
+      auto emitter = std::make_unique<RouteStepEmitter>(*engine_, route, next->table->version, i);
+      Step* previous = before && i < before->steps.size() ? before->steps[i].get() : nullptr;
+      route->steps[i]->start(*emitter, previous);
+      next->started_steps.push_back(route->steps[i].get());
+      next->emitters.push_back(std::move(emitter));
+    }
     auto ctx = std::make_unique<RouteContext>(*engine_, route, next->table->version);
     Result<void> r = route->from->start(*ctx);
     if (!r.ok()) {
       stopInputs(*next);
+      stopSteps(*next, false);
       return makeError(r.error().code, "route " + route->id + " (" + route->from->describe() +
                                            "): " + r.error().message);
     }
@@ -79,6 +91,7 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table) {
     // New inputs are live; the old ones stop now. Their contexts stay alive a while for
     // requests that looked up the old binding just before the swap.
     stopInputs(*old);
+    stopSteps(*old, false);
     auto now = std::chrono::steady_clock::now();
     old->retired_at = now;
     std::erase_if(retired_, [&](const std::unique_ptr<Active>& a) {
@@ -97,6 +110,13 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table) {
 void Daemon::stopInputs(Active& active) {
   for (InboundEndpoint* in : active.started) in->stop();
   active.started.clear();
+}
+
+void Daemon::stopSteps(Active& active, bool final) {
+  for (auto it = active.started_steps.rbegin(); it != active.started_steps.rend(); ++it) {
+    (*it)->stop(final);
+  }
+  active.started_steps.clear();
 }
 
 bool Daemon::reload(ConfigErrors& errors) {
@@ -119,6 +139,14 @@ std::size_t Daemon::stop() {
   // The engine stops admitting first, so inputs still bound push back (HTTP 503 with
   // Retry-After, a file goes back to its folder) instead of answering "no route"; then
   // the inputs stop and the listeners close.
+  // Steps that hold messages (aggregations) hand them to the engine while it still
+  // admits, so the drain delivers them.
+  Active* active = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    active = active_.get();  // replaced only on this (the control) thread
+  }
+  if (active) stopSteps(*active, true);
   std::size_t abandoned = engine_ ? engine_->drain(config_.engine.drain_timeout) : 0;
   {
     std::lock_guard lock(mutex_);

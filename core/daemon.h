@@ -43,12 +43,15 @@ class Daemon {
     std::shared_ptr<RouteTable> table;
     std::vector<std::unique_ptr<RouteContext>> contexts;
     std::vector<InboundEndpoint*> started;
+    std::vector<std::unique_ptr<RouteStepEmitter>> emitters;
+    std::vector<Step*> started_steps;
     std::chrono::steady_clock::time_point retired_at{};
   };
 
   Daemon() = default;
   Result<void> activate(std::shared_ptr<RouteTable> table);
   static void stopInputs(Active& active);
+  static void stopSteps(Active& active, bool final);
 
   std::unique_ptr<Registry> registry_;
   PluginSet plugins_;

@@ -14,6 +14,7 @@ struct Engine::Job {
   Exchange exchange;
   Message original;  // the message as submitted: a retry of the steps starts from it
   Completion done;
+  std::size_t first_step = 0;  // top-level step the exchange starts at
   bool steps_done = false;
   std::uint32_t attempts = 0;  // attempts of the whole exchange so far
   SteadyClock::time_point due{};
@@ -27,9 +28,10 @@ struct Engine::Job {
 
 namespace {}  // namespace
 
-Result<StepOutcome> runSteps(const std::vector<std::unique_ptr<Step>>& steps, Exchange& exchange) {
-  for (const auto& step : steps) {
-    Result<StepOutcome> r = step->process(exchange);
+Result<StepOutcome> runSteps(const std::vector<std::unique_ptr<Step>>& steps, Exchange& exchange,
+                             std::size_t first) {
+  for (std::size_t i = first; i < steps.size(); ++i) {
+    Result<StepOutcome> r = steps[i]->process(exchange);
     if (!r.ok() || *r != StepOutcome::kContinue) return r;
   }
   return StepOutcome::kContinue;
@@ -79,6 +81,27 @@ Admission Engine::submit(std::shared_ptr<const Route> route, std::uint64_t versi
 
 InboundContext::Admitted Engine::admit(std::shared_ptr<const Route> route, std::uint64_t version,
                                        Message message, Completion done) {
+  return admitJob(std::move(route), version, std::move(message), 0, true, std::move(done));
+}
+
+Admission Engine::submitFrom(std::shared_ptr<const Route> route, std::uint64_t version,
+                             Message message, std::size_t first_step, Completion done) {
+  return admitJob(std::move(route), version, std::move(message), first_step, false, std::move(done))
+      .admission;
+}
+
+bool RouteStepEmitter::emit(Message message) {
+  const std::string id = message.id();
+  Admission a = engine_.submitFrom(route_, version_, std::move(message), next_, nullptr);
+  if (a != Admission::kAccepted) return false;
+  log::debug("engine",
+             "route " + route_->id + ": step " + std::to_string(next_) + " emitted message " + id);
+  return true;
+}
+
+InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, std::uint64_t version,
+                                          Message message, std::size_t first_step,
+                                          bool may_run_here, Completion done) {
   ExchangePattern pattern = route->pattern;
   Exchange exchange(std::move(message), route->id, pattern);
   exchange.setRouteVersion(version);
@@ -91,13 +114,14 @@ InboundContext::Admitted Engine::admit(std::shared_ptr<const Route> route, std::
   }
   bool one_way = pattern == ExchangePattern::kOneWay;
   auto job = std::make_unique<Job>(std::move(route), std::move(exchange), std::move(done));
+  job->first_step = first_step;
   bool run_here = false;
   {
     std::lock_guard lock(mutex_);
     if (!accepting_) return {Admission::kStopping, {}};
     // A request-reply caller waits for the outcome anyway: with a free slot and nobody
     // queued ahead, it runs the exchange itself and saves two thread hand-offs.
-    run_here = !one_way && running_ < settings_.workers && queue_.empty();
+    run_here = may_run_here && !one_way && running_ < settings_.workers && queue_.empty();
     if (!run_here &&
         (queue_.size() >= settings_.queue || (one_way && held_one_way_ >= settings_.max_pending))) {
       ++counters_.refused;
@@ -205,7 +229,7 @@ void Engine::runSteps(JobPtr& job) {
   }
 
   if (!job->steps_done) {
-    Result<StepOutcome> r = lienthong::runSteps(route.steps, ex);
+    Result<StepOutcome> r = lienthong::runSteps(route.steps, ex, job->first_step);
     if (!r.ok()) {
       if (r.error().transient()) {
         retryLater(std::move(job), r.error());

@@ -50,6 +50,10 @@ class Engine {
                    Completion done);
   InboundContext::Admitted admit(std::shared_ptr<const Route> route, std::uint64_t version,
                                  Message message, Completion done);
+  // Thread-safe. An exchange that starts at the route's top-level step `first_step`: a
+  // message a step emitted of its own accord (see StepEmitter). Never runs inline.
+  Admission submitFrom(std::shared_ptr<const Route> route, std::uint64_t version, Message message,
+                       std::size_t first_step, Completion done);
 
   // Thread-safe.
   Stats stats() const;
@@ -60,6 +64,9 @@ class Engine {
 
   struct CallerRun;
 
+  InboundContext::Admitted admitJob(std::shared_ptr<const Route> route, std::uint64_t version,
+                                    Message message, std::size_t first_step, bool may_run_here,
+                                    Completion done);
   static bool laterDue(const JobPtr& a, const JobPtr& b);
   void workerLoop();
   void timerLoop();
@@ -111,7 +118,24 @@ class RouteContext final : public InboundContext {
 };
 
 // Runs steps in order; used by the engine and by steps that hold nested steps (choice).
-Result<StepOutcome> runSteps(const std::vector<std::unique_ptr<Step>>& steps, Exchange& exchange);
+Result<StepOutcome> runSteps(const std::vector<std::unique_ptr<Step>>& steps, Exchange& exchange,
+                             std::size_t first = 0);
+
+// The StepEmitter of one top-level step of one route version: what it emits enters the
+// engine at the step after it.
+class RouteStepEmitter final : public StepEmitter {
+ public:
+  RouteStepEmitter(Engine& engine, std::shared_ptr<const Route> route, std::uint64_t version,
+                   std::size_t step_index)
+      : engine_(engine), route_(std::move(route)), version_(version), next_(step_index + 1) {}
+  bool emit(Message message) override;
+
+ private:
+  Engine& engine_;
+  std::shared_ptr<const Route> route_;
+  std::uint64_t version_;
+  std::size_t next_;
+};
 
 // A reply replaces the body and content type; its headers overlay the message's.
 void mergeReply(Message& message, Message&& reply);

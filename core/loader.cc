@@ -117,8 +117,15 @@ class Context final : public BuildContext {
     return named(name, kind, config_.connections, config_.connection_kinds, "connection");
   }
 
+  int depth() const override { return nesting_ - 1; }
+
   std::optional<std::vector<std::unique_ptr<Step>>> steps(const YAML::Node& seq) override {
     if (seq.IsNull()) return std::vector<std::unique_ptr<Step>>{};
+    ++nesting_;
+    struct Leave {
+      int& n;
+      ~Leave() { --n; }
+    } leave{nesting_};
     if (!seq.IsSequence()) {
       error(seq, "steps must be a list");
       return std::nullopt;
@@ -252,6 +259,7 @@ class Context final : public BuildContext {
   std::string file_;
   bool check_only_;
   std::string route_id_;
+  int nesting_ = 0;  // steps() calls in progress
   ExchangePattern pattern_ = ExchangePattern::kOneWay;
   std::map<std::string, std::string> namespaces_;
 };

@@ -77,6 +77,9 @@ class BuildContext {
   // The `namespaces` of the file being loaded (prefix -> URI), for XPath.
   virtual const std::map<std::string, std::string>& namespaces() const = 0;
 
+  // How many steps enclose the step being built: 0 for a top-level step of the route.
+  virtual int depth() const { return 0; }
+
   void error(const YAML::Node& at, std::string message);
 
   // A path relative to the home directory, made absolute. kFile/kDirectory must exist.

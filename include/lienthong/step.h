@@ -15,6 +15,16 @@ enum class StepOutcome {
   kDeadLetter,  // give up on this message; it goes to the dead letters with a reason
 };
 
+// Given to a step that sends messages of its own accord (an aggregation whose time ran
+// out): emit() runs `message` through the rest of the route, from the step after the
+// emitting one, as a new exchange. Thread-safe. False when the engine cannot take it now
+// (full or stopping); the step keeps the message and tries again later.
+class StepEmitter {
+ public:
+  virtual ~StepEmitter() = default;
+  virtual bool emit(Message message) = 0;
+};
+
 // Contract: process() runs on an engine worker thread, possibly on several threads at
 // once for different exchanges: a step is immutable after construction, or guards its
 // own state. It never throws; an Error says why a message could not be handled (the
@@ -23,6 +33,13 @@ class Step {
  public:
   virtual ~Step() = default;
   virtual Result<StepOutcome> process(Exchange& exchange) = 0;
+
+  // Control thread, for steps that hold messages across exchanges. start(): the route
+  // version goes live; `previous` is the step at the same place in the version it
+  // replaces (or nullptr), whose held state the step may take over. stop(): the version
+  // retires (final = false) or the daemon stops (final = true: emit what is held now).
+  virtual void start(StepEmitter& /*emitter*/, Step* /*previous*/) {}
+  virtual void stop(bool /*final*/) {}
 };
 
 }  // namespace lienthong

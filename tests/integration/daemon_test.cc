@@ -237,6 +237,54 @@ TEST_F(DaemonTest, OneWayIsRetriedUntilThePeerRecovers) {
   for (const auto& r : peer_.requests()) EXPECT_EQ(r.body, "TrangThai=4");
 }
 
+// Aggregation through the engine: a group completes on size on a worker, a group whose
+// time runs out re-enters the route after the aggregate step, a reload hands open groups
+// to the new version, and a stop delivers what is still open.
+TEST_F(DaemonTest, AggregateCompletesOnSizeTimeoutReloadAndStop) {
+  writeConfig(peer_.url());
+  auto route = [](const std::string& timeout) {
+    return "routes:\n"
+           "  - id: gom\n"
+           "    pattern: one-way\n"
+           "    from: { http: { listener: public, path: /gom } }\n"
+           "    steps:\n"
+           "      - aggregate: { key: \"${Lo}\", size: 2, timeout: " +
+           timeout +
+           ", combine: concat, separator: \"+\" }\n"
+           "      - set-header: { Xong: \"${aggregate.completed-by}\" }\n"
+           "    to: { http: { connection: backend, path: \"/in/${aggregate.key}/${Xong}\" } }\n";
+  };
+  home_.write("routes/r.yaml", route("300ms"));
+  start();
+  EXPECT_EQ(httpCall(port_, "POST", "/gom", "a", {{"Lo", "L1"}}).status, 202);
+  EXPECT_EQ(httpCall(port_, "POST", "/gom", "x", {{"Lo", "L2"}}).status, 202);
+  EXPECT_EQ(httpCall(port_, "POST", "/gom", "b", {{"Lo", "L1"}}).status, 202);
+  ASSERT_TRUE(peer_.waitForRequests(2, 10s));
+  auto seen = peer_.requests();
+  EXPECT_EQ(seen[0].uri, "/in/L1/size");
+  EXPECT_EQ(seen[0].body, "a+b");
+  EXPECT_EQ(seen[1].uri, "/in/L2/timeout");  // through the steps after the aggregate
+  EXPECT_EQ(seen[1].body, "x");
+
+  home_.write("routes/r.yaml", route("1h"));
+  EXPECT_EQ(httpCall(port_, "POST", "/gom", "c", {{"Lo", "L3"}}).status, 202);
+  ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().delivered >= 5; }));
+  ConfigErrors errors;
+  ASSERT_TRUE(daemon_->reload(errors)) << errors.str();
+  EXPECT_EQ(httpCall(port_, "POST", "/gom", "d", {{"Lo", "L3"}}).status, 202);
+  ASSERT_TRUE(peer_.waitForRequests(3, 10s));
+  EXPECT_EQ(peer_.requests()[2].uri, "/in/L3/size");
+  EXPECT_EQ(peer_.requests()[2].body, "c+d");
+
+  EXPECT_EQ(httpCall(port_, "POST", "/gom", "e", {{"Lo", "L4"}}).status, 202);
+  ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().delivered >= 7; }));
+  EXPECT_EQ(daemon_->stop(), 0u);
+  daemon_.reset();
+  ASSERT_EQ(peer_.requests().size(), 4u);
+  EXPECT_EQ(peer_.requests()[3].uri, "/in/L4/stop");
+  EXPECT_EQ(peer_.requests()[3].body, "e");
+}
+
 TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
   startWithHeldPeer("{ workers: 1, queue: 1, drain-timeout: 5s }");
   auto first =

@@ -2,9 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <fstream>
 #include <sstream>
 
+#include "transforms/basic/aggregate.h"
 #include "transforms/basic/basic_steps.h"
 
 namespace lienthong::transforms::basic {
@@ -171,6 +173,83 @@ std::unique_ptr<Step> makeTo(const YAML::Node& node, BuildContext& ctx) {
   return std::make_unique<ToStep>(std::move(endpoint));
 }
 
+std::unique_ptr<Step> makeAggregate(const YAML::Node& node, BuildContext& ctx) {
+  MapReader r(node, ctx, "aggregate step");
+  if (!r.valid()) return nullptr;
+  bool ok = true;
+  if (ctx.pattern() != ExchangePattern::kOneWay) {
+    ctx.error(node,
+              "aggregate needs a one-way route: a request-reply caller cannot wait "
+              "for other messages");
+    ok = false;
+  }
+  if (ctx.depth() != 0) {
+    ctx.error(node, "aggregate must be a top-level step of its route, not nested");
+    ok = false;
+  }
+  AggregateSettings s;
+  s.key = r.templ("key", true);
+  if (!s.key) ok = false;
+  if (const YAML::Node* size = r.node("size")) {
+    std::size_t n = 0;
+    const std::string text = size->IsScalar() ? size->Scalar() : std::string();
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) {
+      if (n < 1 || n > 1'000'000) {
+        ctx.error(*size, "size must be between 1 and 1000000");
+        ok = false;
+      }
+      s.size = n;
+    } else if (!(s.size_from = ctx.compileTemplate(*size))) {
+      ok = false;
+    }
+  }
+  if (auto t = r.duration("timeout", true)) {
+    s.timeout = *t;
+  } else {
+    ok = false;
+  }
+  if (r.has("order") && !(s.order = r.templ("order"))) ok = false;
+  if (auto c = r.oneOf("combine", {"xml", "concat"})) {
+    s.combine =
+        *c == "xml" ? AggregateSettings::Combine::kXml : AggregateSettings::Combine::kConcat;
+  }
+  if (const YAML::Node* e = r.node("element")) {
+    const std::string qname = e->IsScalar() ? e->Scalar() : std::string();
+    auto colon = qname.find(':');
+    s.element = colon == std::string::npos ? qname : qname.substr(colon + 1);
+    if (colon != std::string::npos) {
+      s.prefix = qname.substr(0, colon);
+      auto ns = ctx.namespaces().find(s.prefix);
+      if (ns == ctx.namespaces().end()) {
+        ctx.error(*e, "prefix '" + s.prefix + "' is not declared in the file's namespaces");
+        ok = false;
+      } else {
+        s.ns = ns->second;
+      }
+    }
+    if (s.element.empty() || s.element.find_first_of(" <>&\"'/=") != std::string::npos) {
+      ctx.error(*e, "element must be an XML name, optionally prefixed (tt:DanhSach)");
+      ok = false;
+    }
+    if (s.combine != AggregateSettings::Combine::kXml) {
+      ctx.error(*e, "element is for combine: xml");
+      ok = false;
+    }
+  }
+  if (const YAML::Node* sep = r.node("separator")) {
+    if (s.combine != AggregateSettings::Combine::kConcat) {
+      ctx.error(*sep, "separator is for combine: concat");
+      ok = false;
+    }
+    if (auto v = r.string("separator")) s.separator = *v;
+  }
+  if (auto m = r.integer("max-groups", 1, 10'000'000)) s.max_groups = static_cast<std::size_t>(*m);
+  r.finish();
+  if (!ok) return nullptr;
+  return std::make_unique<AggregateStep>(std::move(s));
+}
+
 }  // namespace
 
 void registerBasicSteps(Registry& registry) {
@@ -180,6 +259,7 @@ void registerBasicSteps(Registry& registry) {
   (void)registry.addStep("set-body", makeSetBody);
   (void)registry.addStep("choice", makeChoice);
   (void)registry.addStep("to", makeTo);
+  (void)registry.addStep("aggregate", makeAggregate);
 }
 
 }  // namespace lienthong::transforms::basic

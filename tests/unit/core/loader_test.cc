@@ -131,7 +131,8 @@ const BadCase kBadCases[] = {
      "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
      "}\n"
      "    steps:\n      - log: hi\n      - frobnicate: { x: 1 }\n",
-     "frobnicate", "unknown step 'frobnicate' (known: choice, extract, filter, json-to-xml, log"},
+     "frobnicate",
+     "unknown step 'frobnicate' (known: aggregate, choice, extract, filter, json-to-xml, log"},
     {"UnknownInboundEndpoint",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { ftp: { host: x } }\n", "ftp",
      "unknown inbound endpoint 'ftp' (known: file, http)"},

@@ -25,9 +25,9 @@ TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
   Registry r;
   registerBuiltins(r);
   EXPECT_EQ(r.stepNames(),
-            (std::vector<std::string>{"choice", "extract", "filter", "json-to-xml", "log",
-                                      "remove-header", "set-body", "set-header", "split", "to",
-                                      "transform", "validate", "xml-to-json"}));
+            (std::vector<std::string>{"aggregate", "choice", "extract", "filter", "json-to-xml",
+                                      "log", "remove-header", "set-body", "set-header", "split",
+                                      "to", "transform", "validate", "xml-to-json"}));
   EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"file", "http"}));
   EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"file", "http"}));
   EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));
