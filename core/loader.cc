@@ -159,10 +159,13 @@ class Context final : public BuildContext {
   }
 
   std::shared_ptr<OutboundEndpoint> outbound(const YAML::Node& node) override {
-    return endpoint(
+    auto built = endpoint(
         node, "outbound", [this](std::string_view k) { return registry_.outbound(k); },
         registry_.outboundNames());
+    if (built && filter_ && *filter_) built = (*filter_)(std::move(built), route_id_);
+    return built;
   }
+  void setOutboundFilter(const Loader::OutboundFilter* filter) { filter_ = filter; }
 
   std::unique_ptr<InboundEndpoint> inbound(const YAML::Node& node) {
     return endpoint(
@@ -260,6 +263,7 @@ class Context final : public BuildContext {
   bool check_only_;
   std::string route_id_;
   int nesting_ = 0;  // steps() calls in progress
+  const Loader::OutboundFilter* filter_ = nullptr;
   ExchangePattern pattern_ = ExchangePattern::kOneWay;
   std::map<std::string, std::string> namespaces_;
 };
@@ -470,6 +474,7 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
     auto doc = parseYaml(file, errors);
     if (!doc) continue;
     Context ctx(registry_, config, errors, file, check_only_);
+    ctx.setOutboundFilter(&outbound_filter_);
     if (doc->IsNull()) {
       errors.add({file, 1, 1}, "empty route file: expected a map with 'routes'");
       continue;

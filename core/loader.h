@@ -3,6 +3,7 @@
 // collecting every error with file:line:col. Control thread only.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -45,6 +46,13 @@ class Loader {
   Loader(const Registry& registry, bool check_only)
       : registry_(registry), check_only_(check_only) {}
 
+  // Called with every outbound endpoint a route file builds (after its settings were
+  // checked) and the route's id; what it returns takes the endpoint's place. Route tests
+  // put recording fakes there.
+  using OutboundFilter = std::function<std::shared_ptr<OutboundEndpoint>(
+      std::shared_ptr<OutboundEndpoint> built, const std::string& route_id)>;
+  void setOutboundFilter(OutboundFilter filter) { outbound_filter_ = std::move(filter); }
+
   // Reads a daemon config file and builds its listeners and connections (not started).
   std::optional<DaemonConfig> loadConfig(const std::string& file, ConfigErrors& errors) const;
 
@@ -63,6 +71,7 @@ class Loader {
  private:
   const Registry& registry_;
   bool check_only_;
+  OutboundFilter outbound_filter_;
 };
 
 }  // namespace lienthong

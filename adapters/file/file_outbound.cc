@@ -76,6 +76,11 @@ std::string FileOutbound::describe() const {
          (settings_.name ? settings_.name->source() : std::string("${message.id}"));
 }
 
+std::string FileOutbound::target(const Exchange& exchange) const {
+  return "file " + settings_.dir.string() + "/" +
+         (settings_.name ? settings_.name->render(exchange) : "");
+}
+
 Delivery FileOutbound::send(Exchange& exchange) {
   if (!settings_.name) return Delivery::rejected("file: no name template");
   const std::string name = settings_.name->render(exchange);

@@ -31,6 +31,8 @@ class FileOutbound : public OutboundEndpoint {
   Delivery send(Exchange& exchange) override;
   // "file <dir>/<name template>"
   std::string describe() const override;
+  // "file <dir>/<rendered name>"
+  std::string target(const Exchange& exchange) const override;
 
  private:
   FileOutboundSettings settings_;

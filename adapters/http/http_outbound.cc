@@ -311,19 +311,30 @@ std::string HttpOutbound::describe() const {
   return out;
 }
 
+std::string HttpOutbound::requestTarget(const Exchange& exchange) const {
+  std::string uri = settings_.connection ? settings_.connection->basePath() : std::string();
+  if (settings_.path) {
+    const std::string path = settings_.path->render(exchange);
+    if (!path.empty() && path.front() != '/' && path.front() != '?') uri += '/';
+    appendTarget(uri, path);
+  }
+  if (uri.empty() || uri.front() != '/') uri.insert(0, 1, '/');
+  return uri;
+}
+
+std::string HttpOutbound::target(const Exchange& exchange) const {
+  std::string out = "http " + settings_.method + ' ';
+  if (settings_.connection) out += settings_.connection->origin();
+  return out + requestTarget(exchange);
+}
+
 Delivery HttpOutbound::send(Exchange& exchange) {
   if (!settings_.connection) {
     return Delivery::retry(Delivery::Failure::kConnect, "http endpoint without a connection");
   }
   try {
     const Message& message = exchange.message();
-    std::string uri = settings_.connection->basePath();
-    if (settings_.path) {
-      const std::string path = settings_.path->render(exchange);
-      if (!path.empty() && path.front() != '/' && path.front() != '?') uri += '/';
-      appendTarget(uri, path);
-    }
-    if (uri.empty() || uri.front() != '/') uri.insert(0, 1, '/');
+    const std::string uri = requestTarget(exchange);
 
     Poco::Net::HTTPRequest request(settings_.method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
     auto set = [&](const std::string& name, const std::string& value) {

@@ -108,10 +108,15 @@ class HttpOutbound : public OutboundEndpoint {
   Delivery send(Exchange& exchange) override;
   // "http POST http://127.0.0.1:9000/base/path" (the path template's source).
   std::string describe() const override;
+  // "http POST http://127.0.0.1:9000/base/in/HS-1" (the path rendered for the exchange).
+  std::string target(const Exchange& exchange) const override;
 
   const HttpOutboundSettings& settings() const { return settings_; }
 
  private:
+  // The request target: the connection's base path and the rendered path.
+  std::string requestTarget(const Exchange& exchange) const;
+
   HttpOutboundSettings settings_;
 };
 

@@ -2,13 +2,16 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "apps/lienthongctl/route_tests.h"
 #include "core/builtins.h"
 #include "core/loader.h"
 #include "core/plugins.h"
 #include "core/xpath.h"
+#include "lienthong/log.h"
 
 namespace {
 
@@ -21,6 +24,13 @@ Commands:
       checked against the daemon config: --config FILE, or config/lienthong.yaml when it
       exists in the current directory. Without PATH, the config's own routes are
       checked. Exit status: 0 valid, 1 errors found, 2 wrong usage.
+  test [--config FILE | --no-config] [--verbose] [PATH...]
+      Runs the route tests: every *_test.yaml under the PATHs (files or directories,
+      searched recursively; without PATH, the config's route folders). Offline: the
+      routes' outbound endpoints are replaced by fakes that record what they are sent
+      and answer with the test's canned replies; no input is opened. Prints one line
+      per failure as file:line:col: test: what, then "N passed, M failed". Logs are
+      off unless --verbose. Exit status: 0 all passed, 1 a test failed, 2 wrong usage.
   help
       This text.
 
@@ -34,52 +44,76 @@ int usageError(const std::string& message) {
   return 2;
 }
 
-int lint(const std::vector<std::string>& args) {
+struct Setup {
   std::string config_file;
   bool no_config = false;
+  bool verbose = false;
   std::vector<std::string> paths;
+};
+
+// Parses the options shared by lint and test; returns an exit status on wrong usage.
+std::optional<int> parseSetup(const std::string& command, const std::vector<std::string>& args,
+                              bool allow_verbose, Setup& out) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--config" && i + 1 < args.size())
-      config_file = args[++i];
+      out.config_file = args[++i];
     else if (a.starts_with("--config="))
-      config_file = a.substr(9);
+      out.config_file = a.substr(9);
     else if (a == "--no-config")
-      no_config = true;
+      out.no_config = true;
+    else if (allow_verbose && (a == "--verbose" || a == "-v"))
+      out.verbose = true;
     else if (a.starts_with("-"))
-      return usageError("lint: unknown option '" + a + "'");
+      return usageError(command + ": unknown option '" + a + "'");
     else
-      paths.push_back(a);
+      out.paths.push_back(a);
   }
   std::error_code ec;
-  if (config_file.empty() && !no_config && std::filesystem::exists("config/lienthong.yaml", ec)) {
-    config_file = "config/lienthong.yaml";
+  if (out.config_file.empty() && !out.no_config &&
+      std::filesystem::exists("config/lienthong.yaml", ec)) {
+    out.config_file = "config/lienthong.yaml";
   }
-  if (paths.empty() && config_file.empty()) {
-    return usageError("lint: give route files or directories, or a --config");
+  if (out.paths.empty() && out.config_file.empty()) {
+    return usageError(command + ": give route files or directories, or a --config");
   }
+  return std::nullopt;
+}
 
+// The daemon config (or an empty one) with its plugins registered; nullopt on errors.
+std::optional<lienthong::DaemonConfig> loadConfig(const Setup& setup, lienthong::Registry& registry,
+                                                  lienthong::PluginSet& plugins,
+                                                  lienthong::ConfigErrors& errors) {
   lienthong::initXml();
-  lienthong::Registry registry;
   lienthong::registerBuiltins(registry);
   lienthong::Loader loader(registry, /*check_only=*/true);
-  lienthong::ConfigErrors errors;
   std::optional<lienthong::DaemonConfig> config;
-  if (!config_file.empty()) {
-    config = loader.loadConfig(config_file, errors);
+  if (!setup.config_file.empty()) {
+    config = loader.loadConfig(setup.config_file, errors);
   } else {
     config = lienthong::Loader::emptyConfig(".");
   }
-  std::size_t routes = 0;
-  std::size_t files = 0;
-  lienthong::PluginSet plugins;
   if (config && !plugins.load(config->plugin_paths, registry, errors, config->plugins_where)) {
     config.reset();
   }
+  if (config) lienthong::setXmlLimits(config->xml);
+  return config;
+}
+
+int lint(const std::vector<std::string>& args) {
+  Setup setup;
+  if (auto bad = parseSetup("lint", args, false, setup)) return *bad;
+  lienthong::Registry registry;
+  lienthong::PluginSet plugins;
+  lienthong::ConfigErrors errors;
+  auto config = loadConfig(setup, registry, plugins, errors);
+  std::size_t routes = 0;
+  std::size_t files = 0;
   if (config) {
-    if (paths.empty()) paths = config->route_paths;
+    std::vector<std::string> paths = setup.paths.empty() ? config->route_paths : setup.paths;
     lienthong::ConfigErrors file_errors;
     files = lienthong::Loader::routeFiles(paths, file_errors).size();
+    lienthong::Loader loader(registry, /*check_only=*/true);
     auto table = loader.loadRoutes(*config, paths, errors);
     if (table) routes = table->routes.size();
   }
@@ -90,6 +124,34 @@ int lint(const std::vector<std::string>& args) {
   }
   std::printf("ok: %zu route(s) in %zu file(s)\n", routes, files);
   return 0;
+}
+
+int test(const std::vector<std::string>& args) {
+  Setup setup;
+  if (auto bad = parseSetup("test", args, true, setup)) return *bad;
+  lienthong::log::setLevel(setup.verbose ? lienthong::log::Level::kWarn
+                                         : lienthong::log::Level::kOff);
+  lienthong::Registry registry;
+  lienthong::PluginSet plugins;
+  lienthong::ConfigErrors errors;
+  auto config = loadConfig(setup, registry, plugins, errors);
+  std::vector<std::string> files;
+  if (config) {
+    files = lienthong::ctl::routeTestFiles(setup.paths.empty() ? config->route_paths : setup.paths,
+                                           errors);
+  }
+  if (!errors.empty()) {
+    std::fputs(errors.str().c_str(), stdout);
+    std::fprintf(stdout, "0 passed, %zu failed\n", errors.size());
+    return 1;
+  }
+  if (files.empty()) {
+    std::fputs("no *_test.yaml found\n0 passed, 0 failed\n", stdout);
+    return 1;
+  }
+  auto totals = lienthong::ctl::runRouteTests(registry, *config, files, stdout);
+  std::printf("%zu passed, %zu failed\n", totals.passed, totals.failed);
+  return totals.failed == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -114,5 +176,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "lint") return lint(args);
+  if (command == "test") return test(args);
   return usageError("unknown command '" + command + "'");
 }

@@ -47,6 +47,9 @@ class OutboundEndpoint {
   virtual Delivery send(Exchange& exchange) = 0;
   // A short description for logs, e.g. "http POST http://host:port/path".
   virtual std::string describe() const = 0;
+  // Where this exchange goes: the description with its templates rendered for it
+  // ("http POST http://host:port/in/000.00.01.H22-240315-0001"). Thread-safe.
+  virtual std::string target(const Exchange& /*exchange*/) const { return describe(); }
 };
 
 // The final outcome of one exchange, given to the inbound endpoint that submitted it.

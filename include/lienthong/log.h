@@ -7,7 +7,7 @@
 
 namespace lienthong::log {
 
-enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kOff = 4 };  // kOff: nothing
 
 void setLevel(Level level);
 Level level();

@@ -24,6 +24,7 @@ using namespace std::chrono_literals;
 using testing::httpCall;
 using testing::HttpPeer;
 using testing::TempHome;
+namespace fs = std::filesystem;
 
 std::string binary(const std::string& rel) { return std::string(LIENTHONG_BINARY_DIR) + "/" + rel; }
 
@@ -229,6 +230,61 @@ TEST(Lienthongctl, LintAcceptsTheShippedRoutesAndConfig) {
   std::string out = p.readAll();
   EXPECT_EQ(p.wait(), 0) << out;
   EXPECT_NE(out.find("ok: "), std::string::npos) << out;
+}
+
+TEST(Lienthongctl, RouteTestsReportEveryFailureWithItsLine) {
+  const std::string src = LIENTHONG_SOURCE_DIR;
+  Process p({binary("apps/lienthongctl/lienthongctl"), "test", "--config",
+             "tests/data/route-tests/config.yaml"},
+            src);
+  std::string out = p.readAll();
+  EXPECT_EQ(p.wait(), 1) << out;
+  const std::string f = src + "/tests/data/route-tests/forward_test.yaml:";
+  const std::string expected =
+      f + "17:16: 'wrong expectations': outcome: expected rejected, got delivered\n" + f +
+      "18:21: 'wrong expectations': content-type: expected \"text/plain\", got "
+      "\"application/xml\"\n" +
+      f + "19:26: 'wrong expectations': header MaHoSo: expected \"HS-9\", got \"HS-2\"\n" + f +
+      "19:44: 'wrong expectations': header X-Khong-Co: expected \"x\", got none\n" + f +
+      "21:19: 'wrong expectations': body: expected it to contain \"Loi\", got \"<Ok/>\"\n" + f +
+      "22:29: 'wrong expectations': xpath /Ok/@ma: expected \"1\", got \"\"\n" + f +
+      "23:21: 'wrong expectations': sent[0] to: expected an endpoint matching \"/in/HS-9\", got "
+      "\"http POST http://127.0.0.1:9/in/HS-2\"\n" +
+      f +
+      "29:16: 'a peer that refuses': outcome: expected delivered, got rejected (http POST "
+      "http://127.0.0.1:9/in/${MaHoSo}: HTTP 422 (test reply))\n" +
+      f +
+      "30:14: 'a peer that refuses': error: expected a message containing \"HTTP 500\", got "
+      "\"http POST http://127.0.0.1:9/in/${MaHoSo}: HTTP 422 (test reply)\"\n" +
+      f +
+      "31:13: 'a peer that refuses': sent: expected 0 message(s), got 1 (http POST "
+      "http://127.0.0.1:9/in/HS-3)\n" +
+      f +
+      "34:31: 'a mistake in the test itself': unknown key 'header' in input (known: headers, "
+      "body, body-file, content-type)\n"
+      "3 passed, 3 failed\n";
+  EXPECT_EQ(out, expected);
+}
+
+// Every shipped route file has a *_test.yaml beside it, and they all pass.
+TEST(Lienthongctl, ShippedRoutesPassTheirTests) {
+  const std::string src = LIENTHONG_SOURCE_DIR;
+  std::size_t route_files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(src + "/routes")) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || !name.ends_with(".yaml") || name.ends_with("_test.yaml")) continue;
+    ++route_files;
+    fs::path test = e.path();
+    test.replace_filename(name.substr(0, name.size() - 5) + "_test.yaml");
+    EXPECT_TRUE(fs::exists(test)) << e.path() << " has no route tests";
+  }
+  EXPECT_GE(route_files, 5u);
+  Process p({binary("apps/lienthongctl/lienthongctl"), "test"}, src);
+  std::string out = p.readAll();
+  EXPECT_EQ(p.wait(), 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(out, m, std::regex("([0-9]+) passed, 0 failed\n"))) << out;
+  EXPECT_GE(std::stoul(m[1]), 2 * route_files);
 }
 
 TEST(Lienthongctl, HelpAndUsage) {

@@ -4,13 +4,15 @@
 Usage: validate_files.py [REPO_ROOT]      (default: two levels above this script)
 
 Checks, in order:
-  * schemas/routes.schema.json and schemas/config.schema.json are valid draft 2020-12
+  * schemas/routes.schema.json, config.schema.json and route-tests.schema.json are valid draft 2020-12
     schemas (Draft202012Validator.check_schema);
   * route files validate against routes.schema.json:
       routes/**/*.yaml (but *_test.yaml), tests/data/routes/good/**/*.yaml,
       bench/**/routes*.yaml;
     and, for tests/data/routes/good (whose home is the repository root), every
     `set-body: {file: ...}` names an existing file;
+  * route test files (routes/**/*_test.yaml, tests/data/route-tests/) validate against
+    route-tests.schema.json;
   * config files validate against config.schema.json:
       config/*.yaml, tests/data/config/good/*.yaml;
   * every property of the schemas has a `description`;
@@ -117,6 +119,16 @@ def route_files(root):
     return found
 
 
+def route_test_files(root):
+    found = []
+    for base in ("routes", "tests/data/route-tests"):
+        d = root / base
+        if d.is_dir():
+            found += [p for p in sorted(d.glob("**/*_test.yaml"))
+                      if p.is_file() and p.name != "forward_test.yaml"]  # deliberate mistakes
+    return found
+
+
 def config_files(root):
     found = []
     for base in ("config", "tests/data/config/good"):
@@ -184,6 +196,25 @@ def _base_config_doc():
     }
 
 
+def _base_route_test_doc():
+    return {
+        "namespaces": {"h": "urn:lienthong:hoso:1"},
+        "tests": [{
+            "name": "a dossier gets its receipt",
+            "route": "dossier-receipt",
+            "input": {"headers": {"MaHoSo": "HS-1"}, "body": "<HoSo/>"},
+            "replies": [{"status": 200, "body": "<Ok/>"}],
+            "expect": {"outcome": "delivered", "headers": {"X": None},
+                       "body": {"xpath": {"/h:BienNhan/h:MaHoSo": "HS-1"}},
+                       "sent": [{"to": "var/outbox", "body": "<Ok/>"}]},
+        }],
+    }
+
+
+def _t0(d):
+    return d["tests"][0]
+
+
 def _r0(d):
     return d["routes"][0]
 
@@ -246,6 +277,14 @@ BAD_DOCUMENTS = [
      lambda d: _r1(d).update(pattern="request-reply"), "$.routes[1].pattern"),
     ("unknown key in file inbound", "routes",
      lambda d: _r1(d)["from"]["file"].update(recursive=True), "$.routes[1].from.file"),
+    ("route test: unknown outcome", "route-tests",
+     lambda d: _t0(d)["expect"].update(outcome="ok"), "$.tests[0].expect.outcome"),
+    ("route test: body and body-file", "route-tests",
+     lambda d: _t0(d)["input"].update({"body-file": "a.xml"}), "$.tests[0].input"),
+    ("route test: unknown body assertion", "route-tests",
+     lambda d: _t0(d)["expect"]["body"].update(matches="x"), "$.tests[0].expect.body"),
+    ("route test: reply status out of range", "route-tests",
+     lambda d: _t0(d)["replies"][0].update(status=700), "$.tests[0].replies[0].status"),
     ("config: unknown top-level key", "config",
      lambda d: d.update(plugin=[]), "$"),
     ("config: port out of range", "config",
@@ -280,7 +319,7 @@ def main(argv):
 
     # Schemas.
     validators = {}
-    for name in ("routes", "config"):
+    for name in ("routes", "config", "route-tests"):
         path = root / "schemas" / f"{name}.schema.json"
         try:
             with open(path, encoding="utf-8") as f:
@@ -293,7 +332,7 @@ def main(argv):
             msg = e.message if isinstance(e, jsonschema.exceptions.SchemaError) else str(e)
             where = f"{e.json_path}: " if isinstance(e, jsonschema.exceptions.SchemaError) else ""
             failures.append(f"{rel(path)}: {where}not a valid draft 2020-12 schema: {msg}")
-    if len(validators) != 2:
+    if len(validators) != 3:
         for line in failures:
             print(f"FAIL {line}")
         print(f"schema.validate_files: FAILED ({len(failures)} error(s); schemas unusable)")
@@ -303,8 +342,9 @@ def main(argv):
     routes = route_files(root)
     configs = config_files(root)
     good_dir = root / "tests" / "data" / "routes" / "good"
-    checked = {"routes": 0, "config": 0}
-    for kind, files in (("routes", routes), ("config", configs)):
+    tests = route_test_files(root)
+    checked = {"routes": 0, "config": 0, "route-tests": 0}
+    for kind, files in (("routes", routes), ("config", configs), ("route-tests", tests)):
         for path in files:
             checked[kind] += 1
             try:
@@ -327,7 +367,8 @@ def main(argv):
                         "bench/**/routes*.yaml)")
 
     # Bad documents.
-    bases = {"routes": _base_route_doc, "config": _base_config_doc}
+    bases = {"routes": _base_route_doc, "config": _base_config_doc,
+             "route-tests": _base_route_test_doc}
     for kind, make in bases.items():
         for e in validators[kind].iter_errors(make()):
             failures.append(f"built-in base {kind} document: {e.json_path}: {describe(e)}")
@@ -348,7 +389,7 @@ def main(argv):
     for line in failures:
         print(f"FAIL {line}")
     summary = (f"{checked['routes']} route file(s), {checked['config']} config file(s), "
-               f"2 schemas, {rejected}/{len(BAD_DOCUMENTS)} bad documents rejected")
+               f"{checked['route-tests']} route test file(s), 3 schemas, {rejected}/{len(BAD_DOCUMENTS)} bad documents rejected")
     if failures:
         print(f"schema.validate_files: FAILED with {len(failures)} error(s): {summary}")
         return 1

@@ -57,6 +57,10 @@ TEST_F(FileFactoryTest, ValidInputAndOutputAreBuilt) {
   const Route& route = *table->routes[0];
   EXPECT_EQ(route.from->describe(), "file " + (tmp_ / "in").string());
   EXPECT_EQ(route.to->describe(), "file " + (tmp_ / "out").string() + "/${MaHoSo}.xml");
+  Message m;
+  m.setHeader("MaHoSo", "HS-1");
+  Exchange ex(std::move(m), "files", ExchangePattern::kOneWay);
+  EXPECT_EQ(route.to->target(ex), "file " + (tmp_ / "out").string() + "/HS-1.xml");
 }
 
 TEST_F(FileFactoryTest, LintCreatesNoFolder) {

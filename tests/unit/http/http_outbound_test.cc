@@ -68,6 +68,8 @@ TEST(HttpOutbound, TwoHundredIsAcceptedWithTheReplyAndHeaderTemplatesAreRendered
   ex.message().setHeader("MaHoSo", "H-42");
   ex.message().setHeader("X-Trace", "t-1");
   ex.message().setCorrelationId("c-9");
+  EXPECT_EQ(out.target(ex), "http PUT http://127.0.0.1:" + std::to_string(peer.port()) +
+                                "/base/dossiers/H-42");
   Delivery d = out.send(ex);
   ASSERT_EQ(d.status, Delivery::Status::kAccepted) << d.detail;
   ASSERT_TRUE(d.reply.has_value());
