@@ -5,12 +5,14 @@
 #include "transforms/basic/basic_factory.h"
 #include "transforms/json/json_factory.h"
 #include "transforms/xml/xml_factory.h"
+#include "transforms/xmldsig/xmldsig_factory.h"
 
 namespace lienthong {
 
 void registerBuiltins(Registry& registry) {
   transforms::basic::registerBasicSteps(registry);
   transforms::xml::registerXmlSteps(registry);
+  transforms::xmldsig::registerXmlDsigSteps(registry);
   transforms::json::registerJsonSteps(registry);
   adapters::http::registerHttp(registry);
   adapters::file::registerFile(registry);

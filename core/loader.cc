@@ -3,10 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 
+#include "core/xmldsig.h"
 #include "lienthong/template.h"
 
 namespace fs = std::filesystem;
@@ -115,6 +119,12 @@ class Context final : public BuildContext {
   }
   std::shared_ptr<Connection> connection(const YAML::Node& name, std::string_view kind) override {
     return named(name, kind, config_.connections, config_.connection_kinds, "connection");
+  }
+  std::shared_ptr<const pki::SigningKey> signingKey(const YAML::Node& name) override {
+    return named(name, "", config_.keys, {}, "key");
+  }
+  std::shared_ptr<const pki::TrustStore> trustStore(const YAML::Node& name) override {
+    return named(name, "", config_.trust, {}, "trust store");
   }
 
   int depth() const override { return nesting_ - 1; }
@@ -343,6 +353,142 @@ DaemonConfig Loader::emptyConfig(const std::string& home) {
   return c;
 }
 
+namespace {
+
+pki::KeyPolicy keyPolicy(MapReader& r) {
+  pki::KeyPolicy p;
+  if (auto v = r.integer("min-rsa-bits", 1024, 16384)) p.min_rsa_bits = static_cast<int>(*v);
+  if (auto v = r.integer("min-ec-bits", 160, 571)) p.min_ec_bits = static_cast<int>(*v);
+  return p;
+}
+
+// `passphrase-file` or `passphrase-env`: never the passphrase itself.
+std::optional<std::string> passphrase(MapReader& r, const YAML::Node& at, BuildContext& ctx) {
+  const bool from_file = r.has("passphrase-file");
+  const bool from_env = r.has("passphrase-env");
+  if (from_file && from_env) {
+    ctx.error(at, "give 'passphrase-file' or 'passphrase-env', not both");
+    return std::nullopt;
+  }
+  if (from_file) {
+    auto file = ctx.path(*r.node("passphrase-file"), PathKind::kFile);
+    if (!file) return std::nullopt;
+    std::ifstream in(*file, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::string text = buffer.str();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
+  }
+  if (from_env) {
+    auto name = r.string("passphrase-env");
+    if (!name) return std::nullopt;
+    const char* v = std::getenv(name->c_str());
+    if (!v) {
+      ctx.error(*r.node("passphrase-env"), "environment variable " + *name + " is not set");
+      return std::nullopt;
+    }
+    return std::string(v);
+  }
+  return std::string();
+}
+
+void loadKeys(const YAML::Node& n, BuildContext& ctx, DaemonConfig& config) {
+  if (!n.IsMap()) {
+    ctx.error(n, "'keys' must be a map of key name -> settings");
+    return;
+  }
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string name = it->first.Scalar();
+    MapReader r(it->second, ctx, "key '" + name + "'");
+    if (!r.valid()) continue;
+    pki::SigningKey::Settings s;
+    s.name = name;
+    std::size_t before = ctx.errors().size();
+    if (const YAML::Node* p = r.node("pkcs12")) {
+      if (r.has("key") || r.has("cert")) ctx.error(*p, "give 'pkcs12', or 'key' with 'cert'");
+      if (auto f = ctx.path(*p, PathKind::kFile)) s.pkcs12_file = *f;
+    } else {
+      if (const YAML::Node* k = r.node("key", true)) {
+        if (auto f = ctx.path(*k, PathKind::kFile)) s.key_file = *f;
+      }
+      if (const YAML::Node* c = r.node("cert", true)) {
+        if (auto f = ctx.path(*c, PathKind::kFile)) s.cert_file = *f;
+      }
+    }
+    auto pass = passphrase(r, it->second, ctx);
+    if (pass) s.passphrase = std::move(*pass);
+    s.policy = keyPolicy(r);
+    r.finish();
+    if (ctx.errors().size() != before) continue;
+    auto key = pki::SigningKey::load(s);
+    if (!key.ok()) {
+      ctx.error(it->first, key.error().message);
+      continue;
+    }
+    config.keys[name] = std::move(*key);
+  }
+}
+
+void loadTrust(const YAML::Node& n, BuildContext& ctx, DaemonConfig& config) {
+  if (!n.IsMap()) {
+    ctx.error(n, "'trust' must be a map of trust store name -> settings");
+    return;
+  }
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string name = it->first.Scalar();
+    MapReader r(it->second, ctx, "trust store '" + name + "'");
+    if (!r.valid()) continue;
+    pki::TrustStore::Settings s;
+    s.name = name;
+    std::size_t before = ctx.errors().size();
+    auto file = [&](const char* key, std::string& out) {
+      if (const YAML::Node* f = r.node(key)) {
+        if (auto p = ctx.path(*f, PathKind::kFile)) out = *p;
+      }
+    };
+    file("ca", s.ca_file);
+    file("intermediates", s.intermediates_file);
+    file("crl", s.crl_file);
+    if (auto c = r.oneOf("crl-check", {"signer", "chain"})) s.crl_whole_chain = *c == "chain";
+    if (const YAML::Node* p = r.node("pinned")) {
+      if (!p->IsMap()) {
+        ctx.error(*p, "'pinned' must be a map of sender -> certificate or public key file");
+      } else {
+        for (auto pi = p->begin(); pi != p->end(); ++pi) {
+          if (auto f = ctx.path(pi->second, PathKind::kFile)) s.pinned[pi->first.Scalar()] = *f;
+        }
+      }
+    }
+    auto names = [&](const char* key, const std::vector<std::string>& defaults,
+                     bool (*known)(const std::string&), std::vector<std::string>& out) {
+      out = defaults;
+      if (!r.has(key)) return;
+      const YAML::Node& at = *r.node(key);
+      auto list = r.stringList(key);
+      if (!list) return;
+      for (const auto& a : *list) {
+        if (!known(a)) ctx.error(at, std::string(key) + ": unknown name '" + a + "'");
+      }
+      out = *list;
+    };
+    names("algorithms", xmldsig::defaultAlgorithms(), xmldsig::knownAlgorithm, s.algorithms);
+    names("digests", xmldsig::defaultDigests(), xmldsig::knownDigest, s.digests);
+    names("transforms", xmldsig::defaultTransforms(), xmldsig::knownTransform, s.transforms);
+    s.policy = keyPolicy(r);
+    r.finish();
+    if (ctx.errors().size() != before) continue;
+    auto store = pki::TrustStore::load(s);
+    if (!store.ok()) {
+      ctx.error(it->first, store.error().message);
+      continue;
+    }
+    config.trust[name] = std::move(*store);
+  }
+}
+
+}  // namespace
+
 std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
                                                ConfigErrors& errors) const {
   std::size_t before = errors.size();
@@ -401,6 +547,8 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
         [this](std::string_view k) { return registry_.connection(k); }, config.connections,
         config.connection_kinds);
   }
+  if (const YAML::Node* n = top.node("keys")) loadKeys(*n, ctx, config);
+  if (const YAML::Node* n = top.node("trust")) loadTrust(*n, ctx, config);
   // A list of existing paths under home: `what` names them in messages.
   auto pathList = [&](const YAML::Node& n, const std::string& key, const std::string& what,
                       std::vector<std::string>& out) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/pki.h"
 #include "core/route.h"
 #include "core/xml_document.h"
 #include "lienthong/config.h"
@@ -38,6 +39,8 @@ struct DaemonConfig {
   std::vector<std::string> route_paths;   // absolute files and directories
   std::vector<std::string> plugin_paths;  // absolute libraries and directories
   SourceLocation plugins_where;           // the config's `plugins` key
+  std::map<std::string, std::shared_ptr<const pki::SigningKey>> keys;
+  std::map<std::string, std::shared_ptr<const pki::TrustStore>> trust;
 };
 
 class Loader {

@@ -1,6 +1,7 @@
 #include "core/xpath.h"
 
 #include "core/xml_document.h"
+#include "core/xmldsig.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -14,7 +15,10 @@ namespace lienthong {
 
 void initXml() {
   static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
+  std::call_once(once, [] {
+    xmlInitParser();
+    xmldsig::init();  // xmlsec after libxml2, on the same (main) thread
+  });
 }
 
 struct XPath::Compiled {

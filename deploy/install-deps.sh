@@ -10,6 +10,7 @@ PACKAGES=(
   libpoco-dev libyaml-cpp-dev libxml2-dev libxslt1-dev libxmlsec1-dev libssl-dev libicu-dev
   # tests
   libgtest-dev libgmock-dev python3 python3-jsonschema python3-yaml openssl curl
+  xmlsec1  # the reference tool the signature interop tests check against
   # benchmarks
   libbenchmark-dev nginx-light wrk
 )

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/lienthongctl/ctl_config.h"
+#include "apps/lienthongctl/pki_commands.h"
 #include "apps/lienthongctl/route_tests.h"
 #include "core/builtins.h"
 #include "core/loader.h"
@@ -31,6 +33,20 @@ Commands:
       and answer with the test's canned replies; no input is opened. Prints one line
       per failure as file:line:col: test: what, then "N passed, M failed". Logs are
       off unless --verbose. Exit status: 0 all passed, 1 a test failed, 2 wrong usage.
+  sign --key NAME [--mode enveloped|enveloping|detached] [--id ID]
+       [--algorithm ALG] [--digest sha256|sha384|sha512] [--out FILE] [--config FILE] FILE
+      Signs an XML file with a key of the daemon config (same code as the sign step)
+      and writes the signed document to stdout or FILE. Exit 1 when the key cannot sign
+      (expired certificate, key too small) or the file is not safe XML.
+  verify --trust NAME [--sender NAME] [--signatures N] [--signed XPATH]
+         [--ns PREFIX=URI]... [--config FILE] FILE
+      Verifies an XML file's signature with a trust store of the daemon config (same
+      code as the verify step), offline. Prints "valid: ..." with the signer, or
+      "invalid: REASON". Exit status: 0 valid, 1 invalid.
+  certs [--config FILE] [--warn-days N]
+      Lists every key and certificate of the config (keys, CA bundles, intermediates,
+      pinned) with days to expiry; WARN within N days (default 30), EXPIRED after.
+      Exit status: 0 all fine, 1 a certificate expired or is within the warning window.
   help
       This text.
 
@@ -69,35 +85,18 @@ std::optional<int> parseSetup(const std::string& command, const std::vector<std:
     else
       out.paths.push_back(a);
   }
-  std::error_code ec;
-  if (out.config_file.empty() && !out.no_config &&
-      std::filesystem::exists("config/lienthong.yaml", ec)) {
-    out.config_file = "config/lienthong.yaml";
-  }
+  if (out.config_file.empty() && !out.no_config)
+    out.config_file = lienthong::ctl::defaultConfigFile();
   if (out.paths.empty() && out.config_file.empty()) {
     return usageError(command + ": give route files or directories, or a --config");
   }
   return std::nullopt;
 }
 
-// The daemon config (or an empty one) with its plugins registered; nullopt on errors.
 std::optional<lienthong::DaemonConfig> loadConfig(const Setup& setup, lienthong::Registry& registry,
                                                   lienthong::PluginSet& plugins,
                                                   lienthong::ConfigErrors& errors) {
-  lienthong::initXml();
-  lienthong::registerBuiltins(registry);
-  lienthong::Loader loader(registry, /*check_only=*/true);
-  std::optional<lienthong::DaemonConfig> config;
-  if (!setup.config_file.empty()) {
-    config = loader.loadConfig(setup.config_file, errors);
-  } else {
-    config = lienthong::Loader::emptyConfig(".");
-  }
-  if (config && !plugins.load(config->plugin_paths, registry, errors, config->plugins_where)) {
-    config.reset();
-  }
-  if (config) lienthong::setXmlLimits(config->xml);
-  return config;
+  return lienthong::ctl::loadConfig(setup.config_file, registry, plugins, errors);
 }
 
 int lint(const std::vector<std::string>& args) {
@@ -177,5 +176,8 @@ int main(int argc, char** argv) {
   }
   if (command == "lint") return lint(args);
   if (command == "test") return test(args);
+  if (command == "sign") return lienthong::ctl::signCommand(args);
+  if (command == "verify") return lienthong::ctl::verifyCommand(args);
+  if (command == "certs") return lienthong::ctl::certsCommand(args);
   return usageError("unknown command '" + command + "'");
 }

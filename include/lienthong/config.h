@@ -20,6 +20,11 @@ class Node;
 
 namespace lienthong {
 
+namespace pki {
+class SigningKey;  // core/pki.h
+class TrustStore;
+}  // namespace pki
+
 class Step;
 class OutboundEndpoint;
 class Listener;
@@ -87,6 +92,15 @@ class BuildContext {
   // A named listener/connection of the daemon config, of the given kind ("http").
   virtual std::shared_ptr<Listener> listener(const YAML::Node& name, std::string_view kind) = 0;
   virtual std::shared_ptr<Connection> connection(const YAML::Node& name, std::string_view kind) = 0;
+  // A signing key or trust store of the daemon config (`keys:`, `trust:`), by name.
+  virtual std::shared_ptr<const pki::SigningKey> signingKey(const YAML::Node& name) {
+    error(name, "signing keys are not available here");
+    return nullptr;
+  }
+  virtual std::shared_ptr<const pki::TrustStore> trustStore(const YAML::Node& name) {
+    error(name, "trust stores are not available here");
+    return nullptr;
+  }
   // Nested steps (a sequence) and endpoints, built through the registry.
   virtual std::optional<std::vector<std::unique_ptr<Step>>> steps(const YAML::Node& seq) = 0;
   virtual std::shared_ptr<OutboundEndpoint> outbound(const YAML::Node& node) = 0;

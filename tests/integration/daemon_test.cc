@@ -1,6 +1,8 @@
 // The daemon in process on port 0, against real HTTP peers and real folders.
 
 #include "core/daemon.h"
+#include "core/xml_document.h"
+#include "core/xmldsig.h"
 
 #include <gtest/gtest.h>
 
@@ -26,14 +28,16 @@ class DaemonTest : public ::testing::Test {
   static constexpr const char* kEngine = "{ workers: 4, queue: 16, drain-timeout: 5s }";
 
   void writeConfig(const std::string& backend_url, const std::string& extra = "",
-                   const std::string& engine = kEngine) {
+                   const std::string& engine = kEngine, const std::string& max_body = "1KiB") {
     home_.write("config.yaml",
                 "log: { level: warn }\n"
                 "engine: " +
                     engine +
                     "\n"
                     "listeners:\n"
-                    "  public: { http: { port: 0, max-body: 1KiB } }\n"
+                    "  public: { http: { port: 0, max-body: " +
+                    max_body +
+                    " } }\n"
                     "connections:\n"
                     "  backend: { http: { url: \"" +
                     backend_url + "\", connect-timeout: 1s, read-timeout: 2s } }\n" + extra +
@@ -436,6 +440,60 @@ TEST_F(DaemonTest, ShippedStatusRouteValidatesRoutesAndTransforms) {
 
 // The shipped plugin through the shipped route: a Windows-1258 fixed-width export dropped
 // in a folder becomes the canonical dossier list.
+// Signatures through a running daemon: verify on the way in (401 with the reason when it
+// fails), sign on the way out; the answer verifies with the same code.
+TEST_F(DaemonTest, VerifyOnTheWayInSignOnTheWayOut) {
+  const std::string pki = std::string(LIENTHONG_BINARY_DIR) + "/tests/pki/";
+  writeConfig(peer_.url(),
+              "keys:\n  node: { key: \"" + pki + "agency-key.pem\", cert: \"" + pki +
+                  "agency-chain.pem\" }\n"
+                  "  province: { key: \"" +
+                  pki + "ec-key.pem\", cert: \"" + pki +
+                  "ec-chain.pem\" }\n"
+                  "trust:\n  agencies: { ca: \"" +
+                  pki + "root.pem\" }\n",
+              kEngine, "64KiB");
+  home_.write("routes/r.yaml",
+              "namespaces: { h: \"urn:lienthong:hoso:1\" }\n"
+              "routes:\n"
+              "  - id: ket-qua\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /ket-qua } }\n"
+              "    steps:\n"
+              "      - verify: { trust: agencies, signed: /h:KetQua, strip: true }\n"
+              "      - sign: { key: node }\n");
+  start();
+  auto doc = XmlDocument::parse(
+      "<KetQua xmlns=\"urn:lienthong:hoso:1\"><MaHoSo>000.00.01.H22-240315-0001</MaHoSo>"
+      "<TrangThai>10</TrangThai></KetQua>");
+  ASSERT_TRUE(doc.ok());
+  const auto& province = daemon_->config().keys.at("province");
+  auto signed_in = xmldsig::sign((*doc)->doc(), *province, {}, std::time(nullptr));
+  ASSERT_TRUE(signed_in.ok()) << signed_in.error().message;
+
+  auto answer =
+      httpCall(port_, "POST", "/ket-qua", *signed_in, {{"Content-Type", "application/xml"}});
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  auto out = XmlDocument::parse(answer.body);
+  ASSERT_TRUE(out.ok()) << answer.body;
+  // One signature: the province's was checked and stripped, the node signed anew.
+  auto v = xmldsig::verify((*out)->doc(), *daemon_->config().trust.at("agencies"), {},
+                           std::time(nullptr));
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_NE(v->cert->subject.find("So Tu phap"), std::string::npos);
+
+  std::string altered = *signed_in;
+  altered.replace(altered.find("<TrangThai>10"), 13, "<TrangThai>9");
+  auto refused =
+      httpCall(port_, "POST", "/ket-qua", altered, {{"Content-Type", "application/xml"}});
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_NE(refused.body.find("the signed content was changed"), std::string::npos) << refused.body;
+  auto unsigned_doc =
+      httpCall(port_, "POST", "/ket-qua", "<KetQua xmlns=\"urn:lienthong:hoso:1\"/>");
+  EXPECT_EQ(unsigned_doc.status, 401);
+  EXPECT_NE(unsigned_doc.body.find("not signed"), std::string::npos);
+}
+
 TEST_F(DaemonTest, ShippedLegacyExportRouteRunsThePlugin) {
   writeConfig(peer_.url(), "plugins: [ \"" + std::string(LIENTHONG_BINARY_DIR) + "/plugins\" ]\n");
   std::string route = home_.read(std::filesystem::path(LIENTHONG_SOURCE_DIR) /

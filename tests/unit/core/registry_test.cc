@@ -24,10 +24,10 @@ TEST(Registry, FindsWhatWasAddedAndRefusesDuplicates) {
 TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
   Registry r;
   registerBuiltins(r);
-  EXPECT_EQ(r.stepNames(),
-            (std::vector<std::string>{"aggregate", "choice", "extract", "filter", "json-to-xml",
-                                      "log", "remove-header", "set-body", "set-header", "split",
-                                      "to", "transform", "validate", "xml-to-json"}));
+  EXPECT_EQ(r.stepNames(), (std::vector<std::string>{
+                               "aggregate", "choice", "extract", "filter", "json-to-xml", "log",
+                               "remove-header", "set-body", "set-header", "sign", "split", "to",
+                               "transform", "validate", "verify", "xml-to-json"}));
   EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"file", "http"}));
   EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"file", "http"}));
   EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));
