@@ -10,6 +10,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 
@@ -172,8 +174,32 @@ std::vector<X509Ptr> readCertificates(const std::string& file, std::string& erro
 }
 
 X509Ptr certFromDer(const std::string& der) {
+  // Agencies send the same few certificates with every document, and decoding one costs
+  // about 90 µs with OpenSSL 3.0 (its key decoders): decoded certificates are kept, by
+  // their bytes, and shared by reference count. Bounded; cleared when full.
+  static std::mutex mutex;
+  static std::map<std::string, X509Ptr, std::less<>> cache;
+  constexpr std::size_t kMax = 256;
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(der); it != cache.end()) {
+      X509_up_ref(it->second.get());
+      return X509Ptr(it->second.get());
+    }
+  }
   const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  return X509Ptr(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!cert || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  // Fill OpenSSL's lazily computed extension cache now, before other threads share it.
+  X509_check_purpose(cert.get(), -1, 0);
+  std::lock_guard lock(mutex);
+  if (cache.size() >= kMax) cache.clear();
+  X509_up_ref(cert.get());
+  cache.emplace(der, X509Ptr(cert.get()));
+  return cert;
 }
 
 // ---------------------------------------------------------------------------------------

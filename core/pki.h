@@ -153,7 +153,8 @@ class TrustStore {
 
 // Reads every certificate of a PEM file (in order). Empty with `error` set on failure.
 std::vector<X509Ptr> readCertificates(const std::string& file, std::string& error);
-// Parses a certificate from DER bytes.
+// Parses a certificate from DER bytes (null when they are not exactly one certificate).
+// Thread-safe; recently seen certificates are shared, not decoded again.
 X509Ptr certFromDer(const std::string& der);
 // The pending OpenSSL errors as one line (and clears them).
 std::string openSslErrors();

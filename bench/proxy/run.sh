@@ -21,8 +21,13 @@
 #                    proxy  pass-through, body of 'x' bytes
 #                    cbr    content-based routing: XPath on a SOAP body chooses the backend path
 #                    xslt   an XSLT transform of the SOAP body, then to the backend
-#                  cbr and xslt post a SOAP envelope of the given size; nginx stays the
-#                  plain proxy_pass of the same body (the bound)
+#                    dsig   verify the SOAP body's signature (P-256, chain to the test CA),
+#                           strip it, sign anew with the node's RSA-2048 key, then to the backend
+#                  cbr, xslt and dsig post a SOAP envelope of the given size (dsig: signed,
+#                  default SIZES "2048 102400"); nginx stays the plain proxy_pass of the
+#                  same body (the bound)
+#   PKI            dsig: the test PKI folder  (default <repo>/build/tests/pki)
+#   LIENTHONGCTL   dsig: signs the bodies     (default <repo>/build/apps/lienthongctl/lienthongctl)
 # Exit status: 0 when every measured run completed without socket errors or non-2xx/3xx
 # answers, 1 otherwise, 2 on a usage or set-up error.
 set -euo pipefail
@@ -35,7 +40,8 @@ for arg in "$@"; do
   case $arg in
     -h | --help) usage; exit 0 ;;
     LIENTHONGD=* | ECHO=* | NGINX=* | DURATION=* | ROUNDS=* | SIZES=* | CONNS=* | THREADS=* | \
-      WARMUP=* | ONLY=* | RESULTS=* | START_TIMEOUT=* | KEEP_TMP=* | SCENARIO=*)
+      WARMUP=* | ONLY=* | RESULTS=* | START_TIMEOUT=* | KEEP_TMP=* | SCENARIO=* | PKI=* | \
+      LIENTHONGCTL=*)
       declare "$arg" ;;
     *) echo "run.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
@@ -46,7 +52,10 @@ ECHO=${ECHO:-$ROOT/build/bench/lienthong-echo}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
-SIZES=${SIZES:-1024 10240}
+SCENARIO=${SCENARIO:-proxy}
+if [[ $SCENARIO == dsig ]]; then SIZES=${SIZES:-2048 102400}; else SIZES=${SIZES:-1024 10240}; fi
+PKI=${PKI:-$ROOT/build/tests/pki}
+LIENTHONGCTL=${LIENTHONGCTL:-$ROOT/build/apps/lienthongctl/lienthongctl}
 CONNS=${CONNS:-20 80}
 THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-2s}
@@ -54,8 +63,11 @@ ONLY=${ONLY:-}
 RESULTS=${RESULTS:-$ROOT/bench/results}
 START_TIMEOUT=${START_TIMEOUT:-15}
 KEEP_TMP=${KEEP_TMP:-0}
-SCENARIO=${SCENARIO:-proxy}
-case $SCENARIO in proxy | cbr | xslt) ;; *) echo "run.sh: SCENARIO must be proxy, cbr or xslt" >&2; exit 2 ;; esac
+case $SCENARIO in proxy | cbr | xslt | dsig) ;; *) echo "run.sh: SCENARIO must be proxy, cbr, xslt or dsig" >&2; exit 2 ;; esac
+if [[ $SCENARIO == dsig ]]; then
+  [[ -f $PKI/agency-key.pem ]] || { echo "run.sh: no test PKI in $PKI (ninja -C build test_pki)" >&2; exit 2; }
+  [[ -x $LIENTHONGCTL ]] || { echo "run.sh: $LIENTHONGCTL not built" >&2; exit 2; }
+fi
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 log() { echo "== $*" >&2; }
@@ -154,6 +166,11 @@ check_echo() {
   fi
   if [[ $SCENARIO == xslt && $name == lienthongd ]]; then
     grep -q '<TienDo' "$TMP/check-$name.out" || die "POST through $name ($url) was not transformed"
+  elif [[ $SCENARIO == dsig && $name == lienthongd ]]; then
+    grep -q '<ds:SignatureValue>' "$TMP/check-$name.out" || die "POST through $name ($url) was not signed"
+    "$LIENTHONGCTL" verify --config "$TMP/sign.yaml" --trust bench "$TMP/check-$name.out" >/dev/null ||
+      die "the answer of $name ($url) does not verify"
+    ! cmp -s "$TMP/check.bin" "$TMP/check-$name.out" || die "POST through $name ($url) was not signed anew"
   else
     cmp -s "$TMP/check.bin" "$TMP/check-$name.out" || die "POST through $name ($url) did not echo the body"
   fi
@@ -190,10 +207,27 @@ open(path, 'w', encoding='utf-8').write(text)
 PY
 }
 
+# dsig: the sender's signature on a body (P-256 key of the test PKI).
+sign_body() {
+  "$LIENTHONGCTL" sign --config "$TMP/sign.yaml" --key sender --out "$1.signed" "$1" ||
+    die "cannot sign $1"
+  mv "$1.signed" "$1"
+}
+if [[ $SCENARIO == dsig ]]; then
+  cat >"$TMP/sign.yaml" <<EOF
+home: $PKI
+keys:
+  sender: { key: ec-key.pem, cert: ec-chain.pem }
+trust:
+  bench: { ca: root.pem }
+EOF
+fi
+
 if [[ $SCENARIO == proxy ]]; then
   head -c 10240 /dev/urandom >"$TMP/check.bin"
 else
   soap_body "$TMP/check.bin" 10240
+  if [[ $SCENARIO == dsig ]]; then sign_body "$TMP/check.bin"; fi
 fi
 MAX_SIZE=0
 for s in $SIZES; do if ((s > MAX_SIZE)); then MAX_SIZE=$s; fi; done
@@ -293,6 +327,14 @@ connections:
       pool: 256
 routes: [ routes ]
 EOF
+  if [[ $SCENARIO == dsig ]]; then
+    cat >>"$TMP/lienthong/lienthong.yaml" <<EOF
+keys:
+  node: { key: $PKI/agency-key.pem, cert: $PKI/agency-chain.pem }
+trust:
+  senders: { ca: $PKI/root.pem }
+EOF
+  fi
   case $SCENARIO in
     proxy)
       cat >"$TMP/lienthong/routes/echo.yaml" <<'EOF'
@@ -318,6 +360,19 @@ routes:
             steps: [ { to: { http: { connection: echo, path: /echo } } } ]
           - otherwise:
             steps: [ { to: { http: { connection: echo, path: /other } } } ]
+EOF
+      ;;
+    dsig)
+      cat >"$TMP/lienthong/routes/echo.yaml" <<'EOF'
+routes:
+  - id: bench-dsig
+    description: Verify on the way in, sign on the way out (bench/proxy/run.sh)
+    pattern: request-reply
+    from: { http: { listener: bench, path: /echo, methods: [POST] } }
+    steps:
+      - verify: { trust: senders, strip: true }
+      - sign: { key: node }
+    to: { http: { connection: echo, path: /echo } }
 EOF
       ;;
     xslt)
@@ -368,6 +423,7 @@ wrk.headers["Content-Type"] = "application/octet-stream"
 EOF
   else
     soap_body "$TMP/body-$s.xml" "$s"
+    if [[ $SCENARIO == dsig ]]; then sign_body "$TMP/body-$s.xml"; fi
     cat >"$TMP/post-$s.lua" <<EOF
 wrk.method = "POST"
 local f = io.open("$TMP/body-$s.xml", "rb")

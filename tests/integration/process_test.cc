@@ -287,6 +287,73 @@ TEST(Lienthongctl, ShippedRoutesPassTheirTests) {
   EXPECT_GE(std::stoul(m[1]), 2 * route_files);
 }
 
+// sign, verify and certs with the test PKI, offline, as an operator runs them.
+TEST(Lienthongctl, SignVerifyAndCertsWithTheConfigsKeys) {
+  TempHome home;
+  const std::string pki = std::string(LIENTHONG_BINARY_DIR) + "/tests/pki";
+  home.write("config.yaml", "home: " + pki +
+                                "\n"
+                                "keys:\n"
+                                "  node: { key: agency-enc-key.pem, cert: agency-chain.pem, "
+                                "passphrase-file: passphrase.txt }\n"
+                                "  old: { key: expired-key.pem, cert: expired-chain.pem }\n"
+                                "trust:\n"
+                                "  agencies: { ca: root.pem, crl: crl.pem }\n");
+  const std::string config = home.path("config.yaml").string();
+  home.write("hoso.xml",
+             "<HoSo xmlns=\"urn:lienthong:hoso:1\"><MaHoSo>000.00.01.H22-240315-0001</MaHoSo>"
+             "<ChuHoSo>Nguyễn Văn An</ChuHoSo></HoSo>\n");
+  const std::string ctl = binary("apps/lienthongctl/lienthongctl");
+  const std::string signed_file = home.path("hoso-signed.xml").string();
+
+  Process sign({ctl, "sign", "--config", config, "--key", "node", "--out", signed_file,
+                home.path("hoso.xml").string()});
+  EXPECT_EQ(sign.wait(), 0) << sign.readAll();
+  Process verify({ctl, "verify", "--config", config, "--trust", "agencies", signed_file});
+  std::string out = verify.readAll();
+  EXPECT_EQ(verify.wait(), 0) << out;
+  EXPECT_EQ(out.rfind("valid: enveloped signature, rsa-sha256, key RSA 2048, signer "
+                      "'C=VN,O=UBND tinh Ha Giang,CN=So Tu phap tinh Ha Giang' (serial ",
+                      0),
+            0u)
+      << out;
+
+  std::string text = home.read(signed_file);
+  text.replace(text.find("Nguyễn Văn An"), std::string("Nguyễn Văn An").size(), "Nguyễn Văn Ba");
+  home.write("altered.xml", text);
+  Process altered({ctl, "verify", "--config", config, "--trust", "agencies",
+                   home.path("altered.xml").string()});
+  out = altered.readAll();
+  EXPECT_EQ(altered.wait(), 1);
+  EXPECT_EQ(out,
+            "invalid: signature: the digest of reference '' does not match: the signed content "
+            "was changed\n");
+
+  Process expired(
+      {ctl, "sign", "--config", config, "--key", "old", home.path("hoso.xml").string()});
+  out = expired.readAll();
+  EXPECT_EQ(expired.wait(), 1);
+  EXPECT_NE(out.find("key 'old': the certificate 'C=VN,O=UBND tinh Ha Giang,CN=Het han' expired "
+                     "on 2021-01-01T00:00:00Z; refusing to sign"),
+            std::string::npos)
+      << out;
+
+  Process certs({ctl, "certs", "--config", config});
+  out = certs.readAll();
+  EXPECT_EQ(certs.wait(), 1) << out;  // the old key's certificate expired
+  EXPECT_NE(out.find("key old"), std::string::npos) << out;
+  EXPECT_NE(out.find("EXPIRED"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 certificate(s) expired or expiring within 30 days"), std::string::npos)
+      << out;
+  std::regex node_ok("key node +signer +ok +7[0-9][0-9] days");
+  EXPECT_TRUE(std::regex_search(out, node_ok)) << out;
+  EXPECT_NE(out.find("trust agencies         CA"), std::string::npos) << out;
+
+  Process usage({ctl, "verify", "--config", config, signed_file});
+  usage.readAll();
+  EXPECT_EQ(usage.wait(), 2);
+}
+
 TEST(Lienthongctl, HelpAndUsage) {
   Process help({binary("apps/lienthongctl/lienthongctl"), "--help"});
   EXPECT_NE(help.readAll().find("lint"), std::string::npos);

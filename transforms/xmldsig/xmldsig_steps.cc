@@ -45,6 +45,7 @@ Result<StepOutcome> VerifyStep::process(Exchange& exchange) {
     m.setHeader("signature.subject", verified->cert->subject);
     m.setHeader("signature.issuer", verified->cert->issuer);
     m.setHeader("signature.serial", verified->cert->serial);
+    m.setHeader("signature.not-before", verified->cert->not_before);
     m.setHeader("signature.not-after", verified->cert->not_after);
   }
   if (s_.strip) m.setBody(lienthong::xmldsig::withoutSignatures((*doc)->doc()));

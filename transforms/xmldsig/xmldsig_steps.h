@@ -39,7 +39,7 @@ struct VerifySettings {
 // Fails closed (Unauthorized, with the reason) unless the body carries the expected
 // signatures made with trusted keys over the element the route uses. On success the
 // headers signature.mode, .algorithm, .key, .signer, .subject, .issuer, .serial,
-// .not-after say who signed.
+// .not-before, .not-after say who signed.
 class VerifyStep final : public Step {
  public:
   explicit VerifyStep(VerifySettings settings) : s_(std::move(settings)) {}

@@ -660,7 +660,8 @@ TEST_F(XmlDsig, ConfigLoadsKeysAndTrustAndReportsBadOnesAtTheirPlace) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("bad.yaml:5:13: file not found"), std::string::npos) << text;
-  EXPECT_NE(text.find("bad.yaml:5:44: unknown key 'passphrase' in key 'c'"), std::string::npos) << text;
+  EXPECT_NE(text.find("bad.yaml:5:44: unknown key 'passphrase' in key 'c'"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("bad.yaml:6:44: environment variable LIENTHONG_NO_SUCH is not set"),
             std::string::npos)
       << text;
@@ -713,6 +714,9 @@ TEST_F(XmlDsig, StepsSignVerifyStripAndSayWhoSigned) {
   EXPECT_EQ(*ex.message().header("signature.signer"), "van-phong");
   EXPECT_EQ(*ex.message().header("signature.algorithm"), "ecdsa-sha256");
   EXPECT_EQ(*ex.message().header("signature.key"), "EC P-256");
+  EXPECT_EQ(ex.message().header("signature.not-after")->size(), 20u);  // 2028-11-26T01:32:50Z
+  EXPECT_NE(ex.message().header("signature.not-before"), nullptr);
+  EXPECT_FALSE(ex.message().header("signature.serial")->empty());
   EXPECT_NE(ex.message().header("signature.subject")->find("Van phong UBND tinh"),
             std::string::npos);
   EXPECT_EQ(ex.message().body().find("Signature"), std::string::npos) << ex.message().body();
