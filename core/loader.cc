@@ -374,6 +374,10 @@ std::optional<std::string> passphrase(MapReader& r, const YAML::Node& at, BuildC
     auto file = ctx.path(*r.node("passphrase-file"), PathKind::kFile);
     if (!file) return std::nullopt;
     std::ifstream in(*file, std::ios::binary);
+    if (!in) {
+      ctx.error(*r.node("passphrase-file"), "cannot read " + *file);
+      return std::nullopt;
+    }
     std::stringstream buffer;
     buffer << in.rdbuf();
     std::string text = buffer.str();
@@ -451,6 +455,8 @@ void loadTrust(const YAML::Node& n, BuildContext& ctx, DaemonConfig& config) {
     file("intermediates", s.intermediates_file);
     file("crl", s.crl_file);
     if (auto c = r.oneOf("crl-check", {"signer", "chain"})) s.crl_whole_chain = *c == "chain";
+    if (auto b = r.boolean("select-by-key-name")) s.select_by_key_name = *b;
+    if (auto b = r.boolean("allow-ca-signers")) s.allow_ca_signers = *b;
     if (const YAML::Node* p = r.node("pinned")) {
       if (!p->IsMap()) {
         ctx.error(*p, "'pinned' must be a map of sender -> certificate or public key file");

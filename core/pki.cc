@@ -141,11 +141,16 @@ CertFacts certFacts(X509* cert, std::time_t now) {
 
 std::string outsideValidity(X509* cert, std::time_t now) {
   std::time_t t = now;
-  if (X509_cmp_time(X509_get0_notBefore(cert), &t) > 0) {
+  const int before = X509_cmp_time(X509_get0_notBefore(cert), &t);
+  const int after = X509_cmp_time(X509_get0_notAfter(cert), &t);
+  if (before == 0 || after == 0) {
+    return "the certificate '" + subjectOf(cert) + "' has an unreadable validity period";
+  }
+  if (before > 0) {
     return "the certificate '" + subjectOf(cert) + "' is not valid before " +
            timeText(X509_get0_notBefore(cert));
   }
-  if (X509_cmp_time(X509_get0_notAfter(cert), &t) < 0) {
+  if (after < 0) {
     return "the certificate '" + subjectOf(cert) + "' expired on " +
            timeText(X509_get0_notAfter(cert));
   }
@@ -180,7 +185,9 @@ X509Ptr certFromDer(const std::string& der) {
   static std::mutex mutex;
   static std::map<std::string, X509Ptr, std::less<>> cache;
   constexpr std::size_t kMax = 256;
-  {
+  constexpr std::size_t kMaxBytes = 16 * 1024;  // larger ones are decoded, not kept
+  const bool keep = der.size() <= kMaxBytes;
+  if (keep) {
     std::lock_guard lock(mutex);
     if (auto it = cache.find(der); it != cache.end()) {
       X509_up_ref(it->second.get());
@@ -195,6 +202,7 @@ X509Ptr certFromDer(const std::string& der) {
   }
   // Fill OpenSSL's lazily computed extension cache now, before other threads share it.
   X509_check_purpose(cert.get(), -1, 0);
+  if (!keep) return cert;
   std::lock_guard lock(mutex);
   if (cache.size() >= kMax) cache.clear();
   X509_up_ref(cert.get());
@@ -293,6 +301,8 @@ Result<std::shared_ptr<const TrustStore>> TrustStore::load(const Settings& s) {
   t->algorithms_ = s.algorithms;
   t->digests_ = s.digests;
   t->transforms_ = s.transforms;
+  t->select_by_key_name_ = s.select_by_key_name;
+  t->allow_ca_signers_ = s.allow_ca_signers;
   const std::string what = "trust store '" + s.name + "': ";
   t->store_.reset(X509_STORE_new());
   if (!s.ca_file.empty()) {
@@ -389,6 +399,10 @@ Result<void> TrustStore::verifyChain(X509* leaf, const std::vector<X509*>& extra
   sk_X509_free(untrusted);
   ERR_clear_error();
   if (!failure.empty()) return makeError(ErrorCode::kUnauthorized, failure);
+  if (!allow_ca_signers_ && X509_check_ca(leaf) != 0) {
+    return makeError(ErrorCode::kUnauthorized,
+                     who + " is a CA certificate, not a signer's (allow-ca-signers)");
+  }
   if (std::string why = cannotSign(leaf); !why.empty()) {
     return makeError(ErrorCode::kUnauthorized, why);
   }

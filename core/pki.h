@@ -110,6 +110,8 @@ class TrustStore {
     std::vector<std::string> algorithms;  // allowed signature methods (names, see xmldsig.h)
     std::vector<std::string> digests;
     std::vector<std::string> transforms;
+    bool select_by_key_name = false;  // the document's KeyName may choose a pinned key
+    bool allow_ca_signers = false;    // a CA certificate (CA:TRUE) may be the signer's
   };
   static Result<std::shared_ptr<const TrustStore>> load(const Settings& settings);
   ~TrustStore();
@@ -129,6 +131,7 @@ class TrustStore {
   const std::vector<std::string>& algorithms() const { return algorithms_; }
   const std::vector<std::string>& digests() const { return digests_; }
   const std::vector<std::string>& transforms() const { return transforms_; }
+  bool selectByKeyName() const { return select_by_key_name_; }
 
   // Builds a chain from `leaf` to an anchor at `now`, with the store's intermediates and
   // `extra` (certificates the document carries: never trusted by themselves). Checks
@@ -149,6 +152,8 @@ class TrustStore {
   std::vector<std::string> algorithms_;
   std::vector<std::string> digests_;
   std::vector<std::string> transforms_;
+  bool select_by_key_name_ = false;
+  bool allow_ca_signers_ = false;
 };
 
 // Reads every certificate of a PEM file (in order). Empty with `error` set on failure.

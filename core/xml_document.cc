@@ -119,11 +119,13 @@ std::optional<std::string> nfc(const xmlChar* text) {
 // over a limit), and brings every text and attribute value to NFC. Vietnamese arrives
 // composed or decomposed (combining tone marks); normalised, XPath comparisons, extracted
 // headers and transform output do not depend on the sender's form.
-std::optional<Error> checkAndNormalize(xmlNodePtr root, int max_depth, std::size_t max_nodes) {
-  auto normalize = [](xmlNodePtr text) {
-    if (surelyNfc(text->content)) return;
+std::optional<Error> checkAndNormalize(xmlNodePtr root, int max_depth, std::size_t max_nodes,
+                                       bool to_nfc, bool* changed) {
+  auto normalize = [&](xmlNodePtr text) {
+    if (!to_nfc || surelyNfc(text->content)) return;
     if (auto composed = nfc(text->content)) {
       xmlNodeSetContent(text, reinterpret_cast<const xmlChar*>(composed->c_str()));
+      *changed = true;
     }
   };
   auto tooMany = [&](xmlNodePtr at) {
@@ -166,7 +168,8 @@ XmlLimits xmlLimits() { return {g_max_size.load(), g_max_depth.load(), g_max_nod
 
 XmlDocument::~XmlDocument() { xmlFreeDoc(doc_); }
 
-Result<std::shared_ptr<const XmlDocument>> XmlDocument::parse(const std::string& text) {
+Result<std::shared_ptr<const XmlDocument>> XmlDocument::parse(const std::string& text,
+                                                              bool normalize) {
   const XmlLimits limits = xmlLimits();
   if (text.size() > limits.max_size || text.size() > static_cast<std::size_t>(INT_MAX)) {
     return Error(ErrorCode::kInvalidMessage, "XML body of " + std::to_string(text.size()) +
@@ -195,12 +198,13 @@ Result<std::shared_ptr<const XmlDocument>> XmlDocument::parse(const std::string&
     xmlFreeDoc(doc);
     return invalid(0, 0, "no root element");
   }
-  if (auto shape =
-          checkAndNormalize(xmlDocGetRootElement(doc), limits.max_depth, limits.max_nodes)) {
+  bool changed = false;
+  if (auto shape = checkAndNormalize(xmlDocGetRootElement(doc), limits.max_depth, limits.max_nodes,
+                                     normalize, &changed)) {
     xmlFreeDoc(doc);
     return *shape;
   }
-  return std::shared_ptr<const XmlDocument>(new XmlDocument(doc));
+  return std::shared_ptr<const XmlDocument>(new XmlDocument(doc, changed));
 }
 
 Result<std::shared_ptr<const XmlDocument>> xmlOf(Exchange& exchange) {

@@ -28,17 +28,23 @@ XmlLimits xmlLimits();
 // Immutable after parse; shared read-only across threads.
 class XmlDocument {
  public:
-  static Result<std::shared_ptr<const XmlDocument>> parse(const std::string& text);
+  // `normalize`: bring text to NFC (the default). A signature is verified on the text as
+  // it was signed, so the verify step parses again without it when NFC changed anything.
+  static Result<std::shared_ptr<const XmlDocument>> parse(const std::string& text,
+                                                          bool normalize = true);
   ~XmlDocument();
   XmlDocument(const XmlDocument&) = delete;
   XmlDocument& operator=(const XmlDocument&) = delete;
 
   xmlDocPtr doc() const { return doc_; }
   xmlNodePtr root() const { return xmlDocGetRootElement(doc_); }
+  // Whether NFC normalisation changed some text of the body.
+  bool normalized() const { return normalized_; }
 
  private:
-  explicit XmlDocument(xmlDocPtr doc) : doc_(doc) {}
+  XmlDocument(xmlDocPtr doc, bool normalized) : doc_(doc), normalized_(normalized) {}
   xmlDocPtr doc_;
+  bool normalized_;
 };
 
 // The exchange's body as XML: parsed on first use, then taken from the exchange's cache

@@ -140,8 +140,13 @@ void quietErrors(const char* /*file*/, int /*line*/, const char* func, const cha
                  const char* subject, int reason, const char* msg) {
   if (!t_reasons) return;
   std::string line = subject ? subject : (func ? func : "xmlsec");
-  const char* why = xmlSecErrorsGetMsg(static_cast<xmlSecSize>(reason));
-  if (why) line += std::string(": ") + why;
+  // The reason's text is found by its code in xmlsec's table.
+  for (xmlSecSize i = 0; const char* why = xmlSecErrorsGetMsg(i); ++i) {
+    if (xmlSecErrorsGetCode(i) == reason) {
+      line += std::string(": ") + why;
+      break;
+    }
+  }
   if (msg && *msg) line += std::string(" (") + msg + ")";
   if (t_reasons->size() < 8) t_reasons->push_back(std::move(line));
 }
@@ -191,11 +196,19 @@ xmlSecKeyPtr xmlsecKey(EVP_PKEY* pkey, const std::vector<X509*>& certs, X509* le
     }
     if (leaf) {
       X509_up_ref(leaf);
-      xmlSecOpenSSLKeyDataX509AdoptKeyCert(x509, leaf);
+      if (xmlSecOpenSSLKeyDataX509AdoptKeyCert(x509, leaf) < 0) {
+        X509_free(leaf);
+        xmlSecKeyDestroy(key);
+        return nullptr;
+      }
     }
     for (X509* c : certs) {
       X509_up_ref(c);
-      xmlSecOpenSSLKeyDataX509AdoptCert(x509, c);
+      if (xmlSecOpenSSLKeyDataX509AdoptCert(x509, c) < 0) {
+        X509_free(c);
+        xmlSecKeyDestroy(key);
+        return nullptr;
+      }
     }
   }
   return key;
@@ -221,6 +234,31 @@ std::vector<xmlNodePtr> elementsWithId(xmlNodePtr root, const std::string& id) {
     }
   });
   return out;
+}
+
+// Namespaces of signature markup: XML-DSig 1.0 and 1.1, the XPath Filter 2.0 and
+// exclusive C14N parameters, XAdES qualifying properties.
+bool signatureMarkup(xmlNodePtr n) {
+  static constexpr const char* kMarkup[] = {
+      kDsigNs,
+      "http://www.w3.org/2009/xmldsig11#",
+      "http://www.w3.org/2002/06/xmldsig-filter2",
+      "http://www.w3.org/2001/10/xml-exc-c14n#",
+      "http://uri.etsi.org/01903/v1.3.2#",
+      "http://uri.etsi.org/01903/v1.4.1#",
+  };
+  if (!n->ns) return false;
+  const char* href = reinterpret_cast<const char*>(n->ns->href);
+  for (const char* m : kMarkup) {
+    if (std::strcmp(href, m) == 0) return true;
+  }
+  return false;
+}
+
+// An Id is an NCName: no spaces (id() would read a list), no quotes or parentheses
+// (which an XPointer would read as an expression).
+bool validId(const std::string& id) {
+  return !id.empty() && xmlValidateNCName(X(id.c_str()), 0) == 0;
 }
 
 }  // namespace
@@ -293,6 +331,7 @@ Result<std::string> sign(const xmlDoc* source, const pki::SigningKey& key,
     if (!sig) return Error(ErrorCode::kInternal, "sign: " + reasons.text());
     xmlDocSetRootElement(outer.get(), sig);
     xmlNodePtr object = xmlSecTmplSignatureAddObject(sig, X("object"), nullptr, nullptr);
+    if (!object) return Error(ErrorCode::kInternal, "sign: " + reasons.text());
     xmlAddChild(object, xmlDocCopyNode(root, outer.get(), 1));
     ref = xmlSecTmplSignatureAddReference(sig, digest->klass(), nullptr, X("#object"), nullptr);
     if (ref) xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId);
@@ -305,6 +344,10 @@ Result<std::string> sign(const xmlDoc* source, const pki::SigningKey& key,
     std::string uri;
     bool enveloped = true;
     if (options.mode == Mode::kDetached) {
+      if (!validId(options.id)) {
+        return Error(ErrorCode::kInvalidMessage,
+                     "sign: Id '" + options.id + "' is not a valid Id (an XML NCName)");
+      }
       auto targets = elementsWithId(root, options.id);
       if (targets.size() != 1) {
         return Error(ErrorCode::kInvalidMessage, "sign: " + std::to_string(targets.size()) +
@@ -392,7 +435,7 @@ std::optional<Error> checkSignedInfo(xmlNodePtr sig, const pki::TrustStore& trus
     if (!u) return refused("a Reference without URI is not allowed (it would point outside)");
     std::string uri = str(u);
     xmlFree(u);
-    if (!uri.empty() && (uri[0] != '#' || uri.size() < 2 || uri.find('(') != std::string::npos)) {
+    if (!uri.empty() && (uri[0] != '#' || !validId(uri.substr(1)))) {
       return refused("reference URI '" + uri +
                      "' is not allowed: only \"\" (the whole document) or #Id of an element");
     }
@@ -501,7 +544,18 @@ Result<ChosenKey> chooseKey(xmlNodePtr sig, const pki::TrustStore& trust,
     chosen.cert = pki::certFacts(leaves[0], now);
     return chosen;
   }
-  if (!key_name.empty()) {
+  // A pinned key without a sender: the store's only one, or, when the store allows it, the
+  // one the document's KeyName names (the document then chooses among trusted keys).
+  const auto& pinned = trust.allPinned();
+  if (!pinned.empty() && cert_nodes.empty()) {
+    if (pinned.size() == 1 && (key_name.empty() || key_name == pinned.begin()->first)) {
+      return usePinned(pinned.begin()->second);
+    }
+    if (pinned.size() > 1 && !trust.selectByKeyName()) {
+      return refused("trust store '" + trust.name() + "' pins " + std::to_string(pinned.size()) +
+                     " keys: the route must name the sender (verify: sender), or the store "
+                     "allow the document's KeyName to choose (select-by-key-name)");
+    }
     if (const auto* p = trust.pinned(key_name)) return usePinned(*p);
   }
   std::string why = "no trusted key for this signature: ";
@@ -573,6 +627,7 @@ Result<Verified> verify(xmlDoc* doc, const pki::TrustStore& trust, const VerifyO
     // copy, a sibling) proves nothing about it.
     const bool enveloping = sig == root;
     bool covers = false;
+    std::vector<xmlNodePtr> referenced;
     for (const std::string& uri : uris) {
       xmlNodePtr node = root;
       if (!uri.empty()) {
@@ -583,6 +638,7 @@ Result<Verified> verify(xmlDoc* doc, const pki::TrustStore& trust, const VerifyO
         }
         node = found[0];
       }
+      referenced.push_back(node);
       if (enveloping) {
         if (!isDsig(node, "Object") || node->parent != sig) {
           return refused("reference '" + uri +
@@ -590,18 +646,44 @@ Result<Verified> verify(xmlDoc* doc, const pki::TrustStore& trust, const VerifyO
                          "of its ds:Object elements, not " +
                          where(node));
         }
-        covers = true;
+        // The route uses what the Object carries, or the element `signed` names in it.
+        xmlNodePtr used = options.signed_xpath.empty() ? node : target;
+        if (within(used, node)) covers = true;
       } else if (within(target, node) && !within(target, sig)) {
         covers = true;
         out.mode = node == root ? "enveloped" : "detached";
       }
     }
     if (enveloping) out.mode = "enveloping";
+    // Inside a Signature only signature markup may stand, and an Object only if it is or
+    // holds what a reference signs: anything else is unsigned content that a later step
+    // could take for the signed one.
+    std::string intruder;
+    auto isReferenced = [&](xmlNodePtr n) {
+      return std::find(referenced.begin(), referenced.end(), n) != referenced.end();
+    };
+    collect(sig->children, [&](xmlNodePtr n) {
+      if (!intruder.empty()) return;
+      for (xmlNodePtr a = n; a && a != sig; a = a->parent) {
+        if (isReferenced(a)) return;  // signed content
+      }
+      if (isDsig(n, "Object")) {
+        bool holds = false;
+        for (xmlNodePtr r : referenced) holds = holds || within(r, n);
+        if (!holds) intruder = "an unsigned ds:Object (" + where(n) + ")";
+        return;
+      }
+      if (!signatureMarkup(n)) intruder = where(n);
+    });
+    if (!intruder.empty()) {
+      return refused("unsigned content inside the signature: " + intruder);
+    }
     if (!covers) {
       return refused("no reference covers the element the route uses (" + where(target) +
                      "); the signature signs something else");
     }
 
+    xmlSecAddIDs(doc, root, kIdAttrs);  // before the reasons: unrelated duplicates are no reason
     Reasons reasons;
     DsigCtxPtr ctx(xmlSecDSigCtxCreate(nullptr));  // no keys manager: no key from the document
     if (!ctx) return Error(ErrorCode::kInternal, "signature: " + reasons.text());
@@ -625,7 +707,6 @@ Result<Verified> verify(xmlDoc* doc, const pki::TrustStore& trust, const VerifyO
     }
     ctx->signKey = xmlsecKey(chosen->key, {}, nullptr, chosen->signer);
     if (!ctx->signKey) return Error(ErrorCode::kInternal, "signature: " + reasons.text());
-    xmlSecAddIDs(doc, root, kIdAttrs);
     if (xmlSecDSigCtxVerify(ctx.get(), sig) < 0) {
       return refused("cannot be checked: " + reasons.text());
     }
@@ -651,6 +732,22 @@ Result<Verified> verify(xmlDoc* doc, const pki::TrustStore& trust, const VerifyO
 
 std::string withoutSignatures(const xmlDoc* source) {
   DocPtr doc(xmlCopyDoc(const_cast<xmlDoc*>(source), 1));
+  xmlNodePtr root = xmlDocGetRootElement(doc.get());
+  if (isDsig(root, "Signature")) {
+    // Enveloping: the signed document is the element its Object carries.
+    for (xmlNodePtr object : dsigChildren(root, "Object")) {
+      for (xmlNodePtr c = object->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        xmlUnlinkNode(c);
+        xmlDocSetRootElement(doc.get(), c);
+        xmlFreeNode(root);
+        xmlReconciliateNs(doc.get(), c);
+        root = c;
+        break;
+      }
+      if (root != object->parent) break;
+    }
+  }
   std::vector<xmlNodePtr> sigs;
   collect(xmlDocGetRootElement(doc.get()), [&](xmlNodePtr n) {
     if (isDsig(n, "Signature")) sigs.push_back(n);

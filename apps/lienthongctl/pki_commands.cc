@@ -180,7 +180,8 @@ int verifyCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "cannot read %s\n", a.files[0].c_str());
     return 1;
   }
-  auto doc = XmlDocument::parse(*text);
+  // The text as it was signed: no NFC normalisation.
+  auto doc = XmlDocument::parse(*text, false);
   if (!doc.ok()) {
     std::printf("invalid: %s\n", doc.error().message.c_str());
     return 1;

@@ -23,8 +23,16 @@ Result<StepOutcome> SignStep::process(Exchange& exchange) {
 }
 
 Result<StepOutcome> VerifyStep::process(Exchange& exchange) {
+  // Nobody but this step says who signed: headers of that name from the input go.
+  Message& m = exchange.message();
+  std::erase_if(m.headers(), [](const auto& h) { return h.first.starts_with("signature."); });
   auto doc = xmlOf(exchange);
   if (!doc.ok()) return doc.error();
+  if ((*doc)->normalized()) {
+    // The signer signed the text as sent (decomposed Vietnamese, say), not its NFC form.
+    doc = XmlDocument::parse(m.body(), false);
+    if (!doc.ok()) return doc.error();
+  }
   lienthong::xmldsig::VerifyOptions options = s_.options;
   if (s_.sender) {
     options.sender = s_.sender->render(exchange);
@@ -33,10 +41,9 @@ Result<StepOutcome> VerifyStep::process(Exchange& exchange) {
                    "signature: the sender '" + s_.sender->source() + "' is empty");
     }
   }
-  // The cached document only gets its Id attributes registered.
+  // The document only gets its Id attributes registered.
   auto verified = lienthong::xmldsig::verify((*doc)->doc(), *s_.trust, options, std::time(nullptr));
   if (!verified.ok()) return verified.error();
-  Message& m = exchange.message();
   m.setHeader("signature.mode", verified->mode);
   m.setHeader("signature.algorithm", verified->algorithm);
   m.setHeader("signature.key", verified->key.text);

@@ -158,6 +158,7 @@ TrustStore::Settings rowTrust(const Row& row, bool legacy_algorithms) {
   s.algorithms = xmldsig::defaultAlgorithms();
   s.digests = xmldsig::defaultDigests();
   s.transforms = xmldsig::defaultTransforms();
+  s.allow_ca_signers = true;  // xmlsec's test signers hold CA certificates
   if (legacy_algorithms) {
     // xmlsec's vectors include an rsa-sha1 signature and XPath-filter transforms.
     s.algorithms.push_back("rsa-sha1");
@@ -195,6 +196,18 @@ TEST_F(XmlDsig, EveryManifestRowReachesItsExpectedOutcome) {
   }
   EXPECT_EQ(valid, 11);
   EXPECT_EQ(invalid, 14);
+}
+
+TEST_F(XmlDsig, CaCertificatesAreNoSignersUnlessTheStoreSaysSo) {
+  int refused = 0;
+  for (const Row& row : manifest()) {
+    if (row.expected != "valid" || row.how.find("--trusted-pem") == std::string::npos) continue;
+    TrustStore::Settings s = rowTrust(row, true);
+    s.allow_ca_signers = false;
+    const std::string why = refusal(read(kInterop + "/" + row.file), *store(s));
+    if (why.find("is a CA certificate, not a signer's") != std::string::npos) ++refused;
+  }
+  EXPECT_GT(refused, 0);  // the vectors' RSA signer has CA:TRUE
 }
 
 TEST_F(XmlDsig, DefaultPolicyRefusesSha1AndXPathTransforms) {
@@ -764,6 +777,122 @@ TEST_F(XmlDsig, StepsSignVerifyStripAndSayWhoSigned) {
   EXPECT_NE(text.find("'sender' selects a pinned key, but trust store 'agencies' pins none"),
             std::string::npos)
       << text;
+}
+
+// --- Findings of the security review -------------------------------------------------------
+
+TEST_F(Wrapping, UnsignedContentInsideTheSignatureIsRefused) {
+  // A forged dossier hidden in KeyInfo, where an enveloped signature does not look.
+  const std::string in_keyinfo =
+      replaced(signed_, "<ds:KeyInfo>",
+               "<ds:KeyInfo><HoSo xmlns=\"urn:lienthong:hoso:1\"><LePhi>0</LePhi></HoSo>");
+  EXPECT_NE(refusal(in_keyinfo, *trust_).find("unsigned content inside the signature: <HoSo>"),
+            std::string::npos)
+      << refusal(in_keyinfo, *trust_);
+  // An extra Object next to the signed one of an enveloping signature.
+  xmldsig::SignOptions o;
+  o.mode = xmldsig::Mode::kEnveloping;
+  const std::string enveloping = signText(kDossier, *agency_, o);
+  ASSERT_TRUE(verifyText(enveloping, *trust_).ok());
+  const std::string extra =
+      replaced(enveloping, "</ds:Signature>",
+               "<ds:Object><HoSo xmlns=\"urn:lienthong:hoso:1\"><LePhi>0</LePhi></HoSo></ds:Object>"
+               "</ds:Signature>");
+  EXPECT_NE(refusal(extra, *trust_)
+                .find("unsigned content inside the signature: an unsigned "
+                      "ds:Object"),
+            std::string::npos)
+      << refusal(extra, *trust_);
+  // The route's element must be inside the signed Object.
+  xmldsig::VerifyOptions v;
+  v.signed_xpath = "//h:HoSo";
+  v.namespaces = {{"h", "urn:lienthong:hoso:1"}};
+  EXPECT_TRUE(verifyText(enveloping, *trust_, v).ok());
+}
+
+TEST_F(Wrapping, IdsMustBeNamesNotExpressions) {
+  for (const std::string id : {"hs-1 hs-2", "x' or 'y", "a(b)"}) {
+    std::string text = signed_;
+    const std::string from = "URI=\"#hs-1\"";
+    text.replace(text.find(from), from.size(), "URI=\"#" + id + "\"");
+    EXPECT_NE(refusal(text, *trust_).find("is not allowed"), std::string::npos) << id;
+  }
+  auto doc = XmlDocument::parse(kDossier);
+  xmldsig::SignOptions o;
+  o.mode = xmldsig::Mode::kDetached;
+  o.id = "hs-1 hs-2";
+  auto r = xmldsig::sign((*doc)->doc(), *agency_, o, std::time(nullptr));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("is not a valid Id"), std::string::npos);
+}
+
+TEST_F(XmlDsig, SeveralPinnedKeysNeedTheSenderOrAnExplicitKeyNameChoice) {
+  TrustStore::Settings s = caSettings();
+  s.ca_file.clear();
+  s.pinned = {{"agency", pem("agency-pub.pem")}, {"ec", pem("ec.pem")}};
+  // Signed with the key named "ec" and its KeyName, no certificate.
+  auto k = key("ec");
+  std::string text = signText(kDossier, *k);
+  const auto x509 = text.find("<ds:X509Data>");
+  text.erase(x509, text.find("</ds:X509Data>") + 14 - x509);
+  EXPECT_NE(refusal(text, *store(s)).find("pins 2 keys: the route must name the sender"),
+            std::string::npos)
+      << refusal(text, *store(s));
+  s.select_by_key_name = true;
+  auto v = verifyText(text, *store(s));
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->signer, "ec");
+}
+
+TEST_F(XmlDsig, DecomposedVietnameseVerifiesAsItWasSigned) {
+  // "Nguyễn" with combining marks (NFD), as some systems send it.
+  const std::string nfd =
+      "<HoSo xmlns=\"urn:lienthong:hoso:1\"><ChuHoSo>Nguye\xCC\x82\xCC\x83n Va\xCC\x86n "
+      "An</ChuHoSo></HoSo>";
+  auto raw = XmlDocument::parse(nfd, false);
+  ASSERT_TRUE(raw.ok());
+  auto signed_text = xmldsig::sign((*raw)->doc(), *key("agency"), {}, std::time(nullptr));
+  ASSERT_TRUE(signed_text.ok());
+  // The route's parse normalises to NFC; the step verifies the text as sent.
+  TempDir t;
+  Registry registry;
+  registerBuiltins(registry);
+  Loader loader(registry, true);
+  ConfigErrors errors;
+  auto config = loader.loadConfig(
+      t.write("config.yaml", "home: " + kPki + "\n" + kKeysAndTrust + "routes: [ " +
+                                 (t.dir_ / "routes").string() + " ]\n"),
+      errors);
+  ASSERT_TRUE(config) << errors.str();
+  t.write("routes/r.yaml",
+          "routes:\n  - id: v\n    pattern: one-way\n    from: { file: { dir: " + t.dir_.string() +
+              " } }\n    steps:\n      - verify: { trust: "
+              "agencies, strip: true }\n");
+  auto table = loader.loadRoutes(*config, config->route_paths, errors);
+  ASSERT_TRUE(table) << errors.str();
+  Message m;
+  m.setBody(*signed_text);
+  m.setHeader("signature.signer", "forged by the sender");  // must not survive
+  Exchange ex(m, "v", ExchangePattern::kOneWay);
+  auto nfc = xmlOf(ex);
+  ASSERT_TRUE(nfc.ok());
+  EXPECT_TRUE((*nfc)->normalized());
+  auto r = table->routes[0]->steps[0]->process(ex);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(ex.message().header("signature.signer"), nullptr);
+  EXPECT_NE(ex.message().body().find("Nguye\xCC\x82\xCC\x83n"), std::string::npos);
+  EXPECT_EQ(ex.message().body().find("Signature"), std::string::npos);
+}
+
+TEST_F(XmlDsig, StrippingAnEnvelopingSignatureGivesTheSignedDocumentBack) {
+  xmldsig::SignOptions o;
+  o.mode = xmldsig::Mode::kEnveloping;
+  const std::string enveloping = signText(kDossier, *key("ec"), o);
+  auto doc = XmlDocument::parse(enveloping);
+  const std::string inner = xmldsig::withoutSignatures((*doc)->doc());
+  EXPECT_NE(inner.find("<HoSo xmlns=\"urn:lienthong:hoso:1\" Id=\"hs-1\">"), std::string::npos)
+      << inner;
+  EXPECT_EQ(inner.find("ds:"), std::string::npos) << inner;
 }
 
 }  // namespace step_tests
