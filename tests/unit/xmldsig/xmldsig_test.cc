@@ -639,19 +639,41 @@ const std::string kKeysAndTrust =
     "  agencies: { ca: root.pem, crl: crl.pem }\n"
     "  senders: { pinned: { van-phong: ec.pem } }\n";
 
-TEST_F(XmlDsig, ConfigLoadsKeysAndTrustAndReportsBadOnesAtTheirPlace) {
+// A temporary home whose daemon config holds kKeysAndTrust, and a loader for its routes.
+struct KeyedHome {
   TempDir t;
   Registry registry;
-  registerBuiltins(registry);
-  Loader loader(registry, true);
-  ConfigErrors errors;
-  auto config = loader.loadConfig(
-      t.write("config.yaml", "home: " + kPki + "\n" + kKeysAndTrust + "routes: [ " +
-                                 (t.dir_ / "routes").string() + " ]\n"),
-      errors);
-  ASSERT_TRUE(config) << errors.str();
-  EXPECT_EQ(config->keys.size(), 1u);
-  EXPECT_EQ(config->trust.size(), 2u);
+  std::unique_ptr<Loader> loader;
+  std::optional<DaemonConfig> config;
+  std::shared_ptr<RouteTable> table;
+
+  KeyedHome() {
+    registerBuiltins(registry);
+    loader = std::make_unique<Loader>(registry, true);
+    ConfigErrors errors;
+    config = loader->loadConfig(
+        t.write("config.yaml", "home: " + kPki + "\n" + kKeysAndTrust + "routes: [ " +
+                                   (t.dir_ / "routes").string() + " ]\n"),
+        errors);
+    EXPECT_TRUE(config) << errors.str();
+  }
+  // Loads routes/r.yaml with `steps` under one one-way route; errors into `errors`.
+  bool load(const std::string& steps, ConfigErrors& errors) {
+    t.write("routes/r.yaml",
+            "routes:\n  - id: ky\n    pattern: one-way\n    from: { file: { dir: " +
+                t.dir_.string() + " } }\n    steps:\n" + steps);
+    table = loader->loadRoutes(*config, config->route_paths, errors);
+    return table != nullptr;
+  }
+};
+
+TEST_F(XmlDsig, ConfigLoadsKeysAndTrustAndReportsBadOnesAtTheirPlace) {
+  KeyedHome home;
+  ASSERT_TRUE(home.config);
+  EXPECT_EQ(home.config->keys.size(), 1u);
+  EXPECT_EQ(home.config->trust.size(), 2u);
+  TempDir& t = home.t;
+  Loader& loader = *home.loader;
 
   ConfigErrors bad;
   EXPECT_FALSE(loader.loadConfig(
@@ -685,29 +707,17 @@ TEST_F(XmlDsig, ConfigLoadsKeysAndTrustAndReportsBadOnesAtTheirPlace) {
 }
 
 TEST_F(XmlDsig, StepsSignVerifyStripAndSayWhoSigned) {
-  TempDir t;
-  Registry registry;
-  registerBuiltins(registry);
-  Loader loader(registry, true);
+  KeyedHome home;
+  ASSERT_TRUE(home.config);
   ConfigErrors errors;
-  auto config = loader.loadConfig(
-      t.write("config.yaml", "home: " + kPki + "\n" + kKeysAndTrust + "routes: [ " +
-                                 (t.dir_ / "routes").string() + " ]\n"),
-      errors);
-  ASSERT_TRUE(config) << errors.str();
-  t.write("routes/r.yaml",
-          "routes:\n"
-          "  - id: ky\n"
-          "    pattern: one-way\n"
-          "    from: { file: { dir: " +
-              t.dir_.string() +
-              " } }\n"
-              "    steps:\n"
-              "      - verify: { trust: senders, sender: \"${NoiGui}\", strip: true }\n"
-              "      - sign: { key: node, mode: detached, id: \"${MaCanKy}\", digest: sha512 }\n");
-  auto table = loader.loadRoutes(*config, config->route_paths, errors);
-  ASSERT_TRUE(table) << errors.str();
-  const auto& steps = table->routes[0]->steps;
+  ASSERT_TRUE(
+      home.load("      - verify: { trust: senders, sender: \"${NoiGui}\", strip: true }\n"
+                "      - sign: { key: node, mode: detached, id: \"${MaCanKy}\", digest: "
+                "sha512 }\n",
+                errors))
+      << errors.str();
+  const auto& steps = home.table->routes[0]->steps;
+  const auto& config = home.config;
 
   auto doc = XmlDocument::parse(kDossier);
   SigningKey::Settings ec;
@@ -750,20 +760,13 @@ TEST_F(XmlDsig, StepsSignVerifyStripAndSayWhoSigned) {
   EXPECT_EQ(r.error().code, ErrorCode::kUnauthorized);
   EXPECT_NE(r.error().message.find("no pinned key for sender 'so-tu-phap'"), std::string::npos);
 
-  t.write("routes/r.yaml",
-          "routes:\n"
-          "  - id: ky\n"
-          "    pattern: one-way\n"
-          "    from: { file: { dir: " +
-              t.dir_.string() +
-              " } }\n"
-              "    steps:\n"
-              "      - verify: { trust: nobody, sender: x }\n"
-              "      - sign: { key: node, algorithm: ecdsa-sha256 }\n"
-              "      - sign: { key: node, mode: detached }\n"
-              "      - verify: { trust: agencies, sender: x }\n");
   ConfigErrors bad;
-  EXPECT_FALSE(loader.loadRoutes(*config, config->route_paths, bad));
+  EXPECT_FALSE(
+      home.load("      - verify: { trust: nobody, sender: x }\n"
+                "      - sign: { key: node, algorithm: ecdsa-sha256 }\n"
+                "      - sign: { key: node, mode: detached }\n"
+                "      - verify: { trust: agencies, sender: x }\n",
+                bad));
   const std::string text = bad.str();
   EXPECT_NE(text.find("r.yaml:6:26: unknown trust store 'nobody' (defined: agencies, senders)"),
             std::string::npos)
@@ -854,22 +857,11 @@ TEST_F(XmlDsig, DecomposedVietnameseVerifiesAsItWasSigned) {
   auto signed_text = xmldsig::sign((*raw)->doc(), *key("agency"), {}, std::time(nullptr));
   ASSERT_TRUE(signed_text.ok());
   // The route's parse normalises to NFC; the step verifies the text as sent.
-  TempDir t;
-  Registry registry;
-  registerBuiltins(registry);
-  Loader loader(registry, true);
+  KeyedHome home;
   ConfigErrors errors;
-  auto config = loader.loadConfig(
-      t.write("config.yaml", "home: " + kPki + "\n" + kKeysAndTrust + "routes: [ " +
-                                 (t.dir_ / "routes").string() + " ]\n"),
-      errors);
-  ASSERT_TRUE(config) << errors.str();
-  t.write("routes/r.yaml",
-          "routes:\n  - id: v\n    pattern: one-way\n    from: { file: { dir: " + t.dir_.string() +
-              " } }\n    steps:\n      - verify: { trust: "
-              "agencies, strip: true }\n");
-  auto table = loader.loadRoutes(*config, config->route_paths, errors);
-  ASSERT_TRUE(table) << errors.str();
+  ASSERT_TRUE(home.load("      - verify: { trust: agencies, strip: true }\n", errors))
+      << errors.str();
+  const auto& table = home.table;
   Message m;
   m.setBody(*signed_text);
   m.setHeader("signature.signer", "forged by the sender");  // must not survive
