@@ -735,17 +735,19 @@ std::string withoutSignatures(const xmlDoc* source) {
   xmlNodePtr root = xmlDocGetRootElement(doc.get());
   if (isDsig(root, "Signature")) {
     // Enveloping: the signed document is the element its Object carries.
+    xmlNodePtr inner = nullptr;
     for (xmlNodePtr object : dsigChildren(root, "Object")) {
-      for (xmlNodePtr c = object->children; c; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE) continue;
-        xmlUnlinkNode(c);
-        xmlDocSetRootElement(doc.get(), c);
-        xmlFreeNode(root);
-        xmlReconciliateNs(doc.get(), c);
-        root = c;
-        break;
+      for (xmlNodePtr c = object->children; c && !inner; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE) inner = c;
       }
-      if (root != object->parent) break;
+      if (inner) break;
+    }
+    if (inner) {
+      xmlUnlinkNode(inner);
+      xmlNodePtr old = xmlDocSetRootElement(doc.get(), inner);
+      // Declarations it used from the old ancestors become its own before they go.
+      xmlReconciliateNs(doc.get(), inner);
+      xmlFreeNode(old);
     }
   }
   std::vector<xmlNodePtr> sigs;

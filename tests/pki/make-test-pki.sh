@@ -9,6 +9,7 @@
 #   agency.p12                      key, certificate and chain (same passphrase)
 #   ec.pem + ec-key.pem, ec-chain.pem   a signer with a P-256 key
 #   expired.pem + expired-key.pem   a signer whose certificate expired in 2021
+#   future.pem + future-key.pem     a signer whose certificate is valid from 2099
 #   small.pem + small-key.pem       a signer with an RSA 1024 key
 #   nosign.pem + nosign-key.pem     a certificate for key encipherment only
 #   revoked.pem + revoked-key.pem   a signer revoked in crl.pem
@@ -80,6 +81,8 @@ signer agency 2048 "/C=VN/O=UBND tinh Ha Giang/CN=So Tu phap tinh Ha Giang" sign
 signer ec ec "/C=VN/O=UBND tinh Ha Giang/CN=Van phong UBND tinh" signer -days 730
 signer expired 2048 "/C=VN/O=UBND tinh Ha Giang/CN=Het han" signer \
   -startdate 20200101000000Z -enddate 20210101000000Z
+signer future 2048 "/C=VN/O=UBND tinh Ha Giang/CN=Chua hieu luc" signer \
+  -startdate 20991231000000Z -enddate 21001231000000Z
 signer small 1024 "/C=VN/O=UBND tinh Ha Giang/CN=Khoa ngan" signer -days 730
 signer nosign 2048 "/C=VN/O=UBND tinh Ha Giang/CN=Chi ma hoa" encipher -days 730
 signer revoked 2048 "/C=VN/O=UBND tinh Ha Giang/CN=Da thu hoi" signer -days 730

@@ -356,6 +356,12 @@ TEST_F(XmlDsig, RefusesToSignWithAnUnusableKey) {
             std::string::npos)
       << r.error().message;
 
+  auto future = key("future");
+  r = xmldsig::sign((*doc)->doc(), *future, {}, std::time(nullptr));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("is not valid before 2099-12-31T00:00:00Z"), std::string::npos)
+      << r.error().message;
+
   auto nosign = key("nosign");
   r = xmldsig::sign((*doc)->doc(), *nosign, {}, std::time(nullptr));
   ASSERT_FALSE(r.ok());
