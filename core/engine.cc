@@ -81,18 +81,21 @@ Admission Engine::submit(std::shared_ptr<const Route> route, std::uint64_t versi
 
 InboundContext::Admitted Engine::admit(std::shared_ptr<const Route> route, std::uint64_t version,
                                        Message message, Completion done) {
-  return admitJob(std::move(route), version, std::move(message), 0, true, std::move(done));
+  return admitJob(std::move(route), version, std::move(message), 0, true, false, std::move(done));
 }
 
 Admission Engine::submitFrom(std::shared_ptr<const Route> route, std::uint64_t version,
-                             Message message, std::size_t first_step, Completion done) {
-  return admitJob(std::move(route), version, std::move(message), first_step, false, std::move(done))
+                             Message message, std::size_t first_step, Completion done,
+                             bool past_limits) {
+  return admitJob(std::move(route), version, std::move(message), first_step, false, past_limits,
+                  std::move(done))
       .admission;
 }
 
-bool RouteStepEmitter::emit(Message message) {
+bool RouteStepEmitter::emit(Message message, bool past_limits) {
   const std::string id = message.id();
-  Admission a = engine_.submitFrom(route_, version_, std::move(message), next_, nullptr);
+  Admission a =
+      engine_.submitFrom(route_, version_, std::move(message), next_, nullptr, past_limits);
   if (a != Admission::kAccepted) return false;
   log::debug("engine",
              "route " + route_->id + ": step " + std::to_string(next_) + " emitted message " + id);
@@ -101,7 +104,7 @@ bool RouteStepEmitter::emit(Message message) {
 
 InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, std::uint64_t version,
                                           Message message, std::size_t first_step,
-                                          bool may_run_here, Completion done) {
+                                          bool may_run_here, bool past_limits, Completion done) {
   ExchangePattern pattern = route->pattern;
   Exchange exchange(std::move(message), route->id, pattern);
   exchange.setRouteVersion(version);
@@ -122,7 +125,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     // A request-reply caller waits for the outcome anyway: with a free slot and nobody
     // queued ahead, it runs the exchange itself and saves two thread hand-offs.
     run_here = may_run_here && !one_way && running_ < settings_.workers && queue_.empty();
-    if (!run_here &&
+    if (!run_here && !past_limits &&
         (queue_.size() >= settings_.queue || (one_way && held_one_way_ >= settings_.max_pending))) {
       ++counters_.refused;
       return {Admission::kBusy, {}};
@@ -404,6 +407,11 @@ std::size_t Engine::drain(std::chrono::milliseconds timeout) {
              Error(ErrorCode::kTransient, "the daemon stopped"));
   }
   return n;
+}
+
+bool Engine::accepting() const {
+  std::lock_guard lock(mutex_);
+  return accepting_;
 }
 
 Engine::Stats Engine::stats() const {

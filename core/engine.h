@@ -52,11 +52,15 @@ class Engine {
                                  Message message, Completion done);
   // Thread-safe. An exchange that starts at the route's top-level step `first_step`: a
   // message a step emitted of its own accord (see StepEmitter). Never runs inline.
+  // `past_limits`: admitted even when the queue or the pending limit is full (a step
+  // handing over what it holds at a stop); refused only when the engine is stopping.
   Admission submitFrom(std::shared_ptr<const Route> route, std::uint64_t version, Message message,
-                       std::size_t first_step, Completion done);
+                       std::size_t first_step, Completion done, bool past_limits = false);
 
   // Thread-safe.
   Stats stats() const;
+  // Thread-safe: whether new messages are admitted (false once a drain began).
+  bool accepting() const;
 
  private:
   struct Job;
@@ -66,7 +70,7 @@ class Engine {
 
   InboundContext::Admitted admitJob(std::shared_ptr<const Route> route, std::uint64_t version,
                                     Message message, std::size_t first_step, bool may_run_here,
-                                    Completion done);
+                                    bool past_limits, Completion done);
   static bool laterDue(const JobPtr& a, const JobPtr& b);
   void workerLoop();
   void timerLoop();
@@ -128,7 +132,7 @@ class RouteStepEmitter final : public StepEmitter {
   RouteStepEmitter(Engine& engine, std::shared_ptr<const Route> route, std::uint64_t version,
                    std::size_t step_index)
       : engine_(engine), route_(std::move(route)), version_(version), next_(step_index + 1) {}
-  bool emit(Message message) override;
+  bool emit(Message message, bool past_limits) override;
 
  private:
   Engine& engine_;

@@ -81,17 +81,22 @@ std::string FileOutbound::target(const Exchange& exchange) const {
          (settings_.name ? settings_.name->render(exchange) : "");
 }
 
-Delivery FileOutbound::send(Exchange& exchange) {
-  if (!settings_.name) return Delivery::rejected("file: no name template");
+std::string FileOutbound::refusal(const Exchange& exchange) const {
+  if (!settings_.name) return "file: no name template";
   const std::string name = settings_.name->render(exchange);
   if (const std::string why = badFileName(name); !why.empty()) {
     std::string shown = name.substr(0, 80);
     for (char& c : shown) {
       if (c == '\0') c = '?';
     }
-    return Delivery::rejected("file: " + why + " ('" + shown + "' from " +
-                              settings_.name->source() + ")");
+    return "file: " + why + " ('" + shown + "' from " + settings_.name->source() + ")";
   }
+  return {};
+}
+
+Delivery FileOutbound::send(Exchange& exchange) {
+  if (std::string why = refusal(exchange); !why.empty()) return Delivery::rejected(why);
+  const std::string name = settings_.name->render(exchange);
 
   const fs::path& dir = settings_.dir;
   const fs::path target = dir / name;

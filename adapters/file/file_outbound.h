@@ -33,6 +33,8 @@ class FileOutbound : public OutboundEndpoint {
   std::string describe() const override;
   // "file <dir>/<rendered name>"
   std::string target(const Exchange& exchange) const override;
+  // An unusable rendered name.
+  std::string refusal(const Exchange& exchange) const override;
 
  private:
   FileOutboundSettings settings_;

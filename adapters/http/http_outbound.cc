@@ -328,6 +328,30 @@ std::string HttpOutbound::target(const Exchange& exchange) const {
   return out + requestTarget(exchange);
 }
 
+std::string HttpOutbound::headers(const Exchange& exchange, Poco::Net::HTTPRequest* request) const {
+  const Message& message = exchange.message();
+  auto set = [&](const std::string& name, const std::string& value) {
+    if (breaksHeader(value)) return false;
+    if (request) request->set(name, value);
+    return true;
+  };
+  if (!message.contentType().empty() && !set("Content-Type", message.contentType())) {
+    return "the content type holds a line break";
+  }
+  for (const std::string& name : settings_.forward_headers) {
+    const std::string* value = message.header(name);
+    if (value != nullptr && !set(name, *value)) return "header " + name + " holds a line break";
+  }
+  for (const auto& [name, value] : settings_.headers) {
+    if (!set(name, value->render(exchange))) return "header " + name + " holds a line break";
+  }
+  return {};
+}
+
+std::string HttpOutbound::refusal(const Exchange& exchange) const {
+  return headers(exchange, nullptr);
+}
+
 Delivery HttpOutbound::send(Exchange& exchange) {
   if (!settings_.connection) {
     return Delivery::retry(Delivery::Failure::kConnect, "http endpoint without a connection");
@@ -337,24 +361,8 @@ Delivery HttpOutbound::send(Exchange& exchange) {
     const std::string uri = requestTarget(exchange);
 
     Poco::Net::HTTPRequest request(settings_.method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
-    auto set = [&](const std::string& name, const std::string& value) {
-      if (breaksHeader(value)) return false;
-      request.set(name, value);
-      return true;
-    };
-    if (!message.contentType().empty() && !set("Content-Type", message.contentType())) {
-      return Delivery::rejected("the content type holds a line break");
-    }
-    for (const std::string& name : settings_.forward_headers) {
-      const std::string* value = message.header(name);
-      if (value != nullptr && !set(name, *value)) {
-        return Delivery::rejected("header " + name + " holds a line break");
-      }
-    }
-    for (const auto& [name, value] : settings_.headers) {
-      if (!set(name, value->render(exchange))) {
-        return Delivery::rejected("header " + name + " holds a line break");
-      }
+    if (std::string why = headers(exchange, &request); !why.empty()) {
+      return Delivery::rejected(why);
     }
     return settings_.connection->execute(request, message.body(), exchange.deadline(), message);
   } catch (const std::exception& e) {  // a template or allocation failure

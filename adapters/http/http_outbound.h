@@ -110,10 +110,15 @@ class HttpOutbound : public OutboundEndpoint {
   std::string describe() const override;
   // "http POST http://127.0.0.1:9000/base/in/HS-1" (the path rendered for the exchange).
   std::string target(const Exchange& exchange) const override;
+  // A header value (content type, forwarded, rendered) with a line break.
+  std::string refusal(const Exchange& exchange) const override;
 
   const HttpOutboundSettings& settings() const { return settings_; }
 
  private:
+  // Checks the request's headers and, when `request` is given, sets them; returns why one
+  // cannot be sent, or "".
+  std::string headers(const Exchange& exchange, Poco::Net::HTTPRequest* request) const;
   // The request target: the connection's base path and the rendered path.
   std::string requestTarget(const Exchange& exchange) const;
 

@@ -93,6 +93,8 @@ class FakeOutbound final : public OutboundEndpoint {
   FakeOutbound(std::shared_ptr<OutboundEndpoint> real, std::shared_ptr<FakeBook> book)
       : real_(std::move(real)), book_(std::move(book)) {}
   Delivery send(Exchange& exchange) override {
+    // What the real endpoint would refuse before sending is refused here too.
+    if (std::string why = real_->refusal(exchange); !why.empty()) return Delivery::rejected(why);
     return book_->send(real_->target(exchange), exchange.message());
   }
   std::string describe() const override { return real_->describe(); }
@@ -189,6 +191,17 @@ std::optional<std::string> scalar(const YAML::Node& node, const std::string& wha
   return node.Scalar();
 }
 
+// Whether `node` is text (a YAML scalar); a failure at it when not. A map or a list
+// where text belongs must fail the test, never compare as "".
+bool isText(const YAML::Node& node, const std::string& what, Findings& f) {
+  if (node.IsScalar()) return true;
+  f.add(node, what + " must be text, not " +
+                  (node.IsMap()        ? "a map"
+                   : node.IsSequence() ? "a list"
+                                       : "empty"));
+  return false;
+}
+
 std::optional<std::string> readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) return std::nullopt;
@@ -229,12 +242,27 @@ class TestFile {
       totals.failed = 1;
       return totals;
     }
-    Engine engine(config_.engine);
+    // One worker: a test's exchanges run one after the other, so the order of what the
+    // fakes receive, and of the replies they give, is the route's own.
+    EngineSettings settings = config_.engine;
+    settings.workers = 1;
+    Engine engine(settings);
     engine.start();
     startSteps(engine);
     for (const auto& test : tests) {
       Findings f(file_, testName(test));
-      runOne(engine, test, f);
+      try {
+        runOne(engine, test, f);
+      } catch (const YAML::Exception& e) {
+        f.addAt(
+            file_ + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1),
+            "the test does not read: " + e.msg);
+      }
+      // Whatever happened, what steps hold goes on as at a stop and everything settles
+      // before the next test: tests share nothing.
+      for (auto& [step, emitter] : steps_) step->stop(true);
+      if (!settle(engine)) f.add(test, "exchanges still running 60 s after the test");
+      for (auto& [step, emitter] : steps_) step->start(*emitter, nullptr);
       if (f.empty()) {
         ++totals.passed;
       } else {
@@ -300,8 +328,10 @@ class TestFile {
     table_->version = 1;
     for (auto& route : table_->routes) {
       // Retries run at once: a test sees the outcome after the last attempt, not later.
+      // Unlimited attempts (one-way routes by default) become 10, so a test ends.
       route->retry.initial = 1ms;
       route->retry.max = 1ms;
+      if (route->retry.attempts == 0) route->retry.attempts = 10;
     }
     return true;
   }
@@ -397,6 +427,7 @@ class TestFile {
         reply.status = status;
       }
       if (const YAML::Node fail = r["fail"]) {
+        if (!isText(fail, "fail", f)) return std::nullopt;
         if (fail.Scalar() == "connect") {
           reply.fail = Reply::Fail::kConnect;
         } else if (fail.Scalar() == "timeout") {
@@ -406,10 +437,21 @@ class TestFile {
           return std::nullopt;
         }
       }
-      if (const YAML::Node b = r["body"]) reply.body = b.Scalar();
-      if (const YAML::Node ct = r["content-type"]) reply.content_type = ct.Scalar();
+      if (const YAML::Node b = r["body"]) {
+        if (!isText(b, "a reply's body", f)) return std::nullopt;
+        reply.body = b.Scalar();
+      }
+      if (const YAML::Node ct = r["content-type"]) {
+        if (!isText(ct, "a reply's content-type", f)) return std::nullopt;
+        reply.content_type = ct.Scalar();
+      }
       if (const YAML::Node h = r["headers"]) {
+        if (!h.IsMap()) {
+          f.add(h, "a reply's headers must be a map");
+          return std::nullopt;
+        }
         for (auto it = h.begin(); it != h.end(); ++it) {
+          if (!isText(it->second, "a header value", f)) return std::nullopt;
           reply.headers[it->first.Scalar()] = it->second.Scalar();
         }
       }
@@ -436,14 +478,15 @@ class TestFile {
     return future.get();
   }
 
-  // Waits until no exchange is queued, running or waiting for a retry.
-  static void settle(Engine& engine) {
+  // Waits until no exchange is queued, running or waiting for a retry; false after 60 s.
+  static bool settle(Engine& engine) {
     auto give_up = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < give_up) {
       Engine::Stats s = engine.stats();
-      if (s.queued == 0 && s.running == 0 && s.retrying == 0 && s.held_one_way == 0) return;
+      if (s.queued == 0 && s.running == 0 && s.retrying == 0 && s.held_one_way == 0) return true;
       std::this_thread::sleep_for(1ms);
     }
+    return false;
   }
 
   void runOne(Engine& engine, const YAML::Node& test, Findings& f) {
@@ -453,6 +496,7 @@ class TestFile {
     if (!test["name"]) f.add(test, "a test needs a 'name'");
     std::shared_ptr<Route> route;
     if (const YAML::Node r = test["route"]) {
+      if (!isText(r, "route", f)) return;
       route = table_->find(r.Scalar());
       if (!route) {
         std::string ids;
@@ -503,10 +547,10 @@ class TestFile {
       last = submit(engine, route, std::move(*message), in, f);
       if (!last) return;
     }
-    // What steps still hold (an aggregation) goes on as at a stop; then all settles.
+    // What steps still hold (an aggregation) goes on as at a stop; then all settles
+    // (the test loop starts them again).
     for (auto& [step, emitter] : steps_) step->stop(true);
-    settle(engine);
-    for (auto& [step, emitter] : steps_) step->start(*emitter, nullptr);
+    (void)settle(engine);
 
     checkOutcome(expect, *last, f);
     if (const YAML::Node sent = expect["sent"]) checkSent(sent, f);
@@ -515,7 +559,7 @@ class TestFile {
   void checkOutcome(const YAML::Node& expect, const Outcome& outcome, Findings& f) {
     const std::string got = outcomeName(outcome);
     const std::string why = outcome.error.message.empty() ? "" : " (" + outcome.error.message + ")";
-    if (const YAML::Node o = expect["outcome"]) {
+    if (const YAML::Node o = expect["outcome"]; o && isText(o, "outcome", f)) {
       static const std::set<std::string> kNames = {"delivered", "stopped", "rejected", "failed",
                                                    "dead-lettered"};
       if (!kNames.count(o.Scalar())) {
@@ -526,7 +570,7 @@ class TestFile {
     } else if (got != "delivered" && got != "stopped") {
       f.add(expect, "outcome: expected delivered, got " + got + why);
     }
-    if (const YAML::Node e = expect["error"]) {
+    if (const YAML::Node e = expect["error"]; e && isText(e, "error", f)) {
       if (outcome.error.message.find(e.Scalar()) == std::string::npos) {
         f.add(e, "error: expected a message containing " + shown(e.Scalar()) + ", got " +
                      shown(outcome.error.message));
@@ -554,7 +598,7 @@ class TestFile {
         continue;
       }
       const std::string which = "sent[" + std::to_string(i) + "] ";
-      if (const YAML::Node to = item["to"]) {
+      if (const YAML::Node to = item["to"]; to && isText(to, which + "to", f)) {
         if (got[i].to.find(to.Scalar()) == std::string::npos) {
           f.add(to, which + "to: expected an endpoint matching " + shown(to.Scalar()) + ", got " +
                         shown(got[i].to));
@@ -567,7 +611,7 @@ class TestFile {
   // body, content-type and headers of `spec` against `m`.
   void checkMessage(const YAML::Node& spec, const Message& m, const std::string& which,
                     Findings& f) {
-    if (const YAML::Node ct = spec["content-type"]) {
+    if (const YAML::Node ct = spec["content-type"]; ct && isText(ct, which + "content-type", f)) {
       if (m.contentType() != ct.Scalar()) {
         f.add(ct, which + "content-type: expected " + shown(ct.Scalar()) + ", got " +
                       shown(m.contentType()));
@@ -580,6 +624,9 @@ class TestFile {
         for (auto it = h.begin(); it != h.end(); ++it) {
           const std::string name = it->first.Scalar();
           const std::string* value = m.header(name);
+          if (!it->second.IsNull() && !isText(it->second, which + "header " + name, f)) {
+            continue;
+          }
           if (it->second.IsNull()) {
             if (value)
               f.add(it->second, which + "header " + name + ": expected none, got " + shown(*value));
@@ -607,10 +654,11 @@ class TestFile {
     if (!onlyKeys(b, {"equals", "equals-file", "contains", "xpath", "xsd"}, which + "body", f)) {
       return;
     }
-    if (const YAML::Node e = b["equals"]; e && body != e.Scalar()) {
+    if (const YAML::Node e = b["equals"];
+        e && isText(e, which + "equals", f) && body != e.Scalar()) {
       f.add(e, which + "body: expected " + shown(e.Scalar()) + ", got " + shown(body));
     }
-    if (const YAML::Node e = b["equals-file"]) {
+    if (const YAML::Node e = b["equals-file"]; e && isText(e, which + "equals-file", f)) {
       fs::path p = fs::path(file_).parent_path() / e.Scalar();
       auto text = readFile(p);
       if (!text) {
@@ -621,9 +669,11 @@ class TestFile {
     }
     if (const YAML::Node c = b["contains"]) {
       std::vector<std::string> parts;
-      if (c.IsSequence()) {
-        for (const auto& x : c) parts.push_back(x.Scalar());
-      } else {
+      if (c.IsSequence() && c.size() > 0) {
+        for (const auto& x : c) {
+          if (isText(x, which + "contains", f)) parts.push_back(x.Scalar());
+        }
+      } else if (isText(c, which + "contains", f)) {
         parts.push_back(c.Scalar());
       }
       for (const auto& part : parts) {
@@ -640,7 +690,7 @@ class TestFile {
           checkXPath(it->first, it->second, m, which, f);
       }
     }
-    if (const YAML::Node xsd = b["xsd"]) {
+    if (const YAML::Node xsd = b["xsd"]; xsd && isText(xsd, which + "xsd", f)) {
       fs::path p = xsd.Scalar();
       if (p.is_relative()) p = fs::path(config_.home) / p;
       std::vector<std::string> problems;
@@ -659,6 +709,7 @@ class TestFile {
 
   void checkXPath(const YAML::Node& expr, const YAML::Node& expected, const Message& m,
                   const std::string& which, Findings& f) {
+    if (!isText(expr, "an XPath", f) || !isText(expected, "an XPath's expected value", f)) return;
     XPath::CompileError err;
     auto xpath = XPath::compile(expr.Scalar(), namespaces_, &err);
     if (!xpath) {

@@ -50,6 +50,9 @@ class OutboundEndpoint {
   // Where this exchange goes: the description with its templates rendered for it
   // ("http POST http://host:port/in/000.00.01.H22-240315-0001"). Thread-safe.
   virtual std::string target(const Exchange& /*exchange*/) const { return describe(); }
+  // Why the endpoint would reject this exchange before sending anything (a file name it
+  // cannot use, a header with a line break), or "" when it would send it. Thread-safe.
+  virtual std::string refusal(const Exchange& /*exchange*/) const { return {}; }
 };
 
 // The final outcome of one exchange, given to the inbound endpoint that submitted it.

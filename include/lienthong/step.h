@@ -17,12 +17,14 @@ enum class StepOutcome {
 
 // Given to a step that sends messages of its own accord (an aggregation whose time ran
 // out): emit() runs `message` through the rest of the route, from the step after the
-// emitting one, as a new exchange. Thread-safe. False when the engine cannot take it now
-// (full or stopping); the step keeps the message and tries again later.
+// emitting one, as a new exchange with the route's retries and dead letters. Thread-safe.
+// False when the engine cannot take it now (full or stopping); the step keeps the
+// message and tries again later. `past_limits`: the step is handing over what it holds
+// at a stop or reload, and the message goes in even when the engine is full.
 class StepEmitter {
  public:
   virtual ~StepEmitter() = default;
-  virtual bool emit(Message message) = 0;
+  virtual bool emit(Message message, bool past_limits = false) = 0;
 };
 
 // Contract: process() runs on an engine worker thread, possibly on several threads at

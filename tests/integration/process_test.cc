@@ -261,8 +261,11 @@ TEST(Lienthongctl, RouteTestsReportEveryFailureWithItsLine) {
       "http://127.0.0.1:9/in/HS-3)\n" +
       f +
       "34:31: 'a mistake in the test itself': unknown key 'header' in input (known: headers, "
-      "body, body-file, content-type)\n"
-      "3 passed, 3 failed\n";
+      "body, body-file, content-type)\n" +
+      f + "39:40: 'wrong types in the test': a reply's headers must be a map\n" + f +
+      "45:14: 'an expectation of the wrong type': error must be text, not a map\n" + f +
+      "46:25: 'an expectation of the wrong type': contains must be text, not a list\n"
+      "4 passed, 5 failed\n";
   EXPECT_EQ(out, expected);
 }
 

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <libxml/tree.h>
+
 #include "core/xml_document.h"
 #include "lienthong/log.h"
 
@@ -24,27 +26,27 @@ std::optional<std::size_t> positiveNumber(std::string_view text) {
   return n;
 }
 
-// The document without its XML declaration or byte-order mark, to go inside a wrapper.
-std::string_view withoutProlog(std::string_view xml) {
-  if (xml.starts_with("\xEF\xBB\xBF")) xml.remove_prefix(3);
-  if (xml.starts_with("<?xml")) {
-    auto end = xml.find("?>");
-    if (end != std::string_view::npos) xml.remove_prefix(end + 2);
-  }
-  while (!xml.empty() && (xml.front() == '\n' || xml.front() == '\r' || xml.front() == ' ' ||
-                          xml.front() == '\t')) {
-    xml.remove_prefix(1);
-  }
-  while (!xml.empty() &&
-         (xml.back() == '\n' || xml.back() == '\r' || xml.back() == ' ' || xml.back() == '\t')) {
-    xml.remove_suffix(1);
-  }
-  return xml;
+// The parsed document's element as UTF-8 text (whatever encoding the part arrived in),
+// with the namespace declarations it carries, to go inside the wrapper.
+std::string elementText(const XmlDocument& doc) {
+  xmlBufferPtr buffer = xmlBufferCreate();
+  xmlNodeDump(buffer, doc.doc(), doc.root(), 0, 0);
+  std::string out(reinterpret_cast<const char*>(xmlBufferContent(buffer)),
+                  static_cast<std::size_t>(xmlBufferLength(buffer)));
+  xmlBufferFree(buffer);
+  return out;
+}
+
+std::optional<std::size_t> orderNumber(std::string_view text) {
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
 }
 
 bool orderedBefore(const std::string& a, const std::string& b) {
-  auto na = positiveNumber(a);
-  auto nb = positiveNumber(b);
+  auto na = orderNumber(a);
+  auto nb = orderNumber(b);
   if (na && nb) return *na < *nb;
   if (na != nb && (na || nb)) return na.has_value();  // numbers first
   return a < b;
@@ -63,6 +65,7 @@ class AggregateStep::Groups {
     std::vector<Part> parts;
     std::optional<std::size_t> expected;
     Clock::time_point deadline;
+    bool complete = false;  // reached its size; waits only for the engine to take it
   };
   struct Owner {
     const AggregateStep* step;
@@ -115,6 +118,10 @@ class AggregateStep::Groups {
   }
 
   // Adds a part; returns the whole group's message when this part completes it.
+  // Adds a part. A group that reaches its size is emitted as a new exchange that starts
+  // after the aggregate step, so a later failure retries the whole group from there, not
+  // this part alone. Returns a message only when the step is closed (the part goes on
+  // alone).
   Result<std::optional<Message>> add(const std::string& key, const AggregateSettings& s,
                                      const Message& message, Part part,
                                      std::optional<std::size_t> expected) {
@@ -143,9 +150,14 @@ class AggregateStep::Groups {
     g.parts.push_back(std::move(part));
     if (!g.expected && expected) g.expected = expected;
     if (!g.expected || g.parts.size() < *g.expected) return std::optional<Message>();
-    Message whole = build(key, g, s, "size");
-    open_.erase(it);
-    return std::optional<Message>(std::move(whole));
+    g.complete = true;
+    if (!owners_.empty() && owners_.back().emitter->emit(build(key, g, s, "size"))) {
+      open_.erase(it);
+    } else {
+      g.deadline = Clock::now();  // the timer hands it over as soon as the engine can
+      cv_.notify_all();
+    }
+    return std::optional<Message>();
   }
 
   std::size_t size() const {
@@ -199,7 +211,8 @@ class AggregateStep::Groups {
     auto give_up = Clock::now() + std::chrono::seconds(10);
     while (!open_.empty()) {
       auto it = open_.begin();
-      if (owner.emitter->emit(build(it->first, it->second, *owner.settings, why))) {
+      const std::string_view reason = it->second.complete ? std::string_view("size") : why;
+      if (owner.emitter->emit(build(it->first, it->second, *owner.settings, reason), true)) {
         open_.erase(it);
         continue;
       }
@@ -237,7 +250,8 @@ class AggregateStep::Groups {
         }
         if (!owners_.empty()) {
           const Owner& owner = owners_.back();
-          if (owner.emitter->emit(build(it->first, it->second, *owner.settings, "timeout"))) {
+          const char* reason = it->second.complete ? "size" : "timeout";
+          if (owner.emitter->emit(build(it->first, it->second, *owner.settings, reason))) {
             it = open_.erase(it);
             continue;
           }
@@ -293,16 +307,19 @@ Result<StepOutcome> AggregateStep::process(Exchange& exchange) {
   if (s_->combine == AggregateSettings::Combine::kXml) {
     auto doc = xmlOf(exchange);
     if (!doc.ok()) return Error(doc.error().code, "aggregate: " + doc.error().message);
-    part.body = std::string(withoutProlog(exchange.message().body()));
+    part.body = elementText(**doc);
   } else {
     part.body = exchange.message().body();
   }
   std::optional<std::size_t> expected = s_->size;
-  if (!expected && s_->size_from) expected = positiveNumber(s_->size_from->render(exchange));
+  if (!expected && s_->size_from) {
+    expected = positiveNumber(s_->size_from->render(exchange));
+    if (expected && *expected > 1'000'000) expected.reset();  // as `size` itself: at most 1e6
+  }
   auto whole = groups_->add(key, *s_, exchange.message(), std::move(part), expected);
   if (!whole.ok()) return whole.error();
-  if (!*whole) return StepOutcome::kStop;  // held in its group
-  exchange.message() = std::move(**whole);
+  if (!*whole) return StepOutcome::kStop;   // held in its group, or the group went on
+  exchange.message() = std::move(**whole);  // the step is closed: this part goes on alone
   return StepOutcome::kContinue;
 }
 

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <libxml/tree.h>
+
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -200,6 +202,9 @@ std::unique_ptr<Step> makeAggregate(const YAML::Node& node, BuildContext& ctx) {
         ok = false;
       }
       s.size = n;
+    } else if (text.find("${") == std::string::npos) {
+      ctx.error(*size, "size must be a number from 1 to 1000000 or a template (${split.size})");
+      ok = false;
     } else if (!(s.size_from = ctx.compileTemplate(*size))) {
       ok = false;
     }
@@ -228,7 +233,10 @@ std::unique_ptr<Step> makeAggregate(const YAML::Node& node, BuildContext& ctx) {
         s.ns = ns->second;
       }
     }
-    if (s.element.empty() || s.element.find_first_of(" <>&\"'/=") != std::string::npos) {
+    auto ncname = [](const std::string& n) {
+      return xmlValidateNCName(reinterpret_cast<const xmlChar*>(n.c_str()), 0) == 0;
+    };
+    if (!ncname(s.element) || (colon != std::string::npos && !ncname(s.prefix))) {
       ctx.error(*e, "element must be an XML name, optionally prefixed (tt:DanhSach)");
       ok = false;
     }

@@ -23,7 +23,8 @@ using transforms::basic::AggregateStep;
 // Records what the step emits; refuses while `refuse` is set.
 class RecordingEmitter final : public StepEmitter {
  public:
-  bool emit(Message message) override {
+  bool emit(Message message, bool past_limits) override {
+    if (past_limits) ++forced;
     std::lock_guard lock(mutex_);
     if (refuse) return false;
     emitted_.push_back(std::move(message));
@@ -39,6 +40,7 @@ class RecordingEmitter final : public StepEmitter {
     return emitted_;
   }
   std::atomic<bool> refuse = false;
+  std::atomic<int> forced = 0;  // emitted past the engine's limits (at a stop)
 
  private:
   std::mutex mutex_;
@@ -93,11 +95,14 @@ TEST(Aggregate, CompletesOnSizeInOrderWithinOneWrapper) {
   EXPECT_EQ(*step.process(other), StepOutcome::kStop);
   EXPECT_EQ(step.openGroups(), 2u);
 
+  // The part that completes the group ends its exchange too: the whole group enters the
+  // route after the aggregate as a new exchange, so that a retry resends all of it.
   Exchange last = part("L1", 2);
   auto r = step.process(last);
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(*r, StepOutcome::kContinue);
-  const Message& whole = last.message();
+  EXPECT_EQ(*r, StepOutcome::kStop);
+  ASSERT_EQ(emitter.emitted().size(), 1u);
+  const Message whole = emitter.emitted()[0];
   EXPECT_EQ(whole.body(),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<ds:DanhSach xmlns:ds=\"urn:lienthong:danhsach:1\">"
@@ -112,8 +117,8 @@ TEST(Aggregate, CompletesOnSizeInOrderWithinOneWrapper) {
   EXPECT_EQ(whole.correlationId(), "corr-L1");
   EXPECT_EQ(whole.contentType(), "application/xml");
   EXPECT_EQ(step.openGroups(), 1u);
-  EXPECT_TRUE(emitter.emitted().empty());
   step.stop(true);
+  EXPECT_EQ(emitter.forced, 1);  // L2, handed over at the stop past the engine's limits
 }
 
 TEST(Aggregate, SizeCanComeFromTheMessagesAndConcatJoinsBodies) {
@@ -130,9 +135,10 @@ TEST(Aggregate, SizeCanComeFromTheMessagesAndConcatJoinsBodies) {
   EXPECT_EQ(*step.process(a), StepOutcome::kStop);
   Exchange b = part("L", 1, "a");
   b.message().setHeader("split.size", "2");
-  EXPECT_EQ(*step.process(b), StepOutcome::kContinue);
-  EXPECT_EQ(b.message().body(), "a;b");
-  EXPECT_EQ(b.message().contentType(), "text/plain");
+  EXPECT_EQ(*step.process(b), StepOutcome::kStop);
+  ASSERT_EQ(emitter.emitted().size(), 1u);
+  EXPECT_EQ(emitter.emitted()[0].body(), "a;b");
+  EXPECT_EQ(emitter.emitted()[0].contentType(), "text/plain");
   step.stop(true);
 }
 
@@ -170,6 +176,40 @@ TEST(Aggregate, AnEngineThatCannotTakeTheGroupGetsItAgainLater) {
   step.stop(true);
 }
 
+TEST(Aggregate, ACompleteGroupWaitsForAFullEngineAndKeepsItsReason) {
+  AggregateStep step(settings(2));
+  RecordingEmitter emitter;
+  emitter.refuse = true;
+  step.start(emitter, nullptr);
+  for (int i : {0, 1}) {
+    Exchange ex = part("L1", i);
+    ASSERT_EQ(*step.process(ex), StepOutcome::kStop);
+  }
+  EXPECT_EQ(step.openGroups(), 1u);  // complete, not yet taken
+  emitter.refuse = false;
+  ASSERT_TRUE(emitter.waitFor(1));
+  const Message whole = emitter.emitted()[0];
+  EXPECT_EQ(*whole.header("aggregate.completed-by"), "size");
+  // Order 0 is a number like the others.
+  EXPECT_LT(whole.body().find("HS-0"), whole.body().find("HS-1")) << whole.body();
+  step.stop(true);
+}
+
+TEST(Aggregate, PartsInOtherEncodingsAreJoinedAsUtf8) {
+  AggregateStep step(settings(2));
+  RecordingEmitter emitter;
+  step.start(emitter, nullptr);
+  Exchange latin =
+      part("L1", 1, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<Ten>Jos\xE9</Ten>");
+  ASSERT_EQ(*step.process(latin), StepOutcome::kStop);
+  Exchange utf8 = part("L1", 2, "<Ten>Nguyễn</Ten>");
+  ASSERT_EQ(*step.process(utf8), StepOutcome::kStop);
+  ASSERT_EQ(emitter.emitted().size(), 1u);
+  const std::string body = emitter.emitted()[0].body();
+  EXPECT_NE(body.find("<Ten>José</Ten><Ten>Nguyễn</Ten>"), std::string::npos) << body;
+  step.stop(true);
+}
+
 TEST(Aggregate, StopEmitsOpenGroupsAndThenPassesPartsThrough) {
   AggregateStep step(settings());
   RecordingEmitter emitter;
@@ -203,8 +243,9 @@ TEST(Aggregate, AReloadHandsOpenGroupsToTheNewVersion) {
   Exchange b = part("L1", 2);
   ASSERT_EQ(*after.process(b), StepOutcome::kStop);
   Exchange c = part("L1", 3);
-  ASSERT_EQ(*after.process(c), StepOutcome::kContinue);
-  EXPECT_EQ(*c.message().header("aggregate.size"), "3");
+  ASSERT_EQ(*after.process(c), StepOutcome::kStop);
+  ASSERT_EQ(new_emitter.emitted().size(), 1u);
+  EXPECT_EQ(*new_emitter.emitted()[0].header("aggregate.size"), "3");
   after.stop(true);
 }
 
@@ -291,6 +332,10 @@ TEST(AggregateFactory, BadSettingsAreRefusedAtTheirPlace) {
        "r.yaml:7:58: prefix 'q' is not declared"},
       {"      - aggregate: { key: \"${Lo}\", timeout: 1s, combine: concat, element: X }\n",
        "element is for combine: xml"},
+      {"      - aggregate: { key: \"${Lo}\", timeout: 1s, size: -1 }\n",
+       "size must be a number from 1 to 1000000 or a template"},
+      {"      - aggregate: { key: \"${Lo}\", timeout: 1s, element: \"Danh Sach\" }\n",
+       "element must be an XML name"},
       {"      - choice:\n"
        "          - otherwise:\n"
        "            steps: [ { aggregate: { key: \"${Lo}\", timeout: 1s } } ]\n",
