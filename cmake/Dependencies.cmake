@@ -8,6 +8,7 @@ find_package(LibXml2 REQUIRED)
 find_package(LibXslt REQUIRED)
 find_package(ICU REQUIRED COMPONENTS uc)
 find_package(OpenSSL REQUIRED)
+find_package(SQLite3 REQUIRED)
 find_package(PkgConfig REQUIRED)
 # xmlsec1 with its OpenSSL back end; its defines (XMLSEC_NO_SIZE_T, ...) change struct
 # layouts, so every user gets them through the imported target.

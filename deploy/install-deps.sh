@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git clang-format
   # libraries
   libpoco-dev libyaml-cpp-dev libxml2-dev libxslt1-dev libxmlsec1-dev libssl-dev libicu-dev
+  libsqlite3-dev
   # tests
   libgtest-dev libgmock-dev python3 python3-jsonschema python3-yaml openssl curl
   xmlsec1  # the reference tool the signature interop tests check against

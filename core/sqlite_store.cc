@@ -1,0 +1,486 @@
+// The embedded store: SQLite in WAL mode with synchronous=FULL (a commit is on disk when
+// it returns), one writer thread that commits every queued write in one transaction
+// (group commit: one fsync for many callers under load, one fsync's latency when idle),
+// and a separate reading connection. An exclusive lock file keeps a second process out.
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "core/store.h"
+
+namespace lienthong {
+
+namespace {
+
+std::int64_t toMs(SystemClock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+SystemClock::time_point fromMs(std::int64_t ms) {
+  return SystemClock::time_point(std::chrono::milliseconds(ms));
+}
+
+// Headers as length-prefixed name/value pairs (values may hold any byte).
+std::string encodeHeaders(const Headers& headers) {
+  std::string out;
+  auto put = [&](const std::string& s) {
+    const auto n = static_cast<std::uint32_t>(s.size());
+    out.append(reinterpret_cast<const char*>(&n), sizeof n);
+    out += s;
+  };
+  for (const auto& [name, value] : headers) {
+    put(name);
+    put(value);
+  }
+  return out;
+}
+
+Headers decodeHeaders(const void* data, int size) {
+  Headers out;
+  const char* p = static_cast<const char*>(data);
+  const char* end = p + size;
+  auto get = [&](std::string& s) {
+    std::uint32_t n = 0;
+    if (end - p < static_cast<std::ptrdiff_t>(sizeof n)) return false;
+    std::memcpy(&n, p, sizeof n);
+    p += sizeof n;
+    if (end - p < static_cast<std::ptrdiff_t>(n)) return false;
+    s.assign(p, n);
+    p += n;
+    return true;
+  };
+  std::string name, value;
+  while (p < end && get(name) && get(value)) out.emplace(name, value);
+  return out;
+}
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() { return stmt_; }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  void bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void blob(int i, const std::string& s) {
+    sqlite3_bind_blob(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  std::string text(int col) {
+    const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return t ? std::string(t, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : "";
+  }
+  std::string bytes(int col) {
+    const auto* b = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return b ? std::string(b, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : "";
+  }
+  std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Columns route, accepted_ms, msg_id, correlation_id, dossier_key, content_type, headers,
+// body, from column `first` on: the message as it was accepted.
+Message messageAt(Statement& s, int first) {
+  Message m(s.text(first + 2));
+  m.setCorrelationId(s.text(first + 3));
+  m.setDossierKey(s.text(first + 4));
+  m.setContentType(s.text(first + 5));
+  const std::string h = s.bytes(first + 6);
+  m.headers() = decodeHeaders(h.data(), static_cast<int>(h.size()));
+  m.setBody(s.bytes(first + 7));
+  return m;
+}
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('format', 'lienthong-store-1');
+CREATE TABLE IF NOT EXISTS journal (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, route TEXT NOT NULL, accepted_ms INTEGER NOT NULL,
+  msg_id TEXT NOT NULL, correlation_id TEXT NOT NULL, dossier_key TEXT NOT NULL,
+  content_type TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  seq INTEGER PRIMARY KEY, route TEXT NOT NULL, accepted_ms INTEGER NOT NULL,
+  msg_id TEXT NOT NULL, correlation_id TEXT NOT NULL, dossier_key TEXT NOT NULL,
+  content_type TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL,
+  dead_ms INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS dead_letters_route ON dead_letters (route, dead_ms);
+CREATE TABLE IF NOT EXISTS idempotency (
+  route TEXT NOT NULL, key TEXT NOT NULL, expires_ms INTEGER NOT NULL,
+  PRIMARY KEY (route, key));
+)";
+
+class SqliteStore final : public Store {
+ public:
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(mutex_);
+      quit_ = true;
+    }
+    work_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    append_.reset();
+    delivered_.reset();
+    dead_copy_.reset();
+    dead_delete_.reset();
+    remember_.reset();
+    expire_.reset();
+    if (write_db_) sqlite3_close(write_db_);
+    if (read_db_) sqlite3_close(read_db_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+
+  static Result<std::unique_ptr<Store>> open(const std::string& path) {
+    std::unique_ptr<SqliteStore> s(new SqliteStore(path));
+    if (auto e = s->init()) return *e;
+    return std::unique_ptr<Store>(std::move(s));
+  }
+
+  Result<std::int64_t> append(const std::string& route, const Message& message) override {
+    Op op(Op::kAppend);
+    op.route = route;
+    op.message = &message;
+    if (auto e = submit(op)) return *e;
+    return op.seq;
+  }
+
+  Result<void> delivered(std::int64_t seq) override {
+    Op op(Op::kDelivered);
+    op.seq = seq;
+    if (auto e = submit(op)) return *e;
+    return {};
+  }
+
+  Result<void> deadLetter(std::int64_t seq, const std::string& reason) override {
+    Op op(Op::kDeadLetter);
+    op.seq = seq;
+    op.text = reason;
+    if (auto e = submit(op)) return *e;
+    return {};
+  }
+
+  Result<bool> remember(const std::string& route, const std::string& key,
+                        SystemClock::time_point expires) override {
+    Op op(Op::kRemember);
+    op.route = route;
+    op.text = key;
+    op.at = toMs(expires);
+    if (auto e = submit(op)) return *e;
+    return op.fresh;
+  }
+
+  Result<std::size_t> expireKeys(SystemClock::time_point now) override {
+    Op op(Op::kExpire);
+    op.at = toMs(now);
+    if (auto e = submit(op)) return *e;
+    return static_cast<std::size_t>(op.seq);
+  }
+
+  Result<std::vector<StoredMessage>> pending() override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_,
+                "SELECT seq, route, accepted_ms, msg_id, correlation_id, dossier_key, "
+                "content_type, headers, body FROM journal ORDER BY seq");
+    std::vector<StoredMessage> out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      StoredMessage m;
+      m.seq = s.integer(0);
+      m.route = s.text(1);
+      m.accepted = fromMs(s.integer(2));
+      m.message = messageAt(s, 1);
+      out.push_back(std::move(m));
+    }
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the journal");
+    return out;
+  }
+
+  Result<std::vector<DeadLetter>> deadLetters(const DeadLetterFilter& f) override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_,
+                "SELECT seq, route, accepted_ms, msg_id, correlation_id, dossier_key, "
+                "content_type, headers, body, dead_ms, reason FROM dead_letters "
+                "WHERE (?1 = '' OR route = ?1) AND (?2 = '' OR instr(reason, ?2) > 0) "
+                "AND (?3 = '' OR dossier_key = ?3) AND dead_ms >= ?4 AND dead_ms <= ?5 "
+                "ORDER BY seq LIMIT ?6");
+    s.bind(1, f.route);
+    s.bind(2, f.reason);
+    s.bind(3, f.dossier_key);
+    s.bind(4, f.since ? toMs(*f.since) : std::numeric_limits<std::int64_t>::min());
+    s.bind(5, f.until ? toMs(*f.until) : std::numeric_limits<std::int64_t>::max());
+    s.bind(6, static_cast<std::int64_t>(f.limit));
+    std::vector<DeadLetter> out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      DeadLetter d;
+      d.seq = s.integer(0);
+      d.route = s.text(1);
+      d.accepted = fromMs(s.integer(2));
+      d.message = messageAt(s, 1);
+      d.dead = fromMs(s.integer(9));
+      d.reason = s.text(10);
+      out.push_back(std::move(d));
+    }
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the dead letters");
+    return out;
+  }
+
+  Result<std::map<std::string, RouteDepth>> depths() override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_, "SELECT route, COUNT(*), MIN(accepted_ms) FROM journal GROUP BY route");
+    std::map<std::string, RouteDepth> out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      RouteDepth d;
+      d.depth = static_cast<std::size_t>(s.integer(1));
+      d.oldest = fromMs(s.integer(2));
+      out[s.text(0)] = d;
+    }
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the journal");
+    return out;
+  }
+
+  std::uint64_t commits() const override { return commits_.load(); }
+
+ private:
+  struct Op {
+    enum Kind { kAppend, kDelivered, kDeadLetter, kRemember, kExpire };
+    explicit Op(Kind k) : kind(k) {}
+    Kind kind;
+    std::string route;
+    const Message* message = nullptr;
+    std::string text;
+    std::int64_t at = 0;
+    std::int64_t seq = 0;
+    bool fresh = false;
+    std::optional<Error> error;
+    bool done = false;
+  };
+
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  Error failure(sqlite3* db, const std::string& doing) const {
+    return Error(ErrorCode::kTransient,
+                 "store " + path_ + ": " + doing + ": " + sqlite3_errmsg(db));
+  }
+
+  std::optional<Error> init() {
+    // One process at a time: a second daemon on the same store would deliver twice.
+    const std::string lock_path = path_ + ".lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "store " + path_ + ": cannot open " + lock_path + ": " + std::strerror(errno));
+    }
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      char pid[32] = {0};
+      const ssize_t n = ::pread(lock_fd_, pid, sizeof pid - 1, 0);
+      return Error(ErrorCode::kInvalidConfig,
+                   "store " + path_ + " is in use by another process" +
+                       (n > 0 ? " (pid " + std::string(pid, static_cast<std::size_t>(n)) + ")"
+                              : std::string()));
+    }
+    const std::string me = std::to_string(::getpid());
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, me.data(), me.size(), 0) < 0) {
+      // The lock holds without the pid; it only makes the message above less precise.
+    }
+
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path_.c_str(), &write_db_, flags, nullptr) != SQLITE_OK) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "store " + path_ + ": cannot open: " + sqlite3_errmsg(write_db_));
+    }
+    char* err = nullptr;
+    const std::string setup = std::string(
+                                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                                  "PRAGMA busy_timeout=5000;") +
+                              kSchema;
+    if (sqlite3_exec(write_db_, setup.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string why = err ? err : sqlite3_errmsg(write_db_);
+      sqlite3_free(err);
+      return Error(ErrorCode::kInvalidConfig,
+                   "store " + path_ + " is not a lienthong store or is damaged: " + why);
+    }
+    {
+      Statement format(write_db_, "SELECT value FROM meta WHERE name = 'format'");
+      if (sqlite3_step(format.get()) != SQLITE_ROW || format.text(0) != "lienthong-store-1") {
+        return Error(
+            ErrorCode::kInvalidConfig,
+            "store " + path_ + " is not a lienthong store (format " + format.text(0) + ")");
+      }
+    }
+    if (sqlite3_open_v2(path_.c_str(), &read_db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      return Error(ErrorCode::kInvalidConfig,
+                   "store " + path_ + ": cannot open for reading: " + sqlite3_errmsg(read_db_));
+    }
+    sqlite3_busy_timeout(read_db_, 5000);
+    append_ = std::make_unique<Statement>(
+        write_db_,
+        "INSERT INTO journal (route, accepted_ms, msg_id, correlation_id, dossier_key, "
+        "content_type, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    delivered_ = std::make_unique<Statement>(write_db_, "DELETE FROM journal WHERE seq = ?");
+    dead_copy_ = std::make_unique<Statement>(
+        write_db_,
+        "INSERT INTO dead_letters SELECT seq, route, accepted_ms, msg_id, correlation_id, "
+        "dossier_key, content_type, headers, body, ?2, ?3 FROM journal WHERE seq = ?1");
+    dead_delete_ = std::make_unique<Statement>(write_db_, "DELETE FROM journal WHERE seq = ?");
+    remember_ = std::make_unique<Statement>(
+        write_db_,
+        "INSERT INTO idempotency (route, key, expires_ms) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (route, key) DO UPDATE SET expires_ms = excluded.expires_ms "
+        "WHERE idempotency.expires_ms <= ?4");
+    expire_ =
+        std::make_unique<Statement>(write_db_, "DELETE FROM idempotency WHERE expires_ms <= ?");
+    for (auto* s : {append_.get(), delivered_.get(), dead_copy_.get(), dead_delete_.get(),
+                    remember_.get(), expire_.get()}) {
+      if (!s->get()) return failure(write_db_, "preparing statements");
+    }
+    writer_ = std::thread([this] { writerLoop(); });
+    return std::nullopt;
+  }
+
+  // Queues the write and waits until the batch it went into is committed.
+  std::optional<Error> submit(Op& op) {
+    std::unique_lock lock(mutex_);
+    queue_.push_back(&op);
+    work_cv_.notify_one();
+    done_cv_.wait(lock, [&] { return op.done; });
+    return op.error;
+  }
+
+  // One write inside the open transaction; false (with the error) when it failed.
+  bool apply(Op& op) {
+    const std::int64_t now = toMs(SystemClock::now());
+    auto stepDone = [&](Statement& s) {
+      const int rc = sqlite3_step(s.get());
+      return rc == SQLITE_DONE || rc == SQLITE_ROW;
+    };
+    switch (op.kind) {
+      case Op::kAppend: {
+        Statement& s = *append_;
+        s.reset();
+        const Message& m = *op.message;
+        s.bind(1, op.route);
+        s.bind(2, now);
+        s.bind(3, m.id());
+        s.bind(4, m.correlationId());
+        s.bind(5, m.dossierKey());
+        s.bind(6, m.contentType());
+        s.blob(7, encodeHeaders(m.headers()));
+        s.blob(8, m.body());
+        if (!stepDone(s)) return false;
+        op.seq = sqlite3_last_insert_rowid(write_db_);
+        return true;
+      }
+      case Op::kDelivered:
+        delivered_->reset();
+        delivered_->bind(1, op.seq);
+        return stepDone(*delivered_);
+      case Op::kDeadLetter:
+        dead_copy_->reset();
+        dead_copy_->bind(1, op.seq);
+        dead_copy_->bind(2, now);
+        dead_copy_->bind(3, op.text);
+        if (!stepDone(*dead_copy_)) return false;
+        if (sqlite3_changes(write_db_) == 0) {
+          op.error = Error(ErrorCode::kInternal, "store " + path_ + ": no journal entry " +
+                                                     std::to_string(op.seq) + " to dead-letter");
+          return true;
+        }
+        dead_delete_->reset();
+        dead_delete_->bind(1, op.seq);
+        return stepDone(*dead_delete_);
+      case Op::kRemember:
+        remember_->reset();
+        remember_->bind(1, op.route);
+        remember_->bind(2, op.text);
+        remember_->bind(3, op.at);
+        remember_->bind(4, now);
+        if (!stepDone(*remember_)) return false;
+        op.fresh = sqlite3_changes(write_db_) == 1;
+        return true;
+      case Op::kExpire:
+        expire_->reset();
+        expire_->bind(1, op.at);
+        if (!stepDone(*expire_)) return false;
+        op.seq = sqlite3_changes(write_db_);
+        return true;
+    }
+    return false;
+  }
+
+  void writerLoop() {
+    for (;;) {
+      std::deque<Op*> batch;
+      {
+        std::unique_lock lock(mutex_);
+        work_cv_.wait(lock, [&] { return quit_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // quitting with nothing left
+        batch.swap(queue_);
+      }
+      std::optional<Error> failed;
+      if (sqlite3_exec(write_db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        failed = failure(write_db_, "starting a transaction");
+      } else {
+        for (Op* op : batch) {
+          if (!apply(*op)) {
+            failed = failure(write_db_, "writing");
+            break;
+          }
+        }
+        if (!failed && sqlite3_exec(write_db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+          failed = failure(write_db_, "committing");
+        }
+        if (failed) sqlite3_exec(write_db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      }
+      if (!failed) commits_.fetch_add(1);
+      {
+        std::lock_guard lock(mutex_);
+        for (Op* op : batch) {
+          if (failed) op->error = *failed;  // nothing of the batch was written
+          op->done = true;
+        }
+      }
+      done_cv_.notify_all();
+    }
+  }
+
+  const std::string path_;
+  int lock_fd_ = -1;
+  sqlite3* write_db_ = nullptr;  // the writer thread's
+  sqlite3* read_db_ = nullptr;   // under read_mutex_
+  std::mutex read_mutex_;
+  std::unique_ptr<Statement> append_, delivered_, dead_copy_, dead_delete_, remember_, expire_;
+  std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::deque<Op*> queue_;
+  bool quit_ = false;
+  std::thread writer_;
+  std::atomic<std::uint64_t> commits_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
+  return SqliteStore::open(path);
+}
+
+}  // namespace lienthong

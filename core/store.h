@@ -1,0 +1,87 @@
+#pragma once
+// The store: the journal of accepted one-way messages, their delivery state, dead letters
+// and idempotency keys. One embedded implementation (SQLite in WAL mode, group commit);
+// the interface lets a shared backend (PostgreSQL) take its place without the routes
+// knowing.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lienthong/message.h"
+#include "lienthong/result.h"
+
+namespace lienthong {
+
+using SystemClock = std::chrono::system_clock;
+
+// A journalled one-way message, accepted and not yet settled.
+struct StoredMessage {
+  std::int64_t seq = 0;  // the journal's order of acceptance
+  std::string route;
+  Message message{std::string()};
+  SystemClock::time_point accepted;
+};
+
+struct DeadLetter {
+  std::int64_t seq = 0;
+  std::string route;
+  Message message{std::string()};
+  std::string reason;
+  SystemClock::time_point accepted;
+  SystemClock::time_point dead;
+};
+
+struct DeadLetterFilter {
+  std::string route;        // "" = any
+  std::string reason;       // substring; "" = any
+  std::string dossier_key;  // "" = any
+  std::optional<SystemClock::time_point> since;
+  std::optional<SystemClock::time_point> until;
+  std::size_t limit = 1000;
+};
+
+// Per route: messages journalled and not settled, and the age of the oldest.
+struct RouteDepth {
+  std::size_t depth = 0;
+  std::optional<SystemClock::time_point> oldest;
+};
+
+// Contract: every method is thread-safe. Writes are durable when they return ok (the
+// embedded store commits many callers' writes with one fsync). An error means nothing
+// was written; it says why (full disk, I/O error) so that inputs can push back.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Journals an accepted one-way message; returns its sequence number.
+  virtual Result<std::int64_t> append(const std::string& route, const Message& message) = 0;
+  // The message was delivered: it leaves the journal.
+  virtual Result<void> delivered(std::int64_t seq) = 0;
+  // The message was given up: it moves to the dead letters with the reason.
+  virtual Result<void> deadLetter(std::int64_t seq, const std::string& reason) = 0;
+  // Remembers an idempotency key of a route until `expires`. True when the key is new;
+  // false for a duplicate (a key remembered and not expired).
+  virtual Result<bool> remember(const std::string& route, const std::string& key,
+                                SystemClock::time_point expires) = 0;
+
+  // Journalled messages not yet settled, in acceptance order (recovery at start).
+  virtual Result<std::vector<StoredMessage>> pending() = 0;
+  virtual Result<std::vector<DeadLetter>> deadLetters(const DeadLetterFilter& filter) = 0;
+  virtual Result<std::map<std::string, RouteDepth>> depths() = 0;
+  // Forgets idempotency keys that expired before `now`; returns how many.
+  virtual Result<std::size_t> expireKeys(SystemClock::time_point now) = 0;
+
+  // Commits so far (each one fsync): the group commit's measure.
+  virtual std::uint64_t commits() const = 0;
+};
+
+// Opens (creating if needed) the embedded store at `path`. Refuses a file that is not a
+// store, or one another process holds open, with the reason.
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
+
+}  // namespace lienthong

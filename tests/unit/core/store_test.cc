@@ -1,0 +1,183 @@
+// The embedded store: journal, dead letters, idempotency keys, figures; durable across a
+// reopen; group commit; refusals of a file that is no store and of a second process.
+
+#include "core/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace lienthong {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // On the build's disk (not a RAM disk): commits pay a real fsync.
+    static int n = 0;
+    dir_ = fs::path(LIENTHONG_BINARY_DIR) / "tests" /
+           ("store-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
+    fs::create_directories(dir_);
+    path_ = (dir_ / "lienthong.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Store> open() {
+    auto s = openSqliteStore(path_);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  static Message dossier(const std::string& code, std::string body) {
+    Message m;
+    m.setDossierKey(code);
+    m.setCorrelationId("corr-" + code);
+    m.setContentType("application/xml");
+    m.setHeader("MaHoSo", code);
+    m.setHeader("X-Nhi-Phan", std::string("a\0b\nc", 5));
+    m.setBody(std::move(body));
+    return m;
+  }
+
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(StoreTest, JournalSurvivesAReopenAndSettlesOnceDeliveredOrDead) {
+  std::int64_t first = 0, second = 0, third = 0;
+  const std::string binary("<HoSo>\0\xFF</HoSo>", 15);
+  Message one = dossier("HS-1", binary);
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    first = *store->append("status", one);
+    second = *store->append("status", dossier("HS-2", "<b/>"));
+    third = *store->append("sync", dossier("HS-3", "<c/>"));
+    EXPECT_LT(first, second);
+    EXPECT_LT(second, third);
+    ASSERT_TRUE(store->delivered(second).ok());
+  }
+  auto store = open();  // as after a crash and a restart
+  ASSERT_TRUE(store);
+  auto pending = store->pending();
+  ASSERT_TRUE(pending.ok()) << pending.error().message;
+  ASSERT_EQ(pending->size(), 2u);
+  const StoredMessage& p = (*pending)[0];
+  EXPECT_EQ(p.seq, first);
+  EXPECT_EQ(p.route, "status");
+  EXPECT_EQ(p.message.id(), one.id());
+  EXPECT_EQ(p.message.body(), binary);
+  EXPECT_EQ(p.message.correlationId(), "corr-HS-1");
+  EXPECT_EQ(p.message.dossierKey(), "HS-1");
+  EXPECT_EQ(p.message.contentType(), "application/xml");
+  EXPECT_EQ(p.message.headers(), one.headers());
+  EXPECT_LE(SystemClock::now() - p.accepted, 60s);
+  EXPECT_EQ((*pending)[1].seq, third);
+
+  auto depths = store->depths();
+  ASSERT_TRUE(depths.ok());
+  EXPECT_EQ(depths->at("status").depth, 1u);
+  EXPECT_EQ(depths->at("sync").depth, 1u);
+  ASSERT_TRUE(depths->at("sync").oldest);
+
+  ASSERT_TRUE(store->deadLetter(third, "http POST /sync: HTTP 400 (after 5 attempts)").ok());
+  EXPECT_FALSE(store->deadLetter(third, "twice").ok());  // already settled
+  EXPECT_EQ(store->pending()->size(), 1u);
+  auto dead = store->deadLetters({});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].seq, third);
+  EXPECT_EQ((*dead)[0].message.dossierKey(), "HS-3");
+  EXPECT_EQ((*dead)[0].reason, "http POST /sync: HTTP 400 (after 5 attempts)");
+}
+
+TEST_F(StoreTest, DeadLettersAreFoundByRouteReasonDossierAndTime) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  for (int i = 1; i <= 4; ++i) {
+    const std::string route = i % 2 ? "status" : "sync";
+    auto seq = store->append(route, dossier("HS-" + std::to_string(i), "<x/>"));
+    ASSERT_TRUE(store->deadLetter(*seq, i < 3 ? "HTTP 400" : "timed out").ok());
+  }
+  DeadLetterFilter f;
+  f.route = "status";
+  EXPECT_EQ(store->deadLetters(f)->size(), 2u);
+  f.reason = "timed";
+  ASSERT_EQ(store->deadLetters(f)->size(), 1u);
+  EXPECT_EQ((*store->deadLetters(f))[0].message.dossierKey(), "HS-3");
+  DeadLetterFilter by_dossier;
+  by_dossier.dossier_key = "HS-2";
+  EXPECT_EQ(store->deadLetters(by_dossier)->size(), 1u);
+  DeadLetterFilter later;
+  later.since = SystemClock::now() + 1h;
+  EXPECT_TRUE(store->deadLetters(later)->empty());
+  DeadLetterFilter limited;
+  limited.limit = 3;
+  EXPECT_EQ(store->deadLetters(limited)->size(), 3u);
+}
+
+TEST_F(StoreTest, IdempotencyKeysAreRememberedUntilTheyExpire) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const auto in_a_day = SystemClock::now() + 24h;
+  EXPECT_TRUE(*store->remember("status", "HS-1-4", in_a_day));
+  EXPECT_FALSE(*store->remember("status", "HS-1-4", in_a_day));                // a duplicate
+  EXPECT_TRUE(*store->remember("sync", "HS-1-4", in_a_day));                   // per route
+  EXPECT_TRUE(*store->remember("status", "HS-1-5", SystemClock::now() - 1s));  // expired
+  EXPECT_TRUE(*store->remember("status", "HS-1-5", in_a_day));                 // so new again
+  EXPECT_TRUE(*store->remember("status", "old", SystemClock::now() - 1s));
+  EXPECT_EQ(*store->expireKeys(SystemClock::now()), 1u);
+}
+
+TEST_F(StoreTest, ConcurrentWritersShareCommits) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  constexpr int kThreads = 8;
+  constexpr int kEach = 100;
+  const std::uint64_t before = store->commits();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto seq = store->append("status", dossier("HS-" + std::to_string(t * kEach + i), "<x/>"));
+        ASSERT_TRUE(seq.ok()) << seq.error().message;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const std::uint64_t commits = store->commits() - before;
+  EXPECT_EQ(store->pending()->size(), static_cast<std::size_t>(kThreads * kEach));
+  // Every append waited for its commit, yet 8 writers never needed one fsync each.
+  EXPECT_LT(commits, static_cast<std::uint64_t>(kThreads * kEach) / 2) << commits << " commits";
+  RecordProperty("commits", static_cast<int>(commits));
+}
+
+TEST_F(StoreTest, RefusesAFileThatIsNoStoreAndASecondProcess) {
+  std::ofstream(path_) << "this is a text file, not a store, and it is long enough to matter "
+                          "for the SQLite header check of the first page............";
+  auto bad = openSqliteStore(path_);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("is not a lienthong store or is damaged"), std::string::npos)
+      << bad.error().message;
+  fs::remove(path_);
+
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto second = openSqliteStore(path_);  // flock: another open file description
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("is in use by another process (pid " +
+                                        std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << second.error().message;
+  store.reset();
+  EXPECT_TRUE(openSqliteStore(path_).ok());  // free again once closed
+}
+
+}  // namespace
+}  // namespace lienthong
