@@ -1,5 +1,7 @@
 #include "core/daemon.h"
 
+#include <filesystem>
+
 #include "core/builtins.h"
 #include "core/xpath.h"
 #include "lienthong/log.h"
@@ -31,6 +33,15 @@ Daemon::~Daemon() {
 }
 
 Result<void> Daemon::start() {
+  if (!config_.store_path.empty() && !store_) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(config_.store_path).parent_path(),
+                                        ec);
+    auto store = openSqliteStore(config_.store_path);
+    if (!store.ok()) return store.error();
+    store_ = std::move(*store);
+    engine_->setStore(store_.get());
+  }
   engine_->start();
   for (const auto& [name, listener] : config_.listeners) {
     Result<void> r = listener->start();
@@ -47,7 +58,35 @@ Result<void> Daemon::start() {
     stop();
     return r;
   }
+  if (store_) recoverJournal();
   return {};
+}
+
+void Daemon::recoverJournal() {
+  auto pending = store_->pending();
+  if (!pending.ok()) {
+    log::error("daemon", "the journal could not be read: " + pending.error().message);
+    return;
+  }
+  auto table = routes();
+  std::size_t recovered = 0;
+  for (StoredMessage& p : *pending) {
+    auto route = table->find(p.route);
+    if (!route || !route->enabled) {
+      const std::string why = "route '" + p.route + "' is not loaded or not enabled any more";
+      if (!store_->deadLetter(p.seq, why).ok()) {
+        log::error("daemon", "journal entry " + std::to_string(p.seq) + ": " + why);
+      }
+      continue;
+    }
+    if (engine_->recover(route, table->version, std::move(p)) == Admission::kAccepted) {
+      ++recovered;
+    }
+  }
+  if (!pending->empty()) {
+    log::info("daemon", std::to_string(recovered) + " journalled message(s) of " +
+                            std::to_string(pending->size()) + " taken up again after a restart");
+  }
 }
 
 Result<void> Daemon::activate(std::shared_ptr<RouteTable> table) {

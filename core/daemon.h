@@ -52,10 +52,14 @@ class Daemon {
   Result<void> activate(std::shared_ptr<RouteTable> table);
   static void stopInputs(Active& active);
   static void stopSteps(Active& active, bool final);
+  // Start: journalled one-way messages not settled before the last stop or crash go
+  // through their routes again; those whose route is gone go to the dead letters.
+  void recoverJournal();
 
   std::unique_ptr<Registry> registry_;
   PluginSet plugins_;
   DaemonConfig config_;
+  std::unique_ptr<Store> store_;  // before the engine: it outlives it
   std::unique_ptr<Engine> engine_;
   std::shared_ptr<RouteTable> pending_;  // loaded by create(), activated by start()
   mutable std::mutex mutex_;

@@ -17,6 +17,7 @@ struct Engine::Job {
   std::size_t first_step = 0;  // top-level step the exchange starts at
   bool steps_done = false;
   std::uint32_t attempts = 0;  // attempts of the whole exchange so far
+  std::int64_t seq = 0;        // its journal entry in the store; 0 = none
   SteadyClock::time_point due{};
 
   Job(std::shared_ptr<const Route> r, Exchange ex, Completion d)
@@ -104,7 +105,8 @@ bool RouteStepEmitter::emit(Message message, bool past_limits) {
 
 InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, std::uint64_t version,
                                           Message message, std::size_t first_step,
-                                          bool may_run_here, bool past_limits, Completion done) {
+                                          bool may_run_here, bool past_limits, Completion done,
+                                          std::int64_t seq) {
   ExchangePattern pattern = route->pattern;
   Exchange exchange(std::move(message), route->id, pattern);
   exchange.setRouteVersion(version);
@@ -118,6 +120,9 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   bool one_way = pattern == ExchangePattern::kOneWay;
   auto job = std::make_unique<Job>(std::move(route), std::move(exchange), std::move(done));
   job->first_step = first_step;
+  job->seq = seq;
+  // A one-way message is accepted once it is in the journal (when there is a store).
+  const bool journal = one_way && store_ && seq == 0;
   bool run_here = false;
   {
     std::lock_guard lock(mutex_);
@@ -135,8 +140,39 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     ++counters_.accepted;
     if (run_here) {
       ++running_;
-    } else {
+    } else if (!journal) {
       queue_.push_back(std::move(job));
+    }
+  }
+  if (journal) {
+    // Outside the lock: the write waits for its (group) commit.
+    auto written = store_->append(job->route->id, job->exchange.message());
+    bool abandoned = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (!written.ok()) {
+        --held_one_way_;
+        --unsettled_;
+        --counters_.accepted;
+        ++counters_.refused;
+      } else {
+        job->seq = *written;
+        abandoned = stopping_;  // the workers are gone: it stays in the journal
+        if (!abandoned) queue_.push_back(std::move(job));
+      }
+    }
+    if (!written.ok()) {
+      idle_cv_.notify_all();
+      log::error("engine", "route " + job->route->id +
+                               ": a message refused, the store cannot "
+                               "keep it: " +
+                               written.error().message);
+      return {Admission::kBusy, {}};
+    }
+    if (abandoned) {
+      complete(std::move(job), Outcome::Status::kAbandoned,
+               Error(ErrorCode::kTransient, "the daemon stopped"));
+      return {Admission::kAccepted, {}};
     }
   }
   if (!run_here) {
@@ -145,6 +181,13 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   }
   auto pending = std::make_shared<CallerRun>(this, std::move(job));
   return {Admission::kAccepted, [pending] { (*pending)(); }};
+}
+
+Admission Engine::recover(std::shared_ptr<const Route> route, std::uint64_t version,
+                          StoredMessage stored) {
+  return admitJob(std::move(route), version, std::move(stored.message), 0, false, true, nullptr,
+                  stored.seq)
+      .admission;
 }
 
 void Engine::runInSlot(JobPtr job) {
@@ -343,6 +386,22 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
   } else if (status == Outcome::Status::kAbandoned) {
     log::error("engine", "not delivered before stop: route " + route.id + ", message " +
                              job->exchange.message().id() + " (" + error.message + ")");
+  }
+  if (job->seq != 0 && store_) {
+    // The journal follows the outcome; an abandoned message stays for the next start.
+    Result<void> settled;
+    if (status == Outcome::Status::kDelivered || status == Outcome::Status::kStopped) {
+      settled = store_->delivered(job->seq);
+    } else if (status != Outcome::Status::kAbandoned) {
+      settled = store_->deadLetter(job->seq,
+                                   std::string(errorCodeName(error.code)) + ": " + error.message);
+    }
+    if (!settled.ok()) {
+      log::error("engine", "route " + route.id + ", message " + job->exchange.message().id() +
+                               ": the store did not record the outcome (it may be delivered "
+                               "again after a restart): " +
+                               settled.error().message);
+    }
   }
   Outcome outcome;
   outcome.status = status;

@@ -14,6 +14,7 @@
 
 #include "core/loader.h"
 #include "core/route.h"
+#include "core/store.h"
 #include "lienthong/endpoint.h"
 
 namespace lienthong {
@@ -37,6 +38,14 @@ class Engine {
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+
+  // Control thread, before start(): the store that journals one-way messages (accepted
+  // only once journalled; settled there when delivered or dead-lettered). None: memory.
+  void setStore(Store* store) { store_ = store; }
+  // Control thread, after start(): a journalled message from before a restart goes
+  // through its route again (past the admission limits; it was accepted already).
+  Admission recover(std::shared_ptr<const Route> route, std::uint64_t version,
+                    StoredMessage stored);
 
   // Control thread.
   void start();
@@ -70,7 +79,7 @@ class Engine {
 
   InboundContext::Admitted admitJob(std::shared_ptr<const Route> route, std::uint64_t version,
                                     Message message, std::size_t first_step, bool may_run_here,
-                                    bool past_limits, Completion done);
+                                    bool past_limits, Completion done, std::int64_t seq = 0);
   static bool laterDue(const JobPtr& a, const JobPtr& b);
   void workerLoop();
   void timerLoop();
@@ -84,6 +93,7 @@ class Engine {
                 std::optional<Delivery> delivery = std::nullopt);
 
   const EngineSettings settings_;
+  Store* store_ = nullptr;
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;   // workers wait for jobs
   std::condition_variable timer_cv_;  // the timer waits for the next due retry

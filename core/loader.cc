@@ -553,6 +553,14 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
         [this](std::string_view k) { return registry_.connection(k); }, config.connections,
         config.connection_kinds);
   }
+  if (const YAML::Node* n = top.node("store")) {
+    MapReader r(*n, ctx, "store");
+    if (auto p = r.string("path", true)) {
+      fs::path path(*p);
+      if (path.is_relative()) path = fs::path(config.home) / path;
+      config.store_path = path.lexically_normal().string();
+    }
+  }
   if (const YAML::Node* n = top.node("keys")) loadKeys(*n, ctx, config);
   if (const YAML::Node* n = top.node("trust")) loadTrust(*n, ctx, config);
   // A list of existing paths under home: `what` names them in messages.

@@ -41,6 +41,7 @@ struct DaemonConfig {
   SourceLocation plugins_where;           // the config's `plugins` key
   std::map<std::string, std::shared_ptr<const pki::SigningKey>> keys;
   std::map<std::string, std::shared_ptr<const pki::TrustStore>> trust;
+  std::string store_path;  // the embedded store (absolute); "" = one-way messages in memory
 };
 
 class Loader {

@@ -1,6 +1,7 @@
 // The daemon in process on port 0, against real HTTP peers and real folders.
 
 #include "core/daemon.h"
+#include "core/store.h"
 #include "core/xml_document.h"
 #include "core/xmldsig.h"
 
@@ -290,6 +291,65 @@ TEST_F(DaemonTest, AggregateCompletesOnSizeTimeoutReloadAndStop) {
   ASSERT_EQ(peer_.requests().size(), 4u);
   EXPECT_EQ(peer_.requests()[3].uri, "/in/L4/stop");
   EXPECT_EQ(peer_.requests()[3].body, "e");
+}
+
+// With a store, an accepted one-way message is journalled before the 202: a stop while
+// the backend is down keeps it, the next start delivers it; a refusal is a dead letter
+// in the store with its reason.
+TEST_F(DaemonTest, JournalKeepsOneWayMessagesAcrossARestart) {
+  writeConfig(peer_.url(), "store: { path: var/lienthong.db }\n",
+              "{ workers: 4, queue: 16, drain-timeout: 200ms }");
+  auto up = std::make_shared<std::atomic<bool>>(false);
+  peer_.setHandler([up](const HttpPeer::Request& r) {
+    if (r.body == "refused") return HttpPeer::Response{400, "no", "text/plain"};
+    if (!up->load()) return HttpPeer::Response{503, "down", "text/plain"};
+    return HttpPeer::Response{200, "ok", "text/plain"};
+  });
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: status\n"
+              "    pattern: one-way\n"
+              "    delivery: { retry: { backoff: fixed, initial: 20ms, max: 20ms } }\n"
+              "    from: { http: { listener: public, path: /status } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  for (const char* body : {"TrangThai=4", "TrangThai=5", "refused"}) {
+    EXPECT_EQ(httpCall(port_, "POST", "/status", body, {{"MaHoSo", "HS-1"}}).status, 202);
+  }
+  ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().dead_lettered == 1; }));
+  ASSERT_TRUE(peer_.waitForRequests(6, 10s));  // the two others keep being retried
+  EXPECT_EQ(daemon_->stop(), 2u);              // abandoned: they stay in the journal
+  daemon_.reset();
+
+  {
+    auto store = openSqliteStore(home_.path("var/lienthong.db").string());
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    auto pending = (*store)->pending();
+    ASSERT_EQ(pending->size(), 2u);
+    EXPECT_EQ((*pending)[0].message.body(), "TrangThai=4");
+    EXPECT_EQ(*(*pending)[1].message.header("MaHoSo"), "HS-1");
+    auto dead = (*store)->deadLetters({});
+    ASSERT_EQ(dead->size(), 1u);
+    EXPECT_EQ((*dead)[0].message.body(), "refused");
+    EXPECT_NE((*dead)[0].reason.find("HTTP 400"), std::string::npos) << (*dead)[0].reason;
+  }
+
+  up->store(true);
+  const std::size_t before = peer_.requests().size();
+  start();  // the same home: the journal is taken up again
+  ASSERT_TRUE(peer_.waitForRequests(before + 2, 10s));
+  ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().delivered == 2; }));
+  std::vector<std::string> delivered;
+  for (std::size_t i = before; i < peer_.requests().size(); ++i) {
+    delivered.push_back(peer_.requests()[i].body);
+  }
+  EXPECT_NE(std::find(delivered.begin(), delivered.end(), "TrangThai=4"), delivered.end());
+  EXPECT_NE(std::find(delivered.begin(), delivered.end(), "TrangThai=5"), delivered.end());
+  daemon_->stop();
+  daemon_.reset();
+  auto store = openSqliteStore(home_.path("var/lienthong.db").string());
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->pending()->empty());
 }
 
 TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
