@@ -121,6 +121,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   content_type TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL,
   dead_ms INTEGER NOT NULL, reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS dead_letters_route ON dead_letters (route, dead_ms);
+CREATE TABLE IF NOT EXISTS actions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, who TEXT NOT NULL,
+  action TEXT NOT NULL, seq INTEGER NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
   route TEXT NOT NULL, key TEXT NOT NULL, expires_ms INTEGER NOT NULL,
   PRIMARY KEY (route, key));
@@ -183,6 +186,36 @@ class SqliteStore final : public Store {
     op.at = toMs(expires);
     if (auto e = submit(op)) return *e;
     return op.fresh;
+  }
+
+  Result<std::int64_t> replay(std::int64_t seq, const std::string& route,
+                              const std::string& who) override {
+    Op op(Op::kReplay);
+    op.seq = seq;
+    op.route = route;
+    op.text = who;
+    if (auto e = submit(op)) return *e;
+    return op.seq;
+  }
+
+  Result<void> purge(std::int64_t seq, const std::string& who) override {
+    Op op(Op::kPurge);
+    op.seq = seq;
+    op.text = who;
+    if (auto e = submit(op)) return *e;
+    return {};
+  }
+
+  Result<std::vector<StoreAction>> actions() override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_, "SELECT at_ms, who, action, seq, detail FROM actions ORDER BY id");
+    std::vector<StoreAction> out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back({fromMs(s.integer(0)), s.text(1), s.text(2), s.integer(3), s.text(4)});
+    }
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the actions");
+    return out;
   }
 
   Result<std::size_t> expireKeys(SystemClock::time_point now) override {
@@ -260,7 +293,7 @@ class SqliteStore final : public Store {
 
  private:
   struct Op {
-    enum Kind { kAppend, kDelivered, kDeadLetter, kRemember, kExpire };
+    enum Kind { kAppend, kDelivered, kDeadLetter, kRemember, kExpire, kReplay, kPurge };
     explicit Op(Kind k) : kind(k) {}
     Kind kind;
     std::string route;
@@ -416,6 +449,9 @@ class SqliteStore final : public Store {
         if (!stepDone(*remember_)) return false;
         op.fresh = sqlite3_changes(write_db_) == 1;
         return true;
+      case Op::kReplay:
+      case Op::kPurge:
+        return applyOperator(op, now);
       case Op::kExpire:
         expire_->reset();
         expire_->bind(1, op.at);
@@ -424,6 +460,46 @@ class SqliteStore final : public Store {
         return true;
     }
     return false;
+  }
+
+  // Replay or purge one dead letter, with its record, in the writer's transaction.
+  bool applyOperator(Op& op, std::int64_t now) {
+    const std::int64_t seq = op.seq;
+    std::string route;
+    {
+      Statement find(write_db_, "SELECT route FROM dead_letters WHERE seq = ?");
+      find.bind(1, seq);
+      const int rc = sqlite3_step(find.get());
+      if (rc == SQLITE_DONE) {
+        op.error = Error(ErrorCode::kInvalidMessage, "no dead letter " + std::to_string(seq));
+        return true;
+      }
+      if (rc != SQLITE_ROW) return false;
+      route = find.text(0);
+    }
+    if (op.kind == Op::kReplay) {
+      if (!op.route.empty()) route = op.route;
+      Statement back(write_db_,
+                     "INSERT INTO journal (route, accepted_ms, msg_id, correlation_id, "
+                     "dossier_key, content_type, headers, body) SELECT ?2, accepted_ms, msg_id, "
+                     "correlation_id, dossier_key, content_type, headers, body FROM dead_letters "
+                     "WHERE seq = ?1");
+      back.bind(1, seq);
+      back.bind(2, route);
+      if (sqlite3_step(back.get()) != SQLITE_DONE) return false;
+      op.seq = sqlite3_last_insert_rowid(write_db_);
+    }
+    Statement drop(write_db_, "DELETE FROM dead_letters WHERE seq = ?");
+    drop.bind(1, seq);
+    if (sqlite3_step(drop.get()) != SQLITE_DONE) return false;
+    Statement record(
+        write_db_, "INSERT INTO actions (at_ms, who, action, seq, detail) VALUES (?, ?, ?, ?, ?)");
+    record.bind(1, now);
+    record.bind(2, op.text);
+    record.bind(3, std::string(op.kind == Op::kReplay ? "replay" : "purge"));
+    record.bind(4, seq);
+    record.bind(5, op.kind == Op::kReplay ? "to route " + route : std::string());
+    return sqlite3_step(record.get()) == SQLITE_DONE;
   }
 
   void writerLoop() {

@@ -45,6 +45,15 @@ struct DeadLetterFilter {
   std::size_t limit = 1000;
 };
 
+// An operator's action on the dead letters, as recorded.
+struct StoreAction {
+  SystemClock::time_point at;
+  std::string who;
+  std::string action;  // "replay" or "purge"
+  std::int64_t seq = 0;
+  std::string detail;  // replay: the route it went back to
+};
+
 // Per route: messages journalled and not settled, and the age of the oldest.
 struct RouteDepth {
   std::size_t depth = 0;
@@ -73,6 +82,15 @@ class Store {
   virtual Result<std::vector<StoredMessage>> pending() = 0;
   virtual Result<std::vector<DeadLetter>> deadLetters(const DeadLetterFilter& filter) = 0;
   virtual Result<std::map<std::string, RouteDepth>> depths() = 0;
+  // A dead letter goes back into the journal for `route` (its own when empty); the next
+  // start delivers it. Returns its new journal sequence. Recorded as done by `who`.
+  virtual Result<std::int64_t> replay(std::int64_t seq, const std::string& route,
+                                      const std::string& who) = 0;
+  // A dead letter is deleted. Recorded as done by `who`.
+  virtual Result<void> purge(std::int64_t seq, const std::string& who) = 0;
+  // Every replay and purge, oldest first.
+  virtual Result<std::vector<StoreAction>> actions() = 0;
+
   // Forgets idempotency keys that expired before `now`; returns how many.
   virtual Result<std::size_t> expireKeys(SystemClock::time_point now) = 0;
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "apps/lienthongctl/ctl_config.h"
+#include "apps/lienthongctl/dlq_command.h"
 #include "apps/lienthongctl/pki_commands.h"
 #include "apps/lienthongctl/route_tests.h"
 #include "core/builtins.h"
@@ -47,6 +48,15 @@ Commands:
       Lists every key and certificate of the config (keys, CA bundles, intermediates,
       pinned) with days to expiry; WARN within N days (default 30), EXPIRED after.
       Exit status: 0 all fine, 1 a certificate expired or is within the warning window.
+  dlq list|show|replay|purge [--config FILE] [--route R] [--reason TEXT]
+      [--dossier CODE] [--since T] [--until T] [--limit N] [--json] [SEQ...]
+      The dead letters of the config's store, while the daemon is stopped. list and show
+      print them (--json for scripts); replay puts them back in the journal, for their
+      own route or --to ROUTE, and the daemon delivers them at its next start; purge
+      deletes them. replay and purge need SEQ numbers, a filter or --all, take
+      --dry-run, and are recorded (who, when, what) in the store. T is
+      2026-11-27T10:00:00Z, 2026-11-27 or a duration ago (2h). Exit status: 0 done,
+      1 failed (the daemon holds the store, say), 2 wrong usage.
   help
       This text.
 
@@ -179,5 +189,6 @@ int main(int argc, char** argv) {
   if (command == "sign") return lienthong::ctl::signCommand(args);
   if (command == "verify") return lienthong::ctl::verifyCommand(args);
   if (command == "certs") return lienthong::ctl::certsCommand(args);
+  if (command == "dlq") return lienthong::ctl::dlqCommand(args);
   return usageError("unknown command '" + command + "'");
 }

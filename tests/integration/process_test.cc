@@ -12,6 +12,8 @@
 #include <future>
 #include <regex>
 
+#include "core/store.h"
+
 #include "fakes/http_peer.h"
 #include "integration/test_support.h"
 
@@ -355,6 +357,68 @@ TEST(Lienthongctl, SignVerifyAndCertsWithTheConfigsKeys) {
   Process usage({ctl, "verify", "--config", config, signed_file});
   usage.readAll();
   EXPECT_EQ(usage.wait(), 2);
+}
+
+// The dead letters of a stopped daemon's store, as an operator handles them.
+TEST(Lienthongctl, DeadLettersAreListedShownReplayedAndPurged) {
+  TempHome home;
+  writeDaemonFiles(home, "http://127.0.0.1:1");
+  home.write("config.yaml",
+             home.read(home.path("config.yaml")) + "store: { path: var/lienthong.db }\n");
+  const std::string db = home.path("var/lienthong.db").string();
+  std::filesystem::create_directories(home.path("var"));
+  {
+    auto store = openSqliteStore(db);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    for (int i = 1; i <= 3; ++i) {
+      Message m;
+      m.setDossierKey("000.00.01.H22-240315-000" + std::to_string(i));
+      m.setHeader("MaHoSo", m.dossierKey());
+      m.setBody("<TrangThai>" + std::to_string(i) + "</TrangThai>");
+      auto seq = (*store)->append("status", m);
+      ASSERT_TRUE((*store)->deadLetter(*seq, i == 2 ? "Timeout: timed out" : "HTTP 400").ok());
+    }
+  }
+  const std::string ctl = binary("apps/lienthongctl/lienthongctl");
+  const std::string config = home.path("config.yaml").string();
+  auto run = [&](std::vector<std::string> args, int expected) {
+    args.insert(args.begin(), {ctl, "dlq"});
+    args.insert(args.begin() + 3, {"--config", config});
+    Process p(args);
+    std::string out = p.readAll();
+    EXPECT_EQ(p.wait(), expected) << out;
+    return out;
+  };
+  std::string out = run({"list"}, 0);
+  EXPECT_NE(out.find("3 dead letter(s)"), std::string::npos) << out;
+  out = run({"list", "--reason", "timed out"}, 0);
+  EXPECT_NE(out.find("000.00.01.H22-240315-0002"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 dead letter(s)"), std::string::npos) << out;
+  out = run({"list", "--json", "--dossier", "000.00.01.H22-240315-0003"}, 0);
+  EXPECT_NE(out.find("\"dossier\":\"000.00.01.H22-240315-0003\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"reason\":\"HTTP 400\""), std::string::npos) << out;
+  out = run({"show", "2"}, 0);
+  EXPECT_NE(out.find("MaHoSo: 000.00.01.H22-240315-0002"), std::string::npos) << out;
+  EXPECT_NE(out.find("<TrangThai>2</TrangThai>"), std::string::npos) << out;
+
+  out = run({"replay", "--reason", "HTTP 400", "--dry-run"}, 0);
+  EXPECT_NE(out.find("2 dead letter(s) would be replayed (dry run: nothing changed)"),
+            std::string::npos)
+      << out;
+  run({"replay"}, 2);                          // no selection: refused
+  run({"replay", "1", "--to", "nowhere"}, 1);  // no such route
+  out = run({"replay", "1"}, 0);
+  EXPECT_NE(out.find("1 dead letter(s) back in the journal"), std::string::npos) << out;
+  out = run({"purge", "--all"}, 0);
+  EXPECT_NE(out.find("2 dead letter(s) purged"), std::string::npos) << out;
+
+  auto store = openSqliteStore(db);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->pending()->size(), 1u);
+  EXPECT_TRUE((*store)->deadLetters({})->empty());
+  EXPECT_EQ((*store)->actions()->size(), 3u);  // one replay, two purges, with who and when
+  out = run({"list"}, 1);  // the store is held (by this test, as by a running daemon)
+  EXPECT_NE(out.find("is in use by another process"), std::string::npos) << out;
 }
 
 TEST(Lienthongctl, HelpAndUsage) {

@@ -122,6 +122,38 @@ TEST_F(StoreTest, DeadLettersAreFoundByRouteReasonDossierAndTime) {
   EXPECT_EQ(store->deadLetters(limited)->size(), 3u);
 }
 
+TEST_F(StoreTest, DeadLettersAreReplayedOrPurgedAndEveryActionIsRecorded) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  std::vector<std::int64_t> seqs;
+  for (int i = 1; i <= 3; ++i) {
+    auto seq = store->append("status", dossier("HS-" + std::to_string(i), "<x/>"));
+    ASSERT_TRUE(store->deadLetter(*seq, "HTTP 400").ok());
+    seqs.push_back(*seq);
+  }
+  auto back = store->replay(seqs[0], "", "mai@tinh");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  auto moved = store->replay(seqs[1], "status-v2", "mai@tinh");
+  ASSERT_TRUE(moved.ok());
+  ASSERT_TRUE(store->purge(seqs[2], "an@tinh").ok());
+  EXPECT_FALSE(store->purge(seqs[2], "an@tinh").ok());  // gone already
+  EXPECT_TRUE(store->deadLetters({})->empty());
+  auto pending = store->pending();
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].route, "status");
+  EXPECT_EQ((*pending)[0].message.dossierKey(), "HS-1");
+  EXPECT_EQ((*pending)[1].route, "status-v2");
+  auto actions = store->actions();
+  ASSERT_TRUE(actions.ok());
+  ASSERT_EQ(actions->size(), 3u);
+  EXPECT_EQ((*actions)[0].who, "mai@tinh");
+  EXPECT_EQ((*actions)[0].action, "replay");
+  EXPECT_EQ((*actions)[0].seq, seqs[0]);
+  EXPECT_EQ((*actions)[1].detail, "to route status-v2");
+  EXPECT_EQ((*actions)[2].action, "purge");
+  EXPECT_EQ((*actions)[2].who, "an@tinh");
+}
+
 TEST_F(StoreTest, IdempotencyKeysAreRememberedUntilTheyExpire) {
   auto store = open();
   ASSERT_TRUE(store);

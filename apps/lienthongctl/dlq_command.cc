@@ -1,0 +1,262 @@
+#include "apps/lienthongctl/dlq_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "apps/lienthongctl/ctl_config.h"
+#include "core/json_text.h"
+#include "core/store.h"
+
+namespace lienthong::ctl {
+
+namespace {
+
+int usage(const std::string& message) {
+  std::fprintf(stderr, "lienthongctl dlq: %s (see lienthongctl --help)\n", message.c_str());
+  return 2;
+}
+
+std::string timeText(SystemClock::time_point t) {
+  const std::time_t s = SystemClock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// "2026-11-27T10:00:00Z", "2026-11-27", or a duration ago ("2h", "30m", "7d").
+std::optional<SystemClock::time_point> parseTime(const std::string& text) {
+  if (auto ago = parseDuration(text)) return SystemClock::now() - *ago;
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (!end || *end) {
+    tm = {};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+    if (!end || *end) return std::nullopt;
+  }
+  return SystemClock::from_time_t(timegm(&tm));
+}
+
+std::string who() {
+  const char* user = std::getenv("SUDO_USER");
+  if (!user) user = std::getenv("USER");
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(user ? user : "unknown") + "@" + host;
+}
+
+struct Args {
+  std::string sub;
+  std::string config;
+  DeadLetterFilter filter;
+  std::vector<std::int64_t> seqs;
+  std::string to;
+  bool dry_run = false;
+  bool all = false;
+  bool json = false;
+  bool filtered = false;
+};
+
+std::optional<int> parse(const std::vector<std::string>& in, Args& a) {
+  if (in.empty()) return usage("give list, show, replay or purge");
+  a.sub = in[0];
+  if (a.sub != "list" && a.sub != "show" && a.sub != "replay" && a.sub != "purge") {
+    return usage("unknown command '" + a.sub + "' (list, show, replay, purge)");
+  }
+  for (std::size_t i = 1; i < in.size(); ++i) {
+    const std::string& o = in[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= in.size()) return false;
+      out = in[++i];
+      return true;
+    };
+    std::string v;
+    if (o == "--dry-run") {
+      a.dry_run = true;
+    } else if (o == "--all") {
+      a.all = true;
+    } else if (o == "--json") {
+      a.json = true;
+    } else if (o == "--config") {
+      if (!value(a.config)) return usage("--config needs a file");
+    } else if (o == "--route" || o == "--reason" || o == "--dossier") {
+      if (!value(v)) return usage(o + " needs a value");
+      (o == "--route"    ? a.filter.route
+       : o == "--reason" ? a.filter.reason
+                         : a.filter.dossier_key) = v;
+      a.filtered = true;
+    } else if (o == "--since" || o == "--until") {
+      if (!value(v)) return usage(o + " needs a time");
+      auto t = parseTime(v);
+      if (!t) return usage(o + ": '" + v + "' is no time (2026-11-27T10:00:00Z, 2026-11-27, 2h)");
+      (o == "--since" ? a.filter.since : a.filter.until) = *t;
+      a.filtered = true;
+    } else if (o == "--limit") {
+      if (!value(v)) return usage("--limit needs a number");
+      a.filter.limit = static_cast<std::size_t>(std::strtoull(v.c_str(), nullptr, 10));
+    } else if (o == "--to") {
+      if (!value(a.to)) return usage("--to needs a route id");
+    } else if (!o.empty() && o[0] != '-' &&
+               o.find_first_not_of("0123456789") == std::string::npos) {
+      a.seqs.push_back(std::stoll(o));
+    } else {
+      return usage("unknown option '" + o + "'");
+    }
+  }
+  if (a.sub == "show" && a.seqs.size() != 1) return usage("show takes one dead letter number");
+  if ((a.sub == "replay" || a.sub == "purge") && a.seqs.empty() && !a.filtered && !a.all) {
+    return usage(a.sub + " needs dead letter numbers, a filter, or --all");
+  }
+  if (!a.to.empty() && a.sub != "replay") return usage("--to is for replay");
+  return std::nullopt;
+}
+
+void printJson(const std::vector<DeadLetter>& letters) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < letters.size(); ++i) {
+    const DeadLetter& d = letters[i];
+    out += i ? ",\n " : "";
+    out += "{\"seq\":" + std::to_string(d.seq) + ",\"route\":";
+    appendJsonString(out, d.route);
+    out += ",\"dossier\":";
+    appendJsonString(out, d.message.dossierKey());
+    out += ",\"message_id\":";
+    appendJsonString(out, d.message.id());
+    out += ",\"accepted\":\"" + timeText(d.accepted) + "\",\"dead\":\"" + timeText(d.dead) +
+           "\",\"reason\":";
+    appendJsonString(out, d.reason);
+    out += "}";
+  }
+  out += "]\n";
+  std::fputs(out.c_str(), stdout);
+}
+
+}  // namespace
+
+int dlqCommand(const std::vector<std::string>& args) {
+  Args a;
+  if (auto bad = parse(args, a)) return *bad;
+  Registry registry;
+  PluginSet plugins;
+  ConfigErrors errors;
+  const std::string file = a.config.empty() ? defaultConfigFile() : a.config;
+  if (file.empty()) return usage("give --config FILE (the store is named there)");
+  auto config = loadConfig(file, registry, plugins, errors);
+  if (!config) {
+    std::fputs(errors.str().c_str(), stderr);
+    return 1;
+  }
+  if (config->store_path.empty()) {
+    std::fprintf(stderr, "%s has no store: dead letters are only logged\n", file.c_str());
+    return 1;
+  }
+  if (!a.to.empty()) {
+    Loader loader(registry, true);
+    auto table = loader.loadRoutes(*config, config->route_paths, errors);
+    if (!table || !table->find(a.to)) {
+      std::fprintf(stderr, "no route '%s' in the config's routes\n", a.to.c_str());
+      return 1;
+    }
+  }
+  auto store = openSqliteStore(config->store_path);
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", store.error().message.c_str());
+    return 1;
+  }
+  auto letters = (*store)->deadLetters(a.filter);
+  if (!letters.ok()) {
+    std::fprintf(stderr, "%s\n", letters.error().message.c_str());
+    return 1;
+  }
+  if (!a.seqs.empty()) {
+    const std::set<std::int64_t> wanted(a.seqs.begin(), a.seqs.end());
+    std::erase_if(*letters, [&](const DeadLetter& d) { return !wanted.count(d.seq); });
+    if (letters->size() != wanted.size()) {
+      std::fprintf(stderr, "%zu of the %zu dead letter number(s) given exist\n", letters->size(),
+                   wanted.size());
+      return 1;
+    }
+  }
+
+  if (a.sub == "list") {
+    if (a.json) {
+      printJson(*letters);
+      return 0;
+    }
+    std::printf("%-8s %-20s %-24s %-28s %s\n", "SEQ", "DEAD (UTC)", "ROUTE", "DOSSIER", "REASON");
+    for (const DeadLetter& d : *letters) {
+      std::string reason = d.reason.size() > 100 ? d.reason.substr(0, 97) + "..." : d.reason;
+      std::printf("%-8lld %-20s %-24s %-28s %s\n", static_cast<long long>(d.seq),
+                  timeText(d.dead).c_str(), d.route.c_str(), d.message.dossierKey().c_str(),
+                  reason.c_str());
+    }
+    std::printf("%zu dead letter(s)\n", letters->size());
+    return 0;
+  }
+  if (a.sub == "show") {
+    const DeadLetter& d = letters->front();
+    if (a.json) {
+      printJson(*letters);
+      return 0;
+    }
+    std::printf(
+        "dead letter %lld\nroute:       %s\nmessage id:  %s\ncorrelation: %s\n"
+        "dossier:     %s\naccepted:    %s\ndead:        %s\nreason:      %s\n"
+        "content type: %s\nheaders:\n",
+        static_cast<long long>(d.seq), d.route.c_str(), d.message.id().c_str(),
+        d.message.correlationId().c_str(), d.message.dossierKey().c_str(),
+        timeText(d.accepted).c_str(), timeText(d.dead).c_str(), d.reason.c_str(),
+        d.message.contentType().c_str());
+    for (const auto& [name, value] : d.message.headers()) {
+      std::printf("  %s: %s\n", name.c_str(), value.c_str());
+    }
+    std::printf("body (%zu bytes):\n", d.message.body().size());
+    std::fwrite(d.message.body().data(), 1, d.message.body().size(), stdout);
+    std::printf("\n");
+    return 0;
+  }
+  const bool replay = a.sub == "replay";
+  const std::string by = who();
+  std::size_t done = 0;
+  for (const DeadLetter& d : *letters) {
+    const std::string target = a.to.empty() ? d.route : a.to;
+    if (a.dry_run) {
+      std::printf("would %s %lld (%s, %s)%s\n", replay ? "replay" : "purge",
+                  static_cast<long long>(d.seq), d.route.c_str(), d.message.dossierKey().c_str(),
+                  replay ? (" to route " + target).c_str() : "");
+      continue;
+    }
+    if (replay) {
+      auto back = (*store)->replay(d.seq, a.to, by);
+      if (!back.ok()) {
+        std::fprintf(stderr, "%s\n", back.error().message.c_str());
+        return 1;
+      }
+    } else if (auto gone = (*store)->purge(d.seq, by); !gone.ok()) {
+      std::fprintf(stderr, "%s\n", gone.error().message.c_str());
+      return 1;
+    }
+    ++done;
+  }
+  if (a.dry_run) {
+    std::printf("%zu dead letter(s) would be %s (dry run: nothing changed)\n", letters->size(),
+                replay ? "replayed" : "purged");
+  } else if (replay) {
+    std::printf(
+        "%zu dead letter(s) back in the journal; the daemon delivers them at its next "
+        "start (recorded as %s)\n",
+        done, by.c_str());
+  } else {
+    std::printf("%zu dead letter(s) purged (recorded as %s)\n", done, by.c_str());
+  }
+  return 0;
+}
+
+}  // namespace lienthong::ctl
