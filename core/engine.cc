@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "lienthong/log.h"
+#include "lienthong/template.h"
 
 namespace lienthong {
 
@@ -18,6 +19,8 @@ struct Engine::Job {
   bool steps_done = false;
   std::uint32_t attempts = 0;  // attempts of the whole exchange so far
   std::int64_t seq = 0;        // its journal entry in the store; 0 = none
+  bool duplicate = false;      // seen before (idempotency key): acknowledged, not delivered
+  std::string refusal;         // set: dead-lettered with this reason without running
   SteadyClock::time_point due{};
 
   Job(std::shared_ptr<const Route> r, Exchange ex, Completion d)
@@ -146,7 +149,33 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   }
   if (journal) {
     // Outside the lock: the write waits for its (group) commit.
-    auto written = store_->append(job->route->id, job->exchange.message());
+    Result<std::optional<std::int64_t>> written = std::optional<std::int64_t>();
+    const Route& r = *job->route;
+    std::string key;
+    if (r.idempotency_key) {
+      std::vector<std::string> missing;
+      key = r.idempotency_key->render(job->exchange, &missing);
+      if (key.empty() || !missing.empty()) {
+        std::string names;
+        for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
+        job->refusal = "the idempotency key '" + r.idempotency_key->source() +
+                       "' cannot be computed for this message" +
+                       (names.empty() ? std::string(" (it is empty)") : " (no " + names + ")");
+        key.clear();
+      }
+    }
+    if (!key.empty()) {
+      written = store_->appendOnce(r.id, job->exchange.message(), key,
+                                   SystemClock::now() + r.idempotency_keep);
+      if (written.ok() && !*written) job->duplicate = true;
+    } else {
+      auto plain = store_->append(r.id, job->exchange.message());
+      if (plain.ok()) {
+        written = std::optional<std::int64_t>(*plain);
+      } else {
+        written = plain.error();
+      }
+    }
     bool abandoned = false;
     {
       std::lock_guard lock(mutex_);
@@ -156,7 +185,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
         --counters_.accepted;
         ++counters_.refused;
       } else {
-        job->seq = *written;
+        if (*written) job->seq = **written;
         abandoned = stopping_;  // the workers are gone: it stays in the journal
         if (!abandoned) queue_.push_back(std::move(job));
       }
@@ -268,6 +297,21 @@ void Engine::runSteps(JobPtr& job) {
   const Route& route = *job->route;
   bool request_reply = ex.pattern() == ExchangePattern::kRequestReply;
 
+  if (job->duplicate) {
+    {
+      std::lock_guard lock(mutex_);
+      ++counters_.duplicates;
+    }
+    complete(std::move(job), Outcome::Status::kStopped,
+             Error(ErrorCode::kPermanent, "a duplicate (its idempotency key was seen before)"));
+    return;
+  }
+  if (!job->refusal.empty()) {
+    complete(std::move(job), Outcome::Status::kDeadLettered,
+             Error(ErrorCode::kInvalidMessage, job->refusal));
+    return;
+  }
+
   if (request_reply && SteadyClock::now() >= ex.deadline()) {
     complete(std::move(job), Outcome::Status::kFailed,
              Error(ErrorCode::kTimeout, "route timeout passed before the message was handled"));
@@ -378,6 +422,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
                       std::optional<Delivery> delivery) {
   const Route& route = *job->route;
   const std::string route_id = route.id;
+  const bool duplicate = job->duplicate;
   bool one_way = job->exchange.pattern() == ExchangePattern::kOneWay;
   if (status == Outcome::Status::kDeadLettered) {
     log::error("engine", "dead letter: route " + route.id + ", message " +
@@ -426,7 +471,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     switch (status) {
       case Outcome::Status::kDelivered:
       case Outcome::Status::kStopped:
-        ++counters_.delivered;
+        if (!duplicate) ++counters_.delivered;
         break;
       case Outcome::Status::kDeadLettered:
         ++counters_.dead_lettered;

@@ -32,6 +32,7 @@ class Engine {
     std::uint64_t failed = 0;
     std::uint64_t dead_lettered = 0;
     std::uint64_t retries = 0;
+    std::uint64_t duplicates = 0;  // acknowledged and dropped by an idempotency key
   };
 
   explicit Engine(EngineSettings settings);

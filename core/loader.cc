@@ -715,6 +715,19 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
             ctx.error(*retry, "retry 'initial' is longer than 'max'");
           }
         }
+        if (const YAML::Node* idem = dr.node("idempotency")) {
+          MapReader ir(*idem, ctx, "idempotency");
+          route->idempotency_key = ir.templ("key", true);
+          if (auto keep = ir.duration("keep")) route->idempotency_keep = *keep;
+          ir.finish();
+          if (route->pattern != ExchangePattern::kOneWay) {
+            ctx.error(*idem, "idempotency is for one-way routes");
+          } else if (config.store_path.empty()) {
+            ctx.error(*idem,
+                      "idempotency needs a store in the daemon config (store: { path: "
+                      "var/lienthong.db }): the keys must outlive a restart");
+          }
+        }
       }
       const YAML::Node* from = r.node("from", true);
       const YAML::Node* steps = r.node("steps");

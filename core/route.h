@@ -33,6 +33,10 @@ struct Route {
   bool enabled = true;
   std::chrono::milliseconds timeout{30'000};
   RetryPolicy retry;
+  // Idempotent consumer (one-way, with a store): a message whose key was seen within
+  // `idempotency_keep` is acknowledged and dropped.
+  std::shared_ptr<const Template> idempotency_key;
+  std::chrono::milliseconds idempotency_keep{7LL * 24 * 3600 * 1000};
   std::unique_ptr<InboundEndpoint> from;
   std::vector<std::unique_ptr<Step>> steps;
   std::shared_ptr<OutboundEndpoint> to;

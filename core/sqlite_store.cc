@@ -163,6 +163,19 @@ class SqliteStore final : public Store {
     return op.seq;
   }
 
+  Result<std::optional<std::int64_t>> appendOnce(const std::string& route, const Message& message,
+                                                 const std::string& key,
+                                                 SystemClock::time_point expires) override {
+    Op op(Op::kAppend);
+    op.route = route;
+    op.message = &message;
+    op.text = key;
+    op.at = toMs(expires);
+    if (auto e = submit(op)) return *e;
+    if (!op.fresh) return std::optional<std::int64_t>();
+    return std::optional<std::int64_t>(op.seq);
+  }
+
   Result<void> delivered(std::int64_t seq) override {
     Op op(Op::kDelivered);
     op.seq = seq;
@@ -398,6 +411,20 @@ class SqliteStore final : public Store {
     return op.error;
   }
 
+  // Upserts the idempotency key op.text of op.route; op.fresh says whether it was new
+  // (or expired). False when the write failed.
+  bool rememberKey(Op& op, std::int64_t now) {
+    remember_->reset();
+    remember_->bind(1, op.route);
+    remember_->bind(2, op.text);
+    remember_->bind(3, op.at);
+    remember_->bind(4, now);
+    const int rc = sqlite3_step(remember_->get());
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return false;
+    op.fresh = sqlite3_changes(write_db_) == 1;
+    return true;
+  }
+
   // One write inside the open transaction; false (with the error) when it failed.
   bool apply(Op& op) {
     const std::int64_t now = toMs(SystemClock::now());
@@ -407,6 +434,11 @@ class SqliteStore final : public Store {
     };
     switch (op.kind) {
       case Op::kAppend: {
+        op.fresh = true;
+        if (!op.text.empty()) {  // with an idempotency key: only if it is new
+          if (!rememberKey(op, now)) return false;
+          if (!op.fresh) return true;
+        }
         Statement& s = *append_;
         s.reset();
         const Message& m = *op.message;
@@ -441,14 +473,7 @@ class SqliteStore final : public Store {
         dead_delete_->bind(1, op.seq);
         return stepDone(*dead_delete_);
       case Op::kRemember:
-        remember_->reset();
-        remember_->bind(1, op.route);
-        remember_->bind(2, op.text);
-        remember_->bind(3, op.at);
-        remember_->bind(4, now);
-        if (!stepDone(*remember_)) return false;
-        op.fresh = sqlite3_changes(write_db_) == 1;
-        return true;
+        return rememberKey(op, now);
       case Op::kReplay:
       case Op::kPurge:
         return applyOperator(op, now);

@@ -69,6 +69,13 @@ class Store {
 
   // Journals an accepted one-way message; returns its sequence number.
   virtual Result<std::int64_t> append(const std::string& route, const Message& message) = 0;
+  // Journals the message unless `key` was remembered for the route and has not expired:
+  // the check, the key (kept until `expires`) and the entry are one transaction. Returns
+  // the sequence number, or nullopt for a duplicate (nothing journalled).
+  virtual Result<std::optional<std::int64_t>> appendOnce(const std::string& route,
+                                                         const Message& message,
+                                                         const std::string& key,
+                                                         SystemClock::time_point expires) = 0;
   // The message was delivered: it leaves the journal.
   virtual Result<void> delivered(std::int64_t seq) = 0;
   // The message was given up: it moves to the dead letters with the reason.

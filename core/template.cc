@@ -234,7 +234,7 @@ bool Template::isConstant() const {
   return true;
 }
 
-std::string Template::render(const Exchange& exchange) const {
+std::string Template::render(const Exchange& exchange, std::vector<std::string>* missing) const {
   if (parts_.size() == 1 && parts_[0].kind == Part::Kind::kLiteral) return parts_[0].text;
   std::string out;
   const Message& m = exchange.message();
@@ -246,10 +246,13 @@ std::string Template::render(const Exchange& exchange) const {
         break;
       case K::kHeader: {
         const std::string* v = m.header(p.text);
-        if (v && !v->empty())
+        if (v && !v->empty()) {
           out += *v;
-        else if (p.has_fallback)
+        } else if (p.has_fallback) {
           out += p.fallback;
+        } else if (missing) {
+          missing->push_back(p.text);
+        }
         break;
       }
       case K::kMessageId:

@@ -32,7 +32,9 @@ class Template {
   static std::optional<Template> compile(std::string_view text, TemplateError* error);
 
   // Thread-safe.
-  std::string render(const Exchange& exchange) const;
+  std::string render(const Exchange& exchange) const { return render(exchange, nullptr); }
+  // Also lists, in `missing`, the headers that were absent or empty with no fallback.
+  std::string render(const Exchange& exchange, std::vector<std::string>* missing) const;
   bool isConstant() const;
   const std::string& source() const { return source_; }
 

@@ -352,6 +352,66 @@ TEST_F(DaemonTest, JournalKeepsOneWayMessagesAcrossARestart) {
   EXPECT_TRUE((*store)->pending()->empty());
 }
 
+// An idempotent route: the same status event twice reaches the backend once; an event
+// whose key cannot be computed is a dead letter with that reason.
+TEST_F(DaemonTest, IdempotencyKeysDropDuplicates) {
+  writeConfig(peer_.url(), "store: { path: var/lienthong.db }\n");
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: status\n"
+              "    pattern: one-way\n"
+              "    delivery: { idempotency: { key: \"${MaHoSo}-${TrangThai}\", keep: 1d } }\n"
+              "    from: { http: { listener: public, path: /status } }\n"
+              "    to: { http: { connection: backend } }\n");
+  start();
+  const std::map<std::string, std::string> event = {{"MaHoSo", "HS-1"}, {"TrangThai", "4"}};
+  EXPECT_EQ(httpCall(port_, "POST", "/status", "first", event).status, 202);
+  EXPECT_EQ(httpCall(port_, "POST", "/status", "again", event).status, 202);
+  EXPECT_EQ(
+      httpCall(port_, "POST", "/status", "next", {{"MaHoSo", "HS-1"}, {"TrangThai", "5"}}).status,
+      202);
+  EXPECT_EQ(httpCall(port_, "POST", "/status", "no key").status, 202);
+  ASSERT_TRUE(eventually([&] {
+    auto s = daemon_->engine().stats();
+    return s.delivered == 2 && s.duplicates == 1 && s.dead_lettered == 1;
+  }));
+  ASSERT_EQ(peer_.requests().size(), 2u);
+  EXPECT_EQ(peer_.requests()[0].body, "first");
+  EXPECT_EQ(peer_.requests()[1].body, "next");
+  daemon_->stop();
+  daemon_.reset();
+  auto store = openSqliteStore(home_.path("var/lienthong.db").string());
+  ASSERT_TRUE(store.ok());
+  auto dead = (*store)->deadLetters({});
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_NE((*dead)[0].reason.find(
+                "the idempotency key '${MaHoSo}-${TrangThai}' cannot be computed for this "
+                "message (no MaHoSo, TrangThai)"),
+            std::string::npos)
+      << (*dead)[0].reason;
+}
+
+TEST_F(DaemonTest, IdempotencyNeedsAStoreAndAOneWayRoute) {
+  writeConfig(peer_.url());
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: a\n"
+              "    pattern: one-way\n"
+              "    delivery: { idempotency: { key: \"${MaHoSo}\" } }\n"
+              "    from: { http: { listener: public, path: /a } }\n"
+              "  - id: b\n"
+              "    pattern: request-reply\n"
+              "    delivery: { idempotency: { key: \"${MaHoSo}\" } }\n"
+              "    from: { http: { listener: public, path: /b } }\n");
+  ConfigErrors errors;
+  EXPECT_FALSE(Daemon::create(home_.path("config.yaml").string(), errors));
+  const std::string text = errors.str();
+  EXPECT_NE(text.find("r.yaml:4:30: idempotency needs a store in the daemon config"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("r.yaml:8:30: idempotency is for one-way routes"), std::string::npos) << text;
+}
+
 TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
   startWithHeldPeer("{ workers: 1, queue: 1, drain-timeout: 5s }");
   auto first =

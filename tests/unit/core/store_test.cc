@@ -167,6 +167,23 @@ TEST_F(StoreTest, IdempotencyKeysAreRememberedUntilTheyExpire) {
   EXPECT_EQ(*store->expireKeys(SystemClock::now()), 1u);
 }
 
+TEST_F(StoreTest, AppendOnceJournalsAKeyOnlyOnce) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const auto keep = SystemClock::now() + 24h;
+  auto first = store->appendOnce("status", dossier("HS-1", "<a/>"), "HS-1-4", keep);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(*first);
+  auto again = store->appendOnce("status", dossier("HS-1", "<a/>"), "HS-1-4", keep);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);  // a duplicate: nothing journalled
+  EXPECT_EQ(store->pending()->size(), 1u);
+  ASSERT_TRUE(store->delivered(**first).ok());
+  // Delivered or not, the key stays until it expires.
+  EXPECT_FALSE(*store->appendOnce("status", dossier("HS-1", "<a/>"), "HS-1-4", keep));
+  EXPECT_TRUE(*store->appendOnce("sync", dossier("HS-1", "<a/>"), "HS-1-4", keep));
+}
+
 TEST_F(StoreTest, ConcurrentWritersShareCommits) {
   auto store = open();
   ASSERT_TRUE(store);
