@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Durable one-way delivery: HTTP -> journal (store, fsync) -> HTTP, beside the same route
+# without a store (messages held in memory), and beside the disk's own fsync rate measured
+# in the same run. Both daemons forward to the same lienthong-echo backend; wrk POSTs 1 KB
+# one-way messages (202 answers); rounds alternate between the two.
+#   bench/durable/run.sh [DURATION=10s] [ROUNDS=3] [CONNS=80] [SIZE=1024]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+for arg in "$@"; do declare "$arg"; done
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-80}
+SIZE=${SIZE:-1024}
+LIENTHONGD=${LIENTHONGD:-$ROOT/build/apps/lienthongd/lienthongd}
+ECHO=${ECHO:-$ROOT/build/bench/lienthong-echo}
+RESULTS=${RESULTS:-$ROOT/bench/results}
+TMP=$(mktemp -d "$ROOT/build/bench-durable.XXXXXX")  # on the build's disk, not a RAM disk
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+die() { echo "run.sh: $*" >&2; exit 2; }
+log() { echo "== $*" >&2; }
+
+"$ECHO" --address 127.0.0.1 --port 0 >"$TMP/echo.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q '^listening on ' "$TMP/echo.out" && break; sleep 0.05; done
+ECHO_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/echo.out")
+[[ -n $ECHO_PORT ]] || die "echo backend did not start"
+
+declare -A PORT
+start_daemon() {
+  local name=$1 store=$2 port=$((20000 + RANDOM % 12000))
+  mkdir -p "$TMP/$name/routes"
+  cat >"$TMP/$name/lienthong.yaml" <<CFG
+log: { level: warn }
+engine: { workers: 64, queue: 4096, max-pending: 1000000 }
+listeners:
+  bench: { http: { address: 127.0.0.1, port: $port, threads: 256 } }
+connections:
+  echo: { http: { url: "http://127.0.0.1:$ECHO_PORT", pool: 256 } }
+$store
+routes: [ routes ]
+CFG
+  cat >"$TMP/$name/routes/r.yaml" <<'ROUTE'
+routes:
+  - id: one-way
+    pattern: one-way
+    from: { http: { listener: bench, path: /echo, methods: [POST] } }
+    to: { http: { connection: echo, path: /echo } }
+ROUTE
+  (cd "$TMP/$name" && exec "$LIENTHONGD" --config lienthong.yaml) >"$TMP/$name.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 150); do
+    curl -s -o /dev/null -X POST --data x "http://127.0.0.1:$port/echo" && break
+    sleep 0.1
+  done
+  PORT[$name]=$port
+}
+start_daemon memory ""
+start_daemon durable "store: { path: var/lienthong.db }"
+log "memory on ${PORT[memory]}, durable on ${PORT[durable]}, echo on $ECHO_PORT"
+
+log "fsync rate of the disk under $TMP (3 s, 1 KB write + fsync)"
+FSYNC=$(python3 - "$TMP/fsync.probe" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+n, end = 0, time.time() + 3
+while time.time() < end:
+    os.write(fd, b"x" * 1024); os.fsync(fd); n += 1
+print(round(n / 3))
+PY
+)
+
+cat >"$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = string.rep("x", $SIZE)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+declare -A RATES ERRORS
+for name in memory durable; do RATES[$name]=""; ERRORS[$name]=0; done
+for name in memory durable; do
+  wrk -t2 -c"$CONNS" -d2s -s "$TMP/post.lua" "http://127.0.0.1:${PORT[$name]}/echo" >/dev/null
+done
+for round in $(seq "$ROUNDS"); do
+  order="memory durable"; ((round % 2 == 0)) && order="durable memory"
+  for name in $order; do
+    out=$(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$TMP/post.lua" "http://127.0.0.1:${PORT[$name]}/echo")
+    # Accepted messages only (202): a 503 is the engine pushing back, not a delivery.
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    secs=$(awk '/requests in/ {sub(/s,?$/, "", $4); print $4}' <<<"$out")
+    bad=$(awk '/Non-2xx/ {n=$5} /Socket errors/ {for (i=3;i<=NF;i++) {v=$i; gsub(/[^0-9]/, "", v); s+=v}} END {print n+s}' <<<"$out")
+    rate=$(awk "BEGIN{printf \"%.0f\", ($total - ${bad:-0}) / $secs}")
+    RATES[$name]+="$rate "
+    ERRORS[$name]=$((ERRORS[$name] + ${bad:-0}))
+    log "$name round $round: $rate req/s, errors ${bad:-0}"
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+MEM=$(median "${RATES[memory]}")
+DUR=$(median "${RATES[durable]}")
+mkdir -p "$RESULTS"
+out=$RESULTS/durable-$(date '+%Y%m%d-%H%M%S').txt
+{
+  echo "lienthong durable one-way benchmark, $(date '+%Y-%m-%d %H:%M:%S %z')"
+  echo "host: $(uname -n), $(nproc) cores; disk: $(findmnt -no FSTYPE -T "$TMP") under $TMP"
+  echo "revision: $(git -C "$ROOT" rev-parse --short HEAD); wrk -t2 -c$CONNS -d$DURATION, $SIZE-byte POSTs, median of $ROUNDS rounds"
+  echo
+  printf '%-26s %12s\n' "path" "accepted/s"
+  printf '%-26s %12s\n' "one-way, in memory" "$MEM"
+  printf '%-26s %12s\n' "one-way, journalled" "$DUR"
+  printf '%-26s %12s\n' "disk fsync (1 KB writes)" "$FSYNC"
+  echo
+  echo "durable / memory: $(awk "BEGIN{printf \"%.2f\", $DUR/$MEM}")"
+  echo "durable req/s per fsync/s: $(awk "BEGIN{printf \"%.1f\", $DUR/$FSYNC}") (messages sharing a commit, at least)"
+  echo "rounds: memory ${RATES[memory]}; durable ${RATES[durable]}"
+  echo "pushed back (503) or socket errors, all rounds: memory ${ERRORS[memory]}, durable ${ERRORS[durable]}"
+} | tee "$out"
+echo "results written to $out" >&2
