@@ -412,6 +412,39 @@ TEST_F(DaemonTest, IdempotencyNeedsAStoreAndAOneWayRoute) {
   EXPECT_NE(text.find("r.yaml:8:30: idempotency is for one-way routes"), std::string::npos) << text;
 }
 
+// A store that is damaged, or held by another process, stops the start with the reason
+// rather than accepting messages it could not keep.
+TEST_F(DaemonTest, ADamagedOrBusyStoreStopsTheStart) {
+  writeConfig(peer_.url(), "store: { path: var/lienthong.db }\n");
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: status\n"
+              "    pattern: one-way\n"
+              "    from: { http: { listener: public, path: /status } }\n"
+              "    to: { http: { connection: backend } }\n");
+  home_.write("var/lienthong.db", std::string(4096, 'x'));
+  ConfigErrors errors;
+  auto daemon = Daemon::create(home_.path("config.yaml").string(), errors);
+  ASSERT_TRUE(daemon) << errors.str();
+  Result<void> r = daemon->start();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("is not a lienthong store or is damaged"), std::string::npos)
+      << r.error().message;
+  daemon.reset();
+
+  std::filesystem::remove(home_.path("var/lienthong.db"));
+  auto holder = openSqliteStore(home_.path("var/lienthong.db").string());  // another process
+  ASSERT_TRUE(holder.ok());
+  daemon = Daemon::create(home_.path("config.yaml").string(), errors);
+  r = daemon->start();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("is in use by another process"), std::string::npos)
+      << r.error().message;
+  daemon.reset();
+  holder->reset();
+  start();  // free again: it starts
+}
+
 TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
   startWithHeldPeer("{ workers: 1, queue: 1, drain-timeout: 5s }");
   auto first =
