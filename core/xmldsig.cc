@@ -24,6 +24,7 @@
 #include <functional>
 #include <mutex>
 
+#include "core/xml_document.h"
 #include "lienthong/log.h"
 
 namespace lienthong::xmldsig {
@@ -378,12 +379,7 @@ Result<std::string> sign(const xmlDoc* source, const pki::SigningKey& key,
   if (xmlSecDSigCtxSign(ctx.get(), sig) < 0) {
     return Error(ErrorCode::kInternal, "sign: " + reasons.text());
   }
-  xmlChar* mem = nullptr;
-  int size = 0;
-  xmlDocDumpMemoryEnc(doc.get(), &mem, &size, "UTF-8");
-  std::string out(reinterpret_cast<const char*>(mem), static_cast<std::size_t>(size));
-  xmlFree(mem);
-  return out;
+  return serializeXml(doc.get());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -764,12 +760,7 @@ std::string withoutSignatures(const xmlDoc* source) {
     xmlUnlinkNode(n);
     xmlFreeNode(n);
   }
-  xmlChar* mem = nullptr;
-  int size = 0;
-  xmlDocDumpMemoryEnc(doc.get(), &mem, &size, "UTF-8");
-  std::string out(reinterpret_cast<const char*>(mem), static_cast<std::size_t>(size));
-  xmlFree(mem);
-  return out;
+  return serializeXml(doc.get());
 }
 
 }  // namespace lienthong::xmldsig
