@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <set>
-#include <sstream>
 
+#include "core/files.h"
 #include "core/xmldsig.h"
 #include "lienthong/template.h"
 
@@ -373,14 +372,12 @@ std::optional<std::string> passphrase(MapReader& r, const YAML::Node& at, BuildC
   if (from_file) {
     auto file = ctx.path(*r.node("passphrase-file"), PathKind::kFile);
     if (!file) return std::nullopt;
-    std::ifstream in(*file, std::ios::binary);
-    if (!in) {
+    auto read = readFile(*file);
+    if (!read) {
       ctx.error(*r.node("passphrase-file"), "cannot read " + *file);
       return std::nullopt;
     }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    std::string text = buffer.str();
+    std::string text = std::move(*read);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
     return text;
   }

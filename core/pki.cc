@@ -1,5 +1,7 @@
 #include "core/pki.h"
 
+#include "core/files.h"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -9,11 +11,9 @@
 #include <openssl/x509v3.h>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 
 namespace lienthong::pki {
 
@@ -27,14 +27,6 @@ struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
 };
 using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-std::optional<std::string> readFile(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 BioPtr memBio(const std::string& bytes) {
   return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));

@@ -5,9 +5,9 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "apps/lienthongctl/ctl_config.h"
+#include "core/files.h"
 #include "core/xml_document.h"
 #include "core/xmldsig.h"
 
@@ -78,14 +78,6 @@ std::optional<DaemonConfig> config(const Args& a, Registry& registry, PluginSet&
   return c;
 }
 
-std::optional<std::string> readAll(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 int signCommand(const std::vector<std::string>& args) {
@@ -115,7 +107,7 @@ int signCommand(const std::vector<std::string>& args) {
   }
   options.algorithm = a.get("algorithm");
   if (!a.get("digest").empty()) options.digest = a.get("digest");
-  auto text = readAll(a.files[0]);
+  auto text = readFile(a.files[0]);
   if (!text) {
     std::fprintf(stderr, "cannot read %s\n", a.files[0].c_str());
     return 1;
@@ -175,7 +167,7 @@ int verifyCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "no trust store '%s' in the daemon config\n", a.get("trust").c_str());
     return 1;
   }
-  auto text = readAll(a.files[0]);
+  auto text = readFile(a.files[0]);
   if (!text) {
     std::fprintf(stderr, "cannot read %s\n", a.files[0].c_str());
     return 1;

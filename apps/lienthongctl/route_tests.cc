@@ -5,14 +5,13 @@
 #include <algorithm>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "core/engine.h"
+#include "core/files.h"
 #include "core/xpath.h"
 #include "transforms/xml/xml_steps.h"
 
@@ -202,14 +201,6 @@ bool isText(const YAML::Node& node, const std::string& what, Findings& f) {
   return false;
 }
 
-std::optional<std::string> readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class TestFile {
  public:
   TestFile(const Registry& registry, const DaemonConfig& config, std::string file, std::FILE* out)
@@ -378,7 +369,7 @@ class TestFile {
       auto s = scalar(bf, "body-file", f);
       if (!s) return std::nullopt;
       fs::path p = fs::path(file_).parent_path() / *s;
-      auto text = readFile(p);
+      auto text = readFile(p.string());
       if (!text) {
         f.add(bf, "cannot read " + p.string());
         return std::nullopt;
@@ -660,7 +651,7 @@ class TestFile {
     }
     if (const YAML::Node e = b["equals-file"]; e && isText(e, which + "equals-file", f)) {
       fs::path p = fs::path(file_).parent_path() / e.Scalar();
-      auto text = readFile(p);
+      auto text = readFile(p.string());
       if (!text) {
         f.add(e, "cannot read " + p.string());
       } else if (*text != body) {

@@ -5,9 +5,8 @@
 #include <libxml/tree.h>
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
+#include "core/files.h"
 #include "transforms/basic/aggregate.h"
 #include "transforms/basic/basic_steps.h"
 
@@ -87,14 +86,16 @@ std::unique_ptr<Step> makeSetBody(const YAML::Node& node, BuildContext& ctx) {
   if (has_template) s.body = r.templ("template");
   if (const YAML::Node* f = r.node("file")) {
     if (auto path = ctx.path(*f, PathKind::kFile)) {
-      std::ifstream in(*path, std::ios::binary);
-      std::stringstream text;
-      text << in.rdbuf();
+      auto text = readFile(*path);
+      if (!text) {
+        ctx.error(*f, "cannot read " + *path);
+        return nullptr;
+      }
       TemplateError te;
-      auto t = Template::compile(text.str(), &te);
+      auto t = Template::compile(*text, &te);
       if (!t) {
         // Line and column of the offset within the template file.
-        const std::string all = text.str();
+        const std::string& all = *text;
         int line = 1;
         int column = 1;
         for (std::size_t i = 0; i < te.offset && i < all.size(); ++i) {

@@ -26,6 +26,8 @@ class RecordingEmitter final : public StepEmitter {
   bool emit(Message message, bool past_limits) override {
     if (past_limits) ++forced;
     std::lock_guard lock(mutex_);
+    ++asked_;
+    cv_.notify_all();
     if (refuse) return false;
     emitted_.push_back(std::move(message));
     cv_.notify_all();
@@ -34,6 +36,11 @@ class RecordingEmitter final : public StepEmitter {
   bool waitFor(std::size_t n, std::chrono::milliseconds timeout = 5s) {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, timeout, [&] { return emitted_.size() >= n; });
+  }
+  // Waits until the step has asked at least n times (taken or refused).
+  bool waitForAsks(int n, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return asked_ >= n; });
   }
   std::vector<Message> emitted() {
     std::lock_guard lock(mutex_);
@@ -46,6 +53,7 @@ class RecordingEmitter final : public StepEmitter {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<Message> emitted_;
+  int asked_ = 0;
 };
 
 std::shared_ptr<const Template> templ(const std::string& text) {
@@ -168,8 +176,8 @@ TEST(Aggregate, AnEngineThatCannotTakeTheGroupGetsItAgainLater) {
   step.start(emitter, nullptr);
   Exchange ex = part("L1", 1);
   ASSERT_EQ(*step.process(ex), StepOutcome::kStop);
-  std::this_thread::sleep_for(200ms);  // past the timeout: refused at least once
-  EXPECT_EQ(step.openGroups(), 1u);
+  ASSERT_TRUE(emitter.waitForAsks(1));  // its time ran out and the engine refused it
+  EXPECT_EQ(step.openGroups(), 1u);     // kept, not dropped
   emitter.refuse = false;
   ASSERT_TRUE(emitter.waitFor(1));
   EXPECT_EQ(step.openGroups(), 0u);
