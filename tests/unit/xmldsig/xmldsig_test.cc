@@ -14,6 +14,7 @@
 #include "core/xml_document.h"
 #include "core/xmldsig.h"
 #include "core/xpath.h"
+#include "integration/test_support.h"
 
 namespace lienthong {
 namespace {
@@ -538,18 +539,22 @@ int run(const std::vector<std::string>& argv, std::string* output = nullptr) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// The shared temporary home, whose write() gives back the file's path.
+struct TempDir : testing::TempHome {
+  std::string write(const std::string& rel, const std::string& text) const {
+    TempHome::write(rel, text);
+    return path(rel).string();
+  }
+  const fs::path dir_ = dir();
+};
+
 class Xmlsec1 : public XmlDsig {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("lienthong-xmlsec1-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name, std::ios::binary) << text;
-    return (dir_ / name).string();
+    return home_.write(name, text);
   }
-  fs::path dir_;
+  TempDir home_;
+  const fs::path& dir_ = home_.dir_;
 };
 
 TEST_F(Xmlsec1, VerifiesWhatLienthongSigns) {
@@ -620,22 +625,6 @@ TEST_F(Xmlsec1, LienthongVerifiesWhatXmlsec1Signs) {
 // --- Config, factories and steps ---------------------------------------------------------
 
 namespace step_tests {
-
-class TempDir {
- public:
-  TempDir() {
-    static int n = 0;
-    dir_ = fs::temp_directory_path() /
-           ("lienthong-dsig-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::create_directories(dir_ / "routes");
-  }
-  ~TempDir() { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(dir_ / name) << text;
-    return (dir_ / name).string();
-  }
-  fs::path dir_;
-};
 
 const std::string kKeysAndTrust =
     "keys:\n"
