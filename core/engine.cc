@@ -152,7 +152,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     Result<std::optional<std::int64_t>> written = std::optional<std::int64_t>();
     const Route& r = *job->route;
     std::string key;
-    if (r.idempotency_key) {
+    if (r.idempotency_key && job->first_step == 0) {  // inputs, not what steps emit
       std::vector<std::string> missing;
       key = r.idempotency_key->render(job->exchange, &missing);
       if (key.empty() || !missing.empty()) {
@@ -169,7 +169,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
                                    SystemClock::now() + r.idempotency_keep);
       if (written.ok() && !*written) job->duplicate = true;
     } else {
-      auto plain = store_->append(r.id, job->exchange.message());
+      auto plain = store_->append(r.id, job->exchange.message(), job->first_step);
       if (plain.ok()) {
         written = std::optional<std::int64_t>(*plain);
       } else {
@@ -214,8 +214,8 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
 
 Admission Engine::recover(std::shared_ptr<const Route> route, std::uint64_t version,
                           StoredMessage stored) {
-  return admitJob(std::move(route), version, std::move(stored.message), 0, false, true, nullptr,
-                  stored.seq)
+  return admitJob(std::move(route), version, std::move(stored.message), stored.first_step, false,
+                  true, nullptr, stored.seq)
       .admission;
 }
 

@@ -110,16 +110,17 @@ Message messageAt(Statement& s, int first) {
 
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta VALUES ('format', 'lienthong-store-1');
+INSERT OR IGNORE INTO meta VALUES ('format', 'lienthong-store-2');
 CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, route TEXT NOT NULL, accepted_ms INTEGER NOT NULL,
   msg_id TEXT NOT NULL, correlation_id TEXT NOT NULL, dossier_key TEXT NOT NULL,
-  content_type TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL);
+  content_type TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL,
+  first_step INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dead_letters (
   seq INTEGER PRIMARY KEY, route TEXT NOT NULL, accepted_ms INTEGER NOT NULL,
   msg_id TEXT NOT NULL, correlation_id TEXT NOT NULL, dossier_key TEXT NOT NULL,
   content_type TEXT NOT NULL, headers BLOB NOT NULL, body BLOB NOT NULL,
-  dead_ms INTEGER NOT NULL, reason TEXT NOT NULL);
+  dead_ms INTEGER NOT NULL, reason TEXT NOT NULL, first_step INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS dead_letters_route ON dead_letters (route, dead_ms);
 CREATE TABLE IF NOT EXISTS actions (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, who TEXT NOT NULL,
@@ -155,10 +156,12 @@ class SqliteStore final : public Store {
     return std::unique_ptr<Store>(std::move(s));
   }
 
-  Result<std::int64_t> append(const std::string& route, const Message& message) override {
+  Result<std::int64_t> append(const std::string& route, const Message& message,
+                              std::size_t first_step) override {
     Op op(Op::kAppend);
     op.route = route;
     op.message = &message;
+    op.step = static_cast<std::int64_t>(first_step);
     if (auto e = submit(op)) return *e;
     return op.seq;
   }
@@ -242,7 +245,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(read_mutex_);
     Statement s(read_db_,
                 "SELECT seq, route, accepted_ms, msg_id, correlation_id, dossier_key, "
-                "content_type, headers, body FROM journal ORDER BY seq");
+                "content_type, headers, body, first_step FROM journal ORDER BY seq");
     std::vector<StoredMessage> out;
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
@@ -251,6 +254,7 @@ class SqliteStore final : public Store {
       m.route = s.text(1);
       m.accepted = fromMs(s.integer(2));
       m.message = messageAt(s, 1);
+      m.first_step = static_cast<std::size_t>(s.integer(9));
       out.push_back(std::move(m));
     }
     if (rc != SQLITE_DONE) return failure(read_db_, "reading the journal");
@@ -314,6 +318,7 @@ class SqliteStore final : public Store {
     std::string text;
     std::int64_t at = 0;
     std::int64_t seq = 0;
+    std::int64_t step = 0;  // append: the top-level step the message resumes at
     bool fresh = false;
     std::optional<Error> error;
     bool done = false;
@@ -365,7 +370,7 @@ class SqliteStore final : public Store {
     }
     {
       Statement format(write_db_, "SELECT value FROM meta WHERE name = 'format'");
-      if (sqlite3_step(format.get()) != SQLITE_ROW || format.text(0) != "lienthong-store-1") {
+      if (sqlite3_step(format.get()) != SQLITE_ROW || format.text(0) != "lienthong-store-2") {
         return Error(
             ErrorCode::kInvalidConfig,
             "store " + path_ + " is not a lienthong store (format " + format.text(0) + ")");
@@ -380,12 +385,13 @@ class SqliteStore final : public Store {
     append_ = std::make_unique<Statement>(
         write_db_,
         "INSERT INTO journal (route, accepted_ms, msg_id, correlation_id, dossier_key, "
-        "content_type, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        "content_type, headers, body, first_step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     delivered_ = std::make_unique<Statement>(write_db_, "DELETE FROM journal WHERE seq = ?");
     dead_copy_ = std::make_unique<Statement>(
         write_db_,
         "INSERT INTO dead_letters SELECT seq, route, accepted_ms, msg_id, correlation_id, "
-        "dossier_key, content_type, headers, body, ?2, ?3 FROM journal WHERE seq = ?1");
+        "dossier_key, content_type, headers, body, ?2, ?3, first_step FROM journal "
+        "WHERE seq = ?1");
     dead_delete_ = std::make_unique<Statement>(write_db_, "DELETE FROM journal WHERE seq = ?");
     remember_ = std::make_unique<Statement>(
         write_db_,
@@ -450,6 +456,7 @@ class SqliteStore final : public Store {
         s.bind(6, m.contentType());
         s.blob(7, encodeHeaders(m.headers()));
         s.blob(8, m.body());
+        s.bind(9, op.step);
         if (!stepDone(s)) return false;
         op.seq = sqlite3_last_insert_rowid(write_db_);
         return true;
@@ -503,12 +510,17 @@ class SqliteStore final : public Store {
       route = find.text(0);
     }
     if (op.kind == Op::kReplay) {
-      if (!op.route.empty()) route = op.route;
+      // Back to its own route: from the step it had reached (an aggregation's output
+      // resumes after the aggregate); to another route: from that route's start.
+      const bool same = op.route.empty() || op.route == route;
+      if (!same) route = op.route;
       Statement back(write_db_,
                      "INSERT INTO journal (route, accepted_ms, msg_id, correlation_id, "
-                     "dossier_key, content_type, headers, body) SELECT ?2, accepted_ms, msg_id, "
-                     "correlation_id, dossier_key, content_type, headers, body FROM dead_letters "
+                     "dossier_key, content_type, headers, body, first_step) SELECT ?2, "
+                     "accepted_ms, msg_id, correlation_id, dossier_key, content_type, headers, "
+                     "body, CASE WHEN ?3 THEN first_step ELSE 0 END FROM dead_letters "
                      "WHERE seq = ?1");
+      back.bind(3, static_cast<std::int64_t>(same ? 1 : 0));
       back.bind(1, seq);
       back.bind(2, route);
       if (sqlite3_step(back.get()) != SQLITE_DONE) return false;

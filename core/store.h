@@ -25,6 +25,7 @@ struct StoredMessage {
   std::string route;
   Message message{std::string()};
   SystemClock::time_point accepted;
+  std::size_t first_step = 0;  // where it resumes: after an aggregation, past its step
 };
 
 struct DeadLetter {
@@ -67,8 +68,11 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Journals an accepted one-way message; returns its sequence number.
-  virtual Result<std::int64_t> append(const std::string& route, const Message& message) = 0;
+  // Journals an accepted one-way message that enters its route at top-level step
+  // `first_step` (0 for an input's; past the aggregate for a group a step emitted);
+  // returns its sequence number.
+  virtual Result<std::int64_t> append(const std::string& route, const Message& message,
+                                      std::size_t first_step = 0) = 0;
   // Journals the message unless `key` was remembered for the route and has not expired:
   // the check, the key (kept until `expires`) and the entry are one transaction. Returns
   // the sequence number, or nullopt for a duplicate (nothing journalled).

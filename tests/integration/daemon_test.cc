@@ -446,6 +446,41 @@ TEST_F(DaemonTest, ADamagedOrBusyStoreStopsTheStart) {
   start();  // free again: it starts
 }
 
+// A group an aggregation completed is journalled where it resumes (after the aggregate):
+// taken up after a restart, it is delivered as the group, not aggregated again.
+TEST_F(DaemonTest, AJournalledGroupResumesAfterItsAggregate) {
+  writeConfig(peer_.url(), "store: { path: var/lienthong.db }\n",
+              "{ workers: 4, queue: 16, drain-timeout: 200ms }");
+  auto up = std::make_shared<std::atomic<bool>>(false);
+  peer_.setHandler([up](const HttpPeer::Request&) {
+    return up->load() ? HttpPeer::Response{200, "ok", "text/plain"}
+                      : HttpPeer::Response{503, "down", "text/plain"};
+  });
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: gom\n"
+              "    pattern: one-way\n"
+              "    delivery: { retry: { backoff: fixed, initial: 20ms, max: 20ms } }\n"
+              "    from: { http: { listener: public, path: /gom } }\n"
+              "    steps:\n"
+              "      - aggregate: { key: \"${Lo}\", size: 2, timeout: 1h, combine: concat, "
+              "separator: \"+\" }\n"
+              "    to: { http: { connection: backend, path: \"/in/${aggregate.key}\" } }\n");
+  start();
+  EXPECT_EQ(httpCall(port_, "POST", "/gom", "a", {{"Lo", "L1"}}).status, 202);
+  EXPECT_EQ(httpCall(port_, "POST", "/gom", "b", {{"Lo", "L1"}}).status, 202);
+  ASSERT_TRUE(peer_.waitForRequests(2, 10s));  // the group, refused and retried
+  daemon_->stop();
+  daemon_.reset();
+
+  up->store(true);
+  const std::size_t before = peer_.requests().size();
+  start();
+  ASSERT_TRUE(peer_.waitForRequests(before + 1, 10s));
+  EXPECT_EQ(peer_.requests()[before].uri, "/in/L1");
+  EXPECT_EQ(peer_.requests()[before].body, "a+b");
+}
+
 TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
   startWithHeldPeer("{ workers: 1, queue: 1, drain-timeout: 5s }");
   auto first =

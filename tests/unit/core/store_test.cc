@@ -127,7 +127,8 @@ TEST_F(StoreTest, DeadLettersAreReplayedOrPurgedAndEveryActionIsRecorded) {
   ASSERT_TRUE(store);
   std::vector<std::int64_t> seqs;
   for (int i = 1; i <= 3; ++i) {
-    auto seq = store->append("status", dossier("HS-" + std::to_string(i), "<x/>"));
+    // Emitted by a step: it resumes at step 2 of its route.
+    auto seq = store->append("status", dossier("HS-" + std::to_string(i), "<x/>"), 2);
     ASSERT_TRUE(store->deadLetter(*seq, "HTTP 400").ok());
     seqs.push_back(*seq);
   }
@@ -142,7 +143,9 @@ TEST_F(StoreTest, DeadLettersAreReplayedOrPurgedAndEveryActionIsRecorded) {
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[0].route, "status");
   EXPECT_EQ((*pending)[0].message.dossierKey(), "HS-1");
+  EXPECT_EQ((*pending)[0].first_step, 2u);  // back where it was
   EXPECT_EQ((*pending)[1].route, "status-v2");
+  EXPECT_EQ((*pending)[1].first_step, 0u);  // another route: from its start
   auto actions = store->actions();
   ASSERT_TRUE(actions.ok());
   ASSERT_EQ(actions->size(), 3u);
