@@ -25,6 +25,12 @@ std::unique_ptr<Daemon> Daemon::create(const std::string& config_file, ConfigErr
   d->pending_ = loader.loadRoutes(d->config_, d->config_.route_paths, errors);
   if (!d->pending_) return nullptr;
   d->engine_ = std::make_unique<Engine>(d->config_.engine);
+  Daemon* self = d.get();
+  d->engine_->setRouteResolver([self](const std::string& id) {
+    std::shared_ptr<const RouteTable> table = self->routes();
+    std::shared_ptr<const Route> route = table ? table->find(id) : nullptr;
+    return std::make_pair(route, table ? table->version : 0);
+  });
   return d;
 }
 
@@ -53,22 +59,22 @@ Result<void> Daemon::start() {
     log::info("daemon", listener->describe());
   }
   running_ = true;
-  Result<void> r = activate(std::move(pending_));
+  Result<void> r = activate(pending_, store_ != nullptr);
   if (!r.ok()) {
     stop();
     return r;
   }
-  if (store_) recoverJournal();
+  std::lock_guard lock(mutex_);
+  pending_.reset();
   return {};
 }
 
-void Daemon::recoverJournal() {
+void Daemon::recoverJournal(const std::shared_ptr<RouteTable>& table) {
   auto pending = store_->pending();
   if (!pending.ok()) {
     log::error("daemon", "the journal could not be read: " + pending.error().message);
     return;
   }
-  auto table = routes();
   std::size_t recovered = 0;
   for (StoredMessage& p : *pending) {
     auto route = table->find(p.route);
@@ -89,7 +95,7 @@ void Daemon::recoverJournal() {
   }
 }
 
-Result<void> Daemon::activate(std::shared_ptr<RouteTable> table) {
+Result<void> Daemon::activate(std::shared_ptr<RouteTable> table, bool recover) {
   auto next = std::make_unique<Active>();
   {
     std::lock_guard lock(mutex_);
@@ -109,6 +115,10 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table) {
       next->started_steps.push_back(route->steps[i].get());
       next->emitters.push_back(std::move(emitter));
     }
+  }
+  if (recover) recoverJournal(next->table);
+  for (const auto& route : next->table->routes) {
+    if (!route->enabled || !route->from) continue;
     auto ctx = std::make_unique<RouteContext>(*engine_, route, next->table->version);
     Result<void> r = route->from->start(*ctx);
     if (!r.ok()) {

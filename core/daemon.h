@@ -49,12 +49,14 @@ class Daemon {
   };
 
   Daemon() = default;
-  Result<void> activate(std::shared_ptr<RouteTable> table);
+  // Starts the table's steps, then (at start) takes up the journal, then its inputs: a
+  // journalled message goes ahead of new ones with its order key.
+  Result<void> activate(std::shared_ptr<RouteTable> table, bool recover = false);
   static void stopInputs(Active& active);
   static void stopSteps(Active& active, bool final);
   // Start: journalled one-way messages not settled before the last stop or crash go
   // through their routes again; those whose route is gone go to the dead letters.
-  void recoverJournal();
+  void recoverJournal(const std::shared_ptr<RouteTable>& table);
 
   std::unique_ptr<Registry> registry_;
   PluginSet plugins_;

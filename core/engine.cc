@@ -17,10 +17,14 @@ struct Engine::Job {
   Completion done;
   std::size_t first_step = 0;  // top-level step the exchange starts at
   bool steps_done = false;
-  std::uint32_t attempts = 0;  // attempts of the whole exchange so far
-  std::int64_t seq = 0;        // its journal entry in the store; 0 = none
-  bool duplicate = false;      // seen before (idempotency key): acknowledged, not delivered
-  std::string refusal;         // set: dead-lettered with this reason without running
+  std::uint32_t attempts = 0;          // attempts of the whole exchange so far
+  std::int64_t seq = 0;                // its journal entry in the store; 0 = none
+  bool duplicate = false;              // seen before (idempotency key): acknowledged, not delivered
+  std::string refusal;                 // set: dead-lettered with this reason without running
+  std::string lane;                    // one-way with an order key: route id and key
+  bool lane_head = false;              // the message of its lane under way
+  bool probing = false;                // its attempt is the probe of an open breaker
+  SteadyClock::time_point deadline{};  // the route's (request-reply); attempts may be shorter
   SteadyClock::time_point due{};
 
   Job(std::shared_ptr<const Route> r, Exchange ex, Completion d)
@@ -30,7 +34,19 @@ struct Engine::Job {
         done(std::move(d)) {}
 };
 
-namespace {}  // namespace
+namespace {
+
+// Why a key template (idempotency, order) gives nothing for a message.
+std::string keyRefusal(const char* what, const Template& key,
+                       const std::vector<std::string>& missing) {
+  std::string names;
+  for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
+  return std::string("the ") + what + " '" + key.source() +
+         "' cannot be computed for this message" +
+         (names.empty() ? std::string(" (it is empty)") : " (no " + names + ")");
+}
+
+}  // namespace
 
 Result<StepOutcome> runSteps(const std::vector<std::unique_ptr<Step>>& steps, Exchange& exchange,
                              std::size_t first) {
@@ -124,6 +140,18 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   auto job = std::make_unique<Job>(std::move(route), std::move(exchange), std::move(done));
   job->first_step = first_step;
   job->seq = seq;
+  job->deadline = job->exchange.deadline();
+  if (one_way && job->route->order_key) {
+    std::vector<std::string> missing;
+    std::string key = job->route->order_key->render(job->exchange, &missing);
+    if (key.empty() || !missing.empty()) {
+      job->refusal = keyRefusal("order key", *job->route->order_key, missing);
+    } else {
+      job->lane = job->route->id;
+      job->lane += '\n';
+      job->lane += key;
+    }
+  }
   // A one-way message is accepted once it is in the journal (when there is a store).
   const bool journal = one_way && store_ && seq == 0;
   bool run_here = false;
@@ -144,7 +172,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     if (run_here) {
       ++running_;
     } else if (!journal) {
-      queue_.push_back(std::move(job));
+      enqueueLocked(std::move(job));
     }
   }
   if (journal) {
@@ -156,11 +184,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
       std::vector<std::string> missing;
       key = r.idempotency_key->render(job->exchange, &missing);
       if (key.empty() || !missing.empty()) {
-        std::string names;
-        for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
-        job->refusal = "the idempotency key '" + r.idempotency_key->source() +
-                       "' cannot be computed for this message" +
-                       (names.empty() ? std::string(" (it is empty)") : " (no " + names + ")");
+        job->refusal = keyRefusal("idempotency key", *r.idempotency_key, missing);
         key.clear();
       }
     }
@@ -187,7 +211,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
       } else {
         if (*written) job->seq = **written;
         abandoned = stopping_;  // the workers are gone: it stays in the journal
-        if (!abandoned) queue_.push_back(std::move(job));
+        if (!abandoned) enqueueLocked(std::move(job));
       }
     }
     if (!written.ok()) {
@@ -352,8 +376,27 @@ void Engine::runSteps(JobPtr& job) {
     complete(std::move(job), Outcome::Status::kDelivered);
     return;
   }
+  if (route.breaker.failures > 0) {
+    if (auto wait = breakerWait(*job)) {
+      if (request_reply && *wait >= job->deadline) {
+        complete(std::move(job), Outcome::Status::kFailed,
+                 Error(ErrorCode::kTransient, route.to->describe() + ": the circuit breaker of " +
+                                                  route.to->peer() +
+                                                  " is open (too many consecutive failures)"));
+        return;
+      }
+      job->due = *wait;
+      schedule(std::move(job));  // not an attempt: the breaker held it back
+      return;
+    }
+  }
   ex.message().setAttempt(job->attempts + 1);
+  if (route.attempt_timeout.count() > 0) {
+    ex.setDeadline(std::min(job->deadline, SteadyClock::now() + route.attempt_timeout));
+  }
   Delivery d = route.to->send(ex);
+  ex.setDeadline(job->deadline);
+  if (route.breaker.failures > 0) breakerResult(*job, d.status == Delivery::Status::kRetry);
   switch (d.status) {
     case Delivery::Status::kAccepted:
       if (d.reply) mergeReply(ex.message(), std::move(*d.reply));
@@ -393,7 +436,7 @@ void Engine::retryLater(JobPtr job, const Error& why, std::optional<Delivery> la
   }
   auto delay = route.retry.delayAfter(job->attempts);
   job->due = SteadyClock::now() + delay;
-  if (request_reply && job->due >= job->exchange.deadline()) {
+  if (request_reply && job->due >= job->deadline) {
     // The caller cannot wait for another attempt: it gets the last failure as it was.
     complete(std::move(job), Outcome::Status::kFailed, why, std::move(last));
     return;
@@ -403,9 +446,16 @@ void Engine::retryLater(JobPtr job, const Error& why, std::optional<Delivery> la
                            " attempt " + std::to_string(job->attempts) + " failed (" + why.message +
                            "); next in " + std::to_string(delay.count()) + "ms");
   {
-    std::unique_lock lock(mutex_);
+    std::lock_guard lock(mutex_);
+    ++counters_.retries;
+  }
+  schedule(std::move(job));
+}
+
+void Engine::schedule(JobPtr job) {
+  {
+    std::lock_guard lock(mutex_);
     if (!stopping_) {
-      ++counters_.retries;
       retry_heap_.push_back(std::move(job));
       std::push_heap(retry_heap_.begin(), retry_heap_.end(), laterDue);
     }
@@ -418,13 +468,133 @@ void Engine::retryLater(JobPtr job, const Error& why, std::optional<Delivery> la
   timer_cv_.notify_one();
 }
 
+bool Engine::enqueueLocked(JobPtr job) {
+  if (!job->lane.empty()) {
+    auto [lane, fresh] = lanes_.try_emplace(job->lane);
+    if (!fresh) {
+      lane->second.push_back(std::move(job));
+      ++in_order_;
+      return false;
+    }
+    job->lane_head = true;
+  }
+  queue_.push_back(std::move(job));
+  return true;
+}
+
+bool Engine::releaseLaneLocked(const std::string& lane_key) {
+  auto lane = lanes_.find(lane_key);
+  if (lane == lanes_.end()) return false;  // drained
+  if (lane->second.empty()) {
+    lanes_.erase(lane);
+    return false;
+  }
+  JobPtr next = std::move(lane->second.front());
+  lane->second.pop_front();
+  --in_order_;
+  next->lane_head = true;
+  queue_.push_back(std::move(next));
+  return true;
+}
+
+std::optional<SteadyClockPoint> Engine::breakerWait(Job& job) {
+  const Route& route = *job.route;
+  const auto now = SteadyClock::now();
+  const std::string peer = route.to->peer();
+  std::lock_guard lock(mutex_);
+  Breaker& b = breakers_[peer];
+  if (!b.open) return std::nullopt;
+  ++counters_.breaker_waits;
+  if (now < b.open_until) return b.open_until;
+  if (!b.probing) {  // half-open: this attempt finds out whether the peer is back
+    --counters_.breaker_waits;
+    b.probing = true;
+    job.probing = true;
+    return std::nullopt;
+  }
+  return now + std::min(route.breaker.open_for, std::chrono::milliseconds(1000));
+}
+
+void Engine::breakerResult(Job& job, bool peer_failed) {
+  const Route& route = *job.route;
+  const std::string peer = route.to->peer();
+  bool opened = false;
+  bool closed = false;
+  std::uint32_t failures = 0;
+  {
+    std::lock_guard lock(mutex_);
+    Breaker& b = breakers_[peer];
+    const bool probe = job.probing;
+    if (probe) b.probing = false;
+    job.probing = false;
+    if (!peer_failed) {
+      closed = b.open;
+      b = Breaker{};
+    } else {
+      failures = ++b.failures;
+      if (probe || (!b.open && b.failures >= route.breaker.failures)) {
+        opened = true;
+        b.open = true;
+        b.open_until = SteadyClock::now() + route.breaker.open_for;
+      }
+    }
+  }
+  if (opened) {
+    log::warn("engine", "circuit breaker of " + peer + " open for " +
+                            std::to_string(route.breaker.open_for.count()) + "ms after " +
+                            std::to_string(failures) + " consecutive failure(s) (route " +
+                            route.id + ")");
+  } else if (closed) {
+    log::info("engine", "circuit breaker of " + peer + " closed: the probe went through");
+  }
+}
+
+bool Engine::toDeadLetterRoute(Job& job, const Error& error) {
+  const Route& route = *job.route;
+  if (!resolver_) return false;
+  auto [target, version] = resolver_(route.dead_letter_route);
+  if (!target || !target->enabled || target->pattern != ExchangePattern::kOneWay) {
+    log::error("engine", "route " + route.id + ": dead-letter route '" + route.dead_letter_route +
+                             "' is not loaded or not enabled; the dead letter stays in the store");
+    return false;
+  }
+  Message m = job.original;
+  m.setHeader("deadletter.route", route.id);
+  m.setHeader("deadletter.reason", std::string(errorCodeName(error.code)) + ": " + error.message);
+  m.setHeader("deadletter.attempts", std::to_string(job.attempts));
+  if (job.seq != 0 && store_) {
+    // One write moves the journal entry: a crash after it delivers to the target route.
+    Result<void> moved = store_->reroute(job.seq, target->id, m);
+    if (!moved.ok()) {
+      log::error("engine", "route " + route.id + ": the store did not move message " + m.id() +
+                               " to dead-letter route " + target->id + ": " +
+                               moved.error().message);
+      return false;
+    }
+  }
+  const std::string id = m.id();
+  Admission a = admitJob(target, version, std::move(m), 0, false, true, nullptr, job.seq).admission;
+  if (a != Admission::kAccepted && job.seq == 0) return false;
+  log::error("engine", "dead letter: route " + route.id + ", message " + id + ", " +
+                           std::string(errorCodeName(error.code)) + ": " + error.message +
+                           " -> route " + target->id +
+                           (a == Admission::kAccepted ? "" : " at the next start"));
+  return true;
+}
+
 void Engine::complete(JobPtr job, Outcome::Status status, Error error,
                       std::optional<Delivery> delivery) {
   const Route& route = *job->route;
   const std::string route_id = route.id;
   const bool duplicate = job->duplicate;
   bool one_way = job->exchange.pattern() == ExchangePattern::kOneWay;
-  if (status == Outcome::Status::kDeadLettered) {
+  bool rerouted = false;
+  if (status == Outcome::Status::kDeadLettered && one_way && !route.dead_letter_route.empty()) {
+    rerouted = toDeadLetterRoute(*job, error);
+  }
+  if (rerouted) {
+    // Logged by toDeadLetterRoute; its journal entry belongs to the other route now.
+  } else if (status == Outcome::Status::kDeadLettered) {
     log::error("engine", "dead letter: route " + route.id + ", message " +
                              job->exchange.message().id() + ", " +
                              std::string(errorCodeName(error.code)) + ": " + error.message);
@@ -432,7 +602,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     log::error("engine", "not delivered before stop: route " + route.id + ", message " +
                              job->exchange.message().id() + " (" + error.message + ")");
   }
-  if (job->seq != 0 && store_) {
+  if (job->seq != 0 && store_ && !rerouted) {
     // The journal follows the outcome; an abandoned message stays for the next start.
     Result<void> settled;
     if (status == Outcome::Status::kDelivered || status == Outcome::Status::kStopped) {
@@ -454,6 +624,11 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
   outcome.error = std::move(error);
   outcome.delivery = std::move(delivery);
   Completion done = std::move(job->done);
+  const std::string lane = job->lane_head ? job->lane : std::string();
+  if (job->probing) {  // ended before its attempt said anything about the peer
+    std::lock_guard lock(mutex_);
+    breakers_[route.to->peer()].probing = false;
+  }
   job.reset();
   if (done) {
     try {
@@ -464,8 +639,11 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
       log::error("engine", "route " + route_id + ": completion threw");
     }
   }
+  bool next_in_lane = false;
   {
     std::lock_guard lock(mutex_);
+    // The next message with the key starts only now: its predecessor is settled.
+    if (!lane.empty()) next_in_lane = releaseLaneLocked(lane);
     if (one_way) --held_one_way_;
     --unsettled_;
     switch (status) {
@@ -481,6 +659,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
         break;
     }
   }
+  if (next_in_lane) work_cv_.notify_one();
   idle_cv_.notify_all();
 }
 
@@ -502,8 +681,13 @@ std::size_t Engine::drain(std::chrono::milliseconds timeout) {
     std::lock_guard lock(mutex_);
     for (auto& j : queue_) abandoned.push_back(std::move(j));
     for (auto& j : retry_heap_) abandoned.push_back(std::move(j));
+    for (auto& [key, waiting] : lanes_) {
+      for (auto& j : waiting) abandoned.push_back(std::move(j));
+    }
     queue_.clear();
     retry_heap_.clear();
+    lanes_.clear();
+    in_order_ = 0;
   }
   std::size_t n = abandoned.size();
   for (auto& job : abandoned) {
@@ -525,6 +709,8 @@ Engine::Stats Engine::stats() const {
   s.running = running_;
   s.retrying = retry_heap_.size();
   s.held_one_way = held_one_way_;
+  s.in_order = in_order_;
+  for (const auto& [peer, b] : breakers_) s.open_breakers += b.open ? 1 : 0;
   return s;
 }
 

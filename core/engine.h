@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -18,6 +20,8 @@
 #include "lienthong/endpoint.h"
 
 namespace lienthong {
+
+using SteadyClockPoint = std::chrono::steady_clock::time_point;
 
 class Engine {
  public:
@@ -33,7 +37,13 @@ class Engine {
     std::uint64_t dead_lettered = 0;
     std::uint64_t retries = 0;
     std::uint64_t duplicates = 0;  // acknowledged and dropped by an idempotency key
+    std::size_t in_order = 0;      // waiting behind an earlier message with their order key
+    std::size_t open_breakers = 0;
+    std::uint64_t breaker_waits = 0;  // attempts put off because a breaker was open
   };
+  // The current version of a route by id (for dead-letter routes); null when not loaded.
+  using RouteResolver =
+      std::function<std::pair<std::shared_ptr<const Route>, std::uint64_t>(const std::string&)>;
 
   explicit Engine(EngineSettings settings);
   ~Engine();
@@ -43,6 +53,9 @@ class Engine {
   // Control thread, before start(): the store that journals one-way messages (accepted
   // only once journalled; settled there when delivered or dead-lettered). None: memory.
   void setStore(Store* store) { store_ = store; }
+  // Control thread, before start(): finds dead-letter routes. None: dead letters go to
+  // the store (or the log) whatever the route says.
+  void setRouteResolver(RouteResolver resolver) { resolver_ = std::move(resolver); }
   // Control thread, after start(): a journalled message from before a restart goes
   // through its route again (past the admission limits; it was accepted already).
   Admission recover(std::shared_ptr<const Route> route, std::uint64_t version,
@@ -92,15 +105,41 @@ class Engine {
   void retryLater(JobPtr job, const Error& why, std::optional<Delivery> last = std::nullopt);
   void complete(JobPtr job, Outcome::Status status, Error error = {},
                 std::optional<Delivery> delivery = std::nullopt);
+  // With mutex_ held: queues the job, or holds it behind the running message with its
+  // order key. True when it went into the queue (a worker should be woken).
+  bool enqueueLocked(JobPtr job);
+  // With mutex_ held: the job is done with its order key; the next one waiting for the
+  // key goes to the queue. True when one did.
+  bool releaseLaneLocked(const std::string& lane_key);
+  // Puts the job in the retry heap until its `due` (or abandons it when stopping).
+  void schedule(JobPtr job);
+  // Before an attempt: whether the peer's breaker lets it go now; if not, when to look
+  // again. A job let through an open breaker is its probe.
+  std::optional<SteadyClockPoint> breakerWait(Job& job);
+  void breakerResult(Job& job, bool peer_failed);
+  // A one-way message given up goes to its route's dead-letter route; false when that
+  // route is not there (it goes to the store's dead letters instead).
+  bool toDeadLetterRoute(Job& job, const Error& error);
 
   const EngineSettings settings_;
   Store* store_ = nullptr;
+  RouteResolver resolver_;
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;   // workers wait for jobs
   std::condition_variable timer_cv_;  // the timer waits for the next due retry
   std::condition_variable idle_cv_;   // drain waits for everything to settle
   std::deque<JobPtr> queue_;
   std::vector<JobPtr> retry_heap_;  // min-heap on due time
+  // Per (route, order key) with a message under way: the ones accepted after it.
+  std::map<std::string, std::deque<JobPtr>> lanes_;
+  std::size_t in_order_ = 0;
+  struct Breaker {
+    std::uint32_t failures = 0;  // consecutive
+    bool open = false;
+    bool probing = false;  // a probe is under way
+    SteadyClockPoint open_until{};
+  };
+  std::map<std::string, Breaker> breakers_;  // by peer
   std::size_t running_ = 0;
   std::size_t held_one_way_ = 0;
   std::size_t unsettled_ = 0;  // accepted, completion not yet called

@@ -628,6 +628,7 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
   auto table = std::make_shared<RouteTable>();
   std::map<std::string, SourceLocation> seen_ids;
   std::map<std::string, std::string> seen_inputs;  // exclusive key -> route id
+  std::vector<std::pair<const Route*, SourceLocation>> dead_letter_refs;
 
   for (const auto& file : routeFiles(paths, errors)) {
     auto doc = parseYaml(file, errors);
@@ -712,6 +713,43 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
             ctx.error(*retry, "retry 'initial' is longer than 'max'");
           }
         }
+        if (auto t = dr.duration("attempt-timeout")) {
+          if (t->count() <= 0) {
+            ctx.error(*dr.node("attempt-timeout"), "'attempt-timeout' must be longer than 0");
+          }
+          route->attempt_timeout = *t;
+        }
+        if (const YAML::Node* cb = dr.node("circuit-breaker")) {
+          MapReader cr(*cb, ctx, "circuit-breaker");
+          if (auto f = cr.integer("failures", 1, 1'000'000, true)) {
+            route->breaker.failures = static_cast<std::uint32_t>(*f);
+          }
+          if (auto o = cr.duration("open-for")) route->breaker.open_for = *o;
+          cr.finish();
+        }
+        if (const YAML::Node* dl = dr.node("dead-letter")) {
+          if (dl->IsScalar() && dl->Scalar() == "store") {
+            route->dead_letter_route.clear();
+          } else {
+            MapReader lr(*dl, ctx, "dead-letter");
+            if (auto target = lr.string("route", true)) {
+              route->dead_letter_route = *target;
+              dead_letter_refs.push_back({route.get(), locationOf(file, *lr.node("route"))});
+            }
+            lr.finish();
+          }
+          if (route->pattern != ExchangePattern::kOneWay) {
+            ctx.error(*dl,
+                      "'dead-letter' is for one-way routes (a request-reply caller gets "
+                      "the failure)");
+          }
+        }
+        if (const YAML::Node* ob = dr.node("order-by")) {
+          route->order_key = dr.templ("order-by");
+          if (route->pattern != ExchangePattern::kOneWay) {
+            ctx.error(*ob, "'order-by' is for one-way routes");
+          }
+        }
         if (const YAML::Node* idem = dr.node("idempotency")) {
           MapReader ir(*idem, ctx, "idempotency");
           route->idempotency_key = ir.templ("key", true);
@@ -746,6 +784,25 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
       }
       if (errors.size() == route_errors) table->routes.push_back(std::move(route));
     }
+  }
+  // Dead-letter targets: loaded one-way routes that keep their own dead letters in the
+  // store (no chains, no loops).
+  for (const auto& [route, where] : dead_letter_refs) {
+    auto target = table->find(route->dead_letter_route);
+    std::string why;
+    if (route->dead_letter_route == route->id) {
+      why = "route '" + route->id + "' cannot be its own dead-letter route";
+    } else if (!target) {
+      if (!seen_ids.count(route->dead_letter_route)) {
+        why = "unknown dead-letter route '" + route->dead_letter_route + "'";
+      }
+    } else if (target->pattern != ExchangePattern::kOneWay) {
+      why = "dead-letter route '" + target->id + "' must be one-way";
+    } else if (!target->dead_letter_route.empty()) {
+      why = "dead-letter route '" + target->id + "' sends its own dead letters to route '" +
+            target->dead_letter_route + "'; a dead-letter route keeps them in the store";
+    }
+    if (!why.empty()) errors.add(where, why);
   }
   if (errors.size() != before) return nullptr;
   return table;

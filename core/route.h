@@ -24,6 +24,15 @@ struct RetryPolicy {
   std::chrono::milliseconds delayAfter(std::uint32_t attempt) const;
 };
 
+// Consecutive transient failures of `to`'s peer (refused connection, timeout, 5xx)
+// open the breaker: attempts wait `open_for` without counting, then one probe goes; its
+// success closes the breaker, its failure opens it again. Routes that reach the same peer
+// share one breaker.
+struct CircuitBreakerPolicy {
+  std::uint32_t failures = 0;  // 0 = no breaker
+  std::chrono::milliseconds open_for{30'000};
+};
+
 // Immutable after loading, except for starting and stopping its inbound endpoint.
 struct Route {
   std::string id;
@@ -37,6 +46,15 @@ struct Route {
   // `idempotency_keep` is acknowledged and dropped.
   std::shared_ptr<const Template> idempotency_key;
   std::chrono::milliseconds idempotency_keep{7LL * 24 * 3600 * 1000};
+  // One-way: messages with the same rendered key are delivered one at a time, in the
+  // order they were accepted; a key's failing head holds back only that key.
+  std::shared_ptr<const Template> order_key;
+  // Each attempt of `to` waits at most this long (0: the endpoint's own timeouts).
+  std::chrono::milliseconds attempt_timeout{0};
+  CircuitBreakerPolicy breaker;
+  // One-way: where messages go when given up: the store's dead letters (empty) or this
+  // one-way route (as accepted, with `deadletter.*` headers saying why).
+  std::string dead_letter_route;
   std::unique_ptr<InboundEndpoint> from;
   std::vector<std::unique_ptr<Step>> steps;
   std::shared_ptr<OutboundEndpoint> to;

@@ -194,6 +194,16 @@ class SqliteStore final : public Store {
     return {};
   }
 
+  Result<void> reroute(std::int64_t seq, const std::string& route,
+                       const Message& message) override {
+    Op op(Op::kReroute);
+    op.seq = seq;
+    op.route = route;
+    op.message = &message;
+    if (auto e = submit(op)) return *e;
+    return {};
+  }
+
   Result<bool> remember(const std::string& route, const std::string& key,
                         SystemClock::time_point expires) override {
     Op op(Op::kRemember);
@@ -310,7 +320,7 @@ class SqliteStore final : public Store {
 
  private:
   struct Op {
-    enum Kind { kAppend, kDelivered, kDeadLetter, kRemember, kExpire, kReplay, kPurge };
+    enum Kind { kAppend, kDelivered, kDeadLetter, kReroute, kRemember, kExpire, kReplay, kPurge };
     explicit Op(Kind k) : kind(k) {}
     Kind kind;
     std::string route;
@@ -479,6 +489,19 @@ class SqliteStore final : public Store {
         dead_delete_->reset();
         dead_delete_->bind(1, op.seq);
         return stepDone(*dead_delete_);
+      case Op::kReroute: {
+        Statement s(write_db_,
+                    "UPDATE journal SET route = ?2, headers = ?3, first_step = 0 WHERE seq = ?1");
+        s.bind(1, op.seq);
+        s.bind(2, op.route);
+        s.blob(3, encodeHeaders(op.message->headers()));
+        if (!stepDone(s)) return false;
+        if (sqlite3_changes(write_db_) == 0) {
+          op.error = Error(ErrorCode::kInternal, "store " + path_ + ": no journal entry " +
+                                                     std::to_string(op.seq) + " to reroute");
+        }
+        return true;
+      }
       case Op::kRemember:
         return rememberKey(op, now);
       case Op::kReplay:

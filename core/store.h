@@ -84,6 +84,10 @@ class Store {
   virtual Result<void> delivered(std::int64_t seq) = 0;
   // The message was given up: it moves to the dead letters with the reason.
   virtual Result<void> deadLetter(std::int64_t seq, const std::string& reason) = 0;
+  // The message was given up and goes to another route (its dead-letter route): its
+  // journal entry now belongs to `route`, with `message`'s headers, from the first step.
+  virtual Result<void> reroute(std::int64_t seq, const std::string& route,
+                               const Message& message) = 0;
   // Remembers an idempotency key of a route until `expires`. True when the key is new;
   // false for a duplicate (a key remembered and not expired).
   virtual Result<bool> remember(const std::string& route, const std::string& key,

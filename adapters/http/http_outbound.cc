@@ -299,6 +299,10 @@ Delivery HttpConnection::execute(Poco::Net::HTTPRequest& request, const std::str
 
 HttpOutbound::HttpOutbound(HttpOutboundSettings settings) : settings_(std::move(settings)) {}
 
+std::string HttpOutbound::peer() const {
+  return settings_.connection ? settings_.connection->origin() : describe();
+}
+
 std::string HttpOutbound::describe() const {
   std::string out = "http ";
   out += settings_.method;

@@ -112,6 +112,8 @@ class HttpOutbound : public OutboundEndpoint {
   std::string target(const Exchange& exchange) const override;
   // A header value (content type, forwarded, rendered) with a line break.
   std::string refusal(const Exchange& exchange) const override;
+  // The connection's origin, "http://host:port".
+  std::string peer() const override;
 
   const HttpOutboundSettings& settings() const { return settings_; }
 

@@ -53,6 +53,9 @@ class OutboundEndpoint {
   // Why the endpoint would reject this exchange before sending anything (a file name it
   // cannot use, a header with a line break), or "" when it would send it. Thread-safe.
   virtual std::string refusal(const Exchange& /*exchange*/) const { return {}; }
+  // The peer this endpoint reaches ("http://host:port"): endpoints with the same peer
+  // share a circuit breaker. Thread-safe.
+  virtual std::string peer() const { return describe(); }
 };
 
 // The final outcome of one exchange, given to the inbound endpoint that submitted it.

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "fakes/fake_outbound.h"
+#include "lienthong/template.h"
 
 namespace lienthong {
 namespace {
@@ -349,6 +350,193 @@ TEST(Engine, DrainWaitsForInFlightThenRefuses) {
   EXPECT_EQ(drained.get(), 0u);
   EXPECT_EQ(w.get().status, Outcome::Status::kDelivered);
   EXPECT_EQ(engine.submit(route, 1, body("y"), nullptr), Admission::kStopping);
+}
+
+Message keyed(const std::string& key, const std::string& text) {
+  Message m = body(text);
+  m.setHeader("dossier", key);
+  return m;
+}
+
+std::shared_ptr<const Template> templ(const char* text) {
+  TemplateError error;
+  auto t = Template::compile(text, &error);
+  EXPECT_TRUE(t) << error.message;
+  return std::make_shared<const Template>(std::move(*t));
+}
+
+TEST(Engine, OrderKeyKeepsEachKeysOrderAndAFailingHeadHoldsBackOnlyItsKey) {
+  auto out = std::make_shared<FakeOutbound>();
+  auto b_sent = std::make_shared<std::atomic<int>>(0);
+  // A1 fails until both B messages went through: B must not wait behind A.
+  out->setScript([b_sent](const Exchange& ex) {
+    const std::string& text = ex.message().body();
+    if (text[0] == 'B') b_sent->fetch_add(1);
+    if (text == "A1" && b_sent->load() < 2) {
+      return Delivery::retry(Delivery::Failure::kRemote, "HTTP 503");
+    }
+    return Delivery::accepted();
+  });
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->retry.initial = 1ms;
+  route->retry.max = 2ms;
+  route->order_key = templ("${header.dossier}");
+  Engine engine(EngineSettings{4, 100, 100, 1s});
+  engine.start();
+  std::vector<std::unique_ptr<Waiter>> waiters;
+  for (const char* text : {"A1", "A2", "A3", "B1", "B2"}) {
+    waiters.push_back(std::make_unique<Waiter>());
+    ASSERT_EQ(
+        engine.submit(route, 1, keyed(std::string(1, text[0]), text), waiters.back()->completion()),
+        Admission::kAccepted);
+  }
+  for (auto& w : waiters) EXPECT_EQ(w->get().status, Outcome::Status::kDelivered);
+  std::vector<std::string> a_order;
+  std::vector<std::string> b_order;
+  for (const Message& m : out->sent()) {
+    (m.body()[0] == 'A' ? a_order : b_order).push_back(m.body());
+  }
+  ASSERT_GE(a_order.size(), 4u);  // A1 failed at least once
+  EXPECT_EQ(a_order.back(), "A3");
+  EXPECT_EQ(a_order[a_order.size() - 2], "A2");
+  for (std::size_t i = 0; i + 2 < a_order.size(); ++i) EXPECT_EQ(a_order[i], "A1");
+  EXPECT_EQ(b_order, (std::vector<std::string>{"B1", "B2"}));
+  EXPECT_EQ(engine.stats().in_order, 0u);
+}
+
+TEST(Engine, AMessageWithoutItsOrderKeyIsDeadLettered) {
+  auto out = std::make_shared<FakeOutbound>();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->order_key = templ("${header.dossier}");
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("no key"), w.completion()), Admission::kAccepted);
+  Outcome o = w.get();
+  EXPECT_EQ(o.status, Outcome::Status::kDeadLettered);
+  EXPECT_NE(o.error.message.find("order key '${header.dossier}' cannot be computed"),
+            std::string::npos)
+      << o.error.message;
+  EXPECT_TRUE(out->sent().empty());
+}
+
+TEST(Engine, CircuitBreakerOpensAfterConsecutiveFailuresAndLetsOneProbeThrough) {
+  auto out = std::make_shared<FakeOutbound>();
+  auto times = std::make_shared<std::vector<std::chrono::steady_clock::time_point>>();
+  auto mutex = std::make_shared<std::mutex>();
+  out->setScript([times, mutex](const Exchange&) {
+    std::lock_guard lock(*mutex);
+    times->push_back(std::chrono::steady_clock::now());
+    if (times->size() <= 4) return Delivery::retry(Delivery::Failure::kConnect, "refused");
+    return Delivery::accepted();
+  });
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->retry.initial = 1ms;
+  route->retry.max = 1ms;
+  route->breaker.failures = 3;
+  route->breaker.open_for = 150ms;
+  auto other = makeRoute(ExchangePattern::kOneWay, out);  // the same peer: the same breaker
+  other->id = "other-route";
+  other->breaker = route->breaker;
+  Engine engine(EngineSettings{2, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), w.completion()), Admission::kAccepted);
+  ASSERT_TRUE(out->waitForSent(3, 5s));
+  auto until = std::chrono::steady_clock::now() + 5s;  // the third failure opens it
+  while (engine.stats().open_breakers == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(engine.stats().open_breakers, 1u);
+  Waiter w2;
+  ASSERT_EQ(engine.submit(other, 1, body("y"), w2.completion()), Admission::kAccepted);
+  EXPECT_EQ(w.get().status, Outcome::Status::kDelivered);
+  EXPECT_EQ(w2.get().status, Outcome::Status::kDelivered);
+  std::lock_guard lock(*mutex);
+  // Attempts 1-3 fail and open the breaker; attempt 4, the probe, waits for it, fails and
+  // opens it again; attempt 5, the next probe, goes through and closes it.
+  ASSERT_EQ(times->size(), 6u);
+  EXPECT_GE((*times)[3] - (*times)[2], 140ms);
+  EXPECT_GE((*times)[4] - (*times)[3], 140ms);
+  EXPECT_GT(engine.stats().breaker_waits, 0u);
+  EXPECT_EQ(engine.stats().open_breakers, 0u);
+}
+
+TEST(Engine, RequestReplyFailsAtOnceWhileTheBreakerIsOpen) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->setScript(
+      [](const Exchange&) { return Delivery::retry(Delivery::Failure::kConnect, "refused"); });
+  auto route = makeRoute(ExchangePattern::kRequestReply, out);
+  route->breaker.failures = 1;
+  route->breaker.open_for = 1h;
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.start();
+  Waiter first;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), first.completion()), Admission::kAccepted);
+  EXPECT_EQ(first.get().status, Outcome::Status::kFailed);
+  Waiter second;
+  ASSERT_EQ(engine.submit(route, 1, body("y"), second.completion()), Admission::kAccepted);
+  Outcome o = second.get();
+  EXPECT_EQ(o.status, Outcome::Status::kFailed);
+  EXPECT_NE(o.error.message.find("circuit breaker of fake is open"), std::string::npos)
+      << o.error.message;
+  EXPECT_EQ(out->sent().size(), 1u);
+}
+
+TEST(Engine, AttemptTimeoutBoundsEachAttemptOfAOneWayMessage) {
+  auto out = std::make_shared<FakeOutbound>();
+  auto left = std::make_shared<std::vector<std::chrono::milliseconds>>();
+  out->setScript([left](const Exchange& ex) {
+    left->push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+        ex.deadline() - std::chrono::steady_clock::now()));
+    return left->size() < 2 ? Delivery::retry(Delivery::Failure::kTimeout, "slow")
+                            : Delivery::accepted();
+  });
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->attempt_timeout = 200ms;
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("x"), w.completion()), Admission::kAccepted);
+  EXPECT_EQ(w.get().status, Outcome::Status::kDelivered);
+  ASSERT_EQ(left->size(), 2u);
+  for (auto l : *left) {  // each attempt has its own 200 ms
+    EXPECT_LE(l, 200ms);
+    EXPECT_GT(l, 100ms);
+  }
+}
+
+TEST(Engine, GivenUpMessagesGoToTheDeadLetterRouteAsAcceptedWithTheReason) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->push(Delivery::rejected("HTTP 400 bad dossier"));
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->steps.push_back(std::make_unique<FnStep>([](Exchange& ex) -> Result<StepOutcome> {
+    ex.message().setBody("transformed");
+    return StepOutcome::kContinue;
+  }));
+  route->dead_letter_route = "dlq";
+  auto dlq_out = std::make_shared<FakeOutbound>();
+  auto dlq = makeRoute(ExchangePattern::kOneWay, dlq_out);
+  dlq->id = "dlq";
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.setRouteResolver([dlq](const std::string& id) {
+    return std::make_pair(id == "dlq" ? std::shared_ptr<const Route>(dlq) : nullptr,
+                          std::uint64_t{1});
+  });
+  engine.start();
+  Waiter w;
+  ASSERT_EQ(engine.submit(route, 1, body("as accepted"), w.completion()), Admission::kAccepted);
+  EXPECT_EQ(w.get().status, Outcome::Status::kDeadLettered);
+  ASSERT_TRUE(dlq_out->waitForSent(1, 5s));
+  Message m = dlq_out->sent()[0];
+  EXPECT_EQ(m.body(), "as accepted");
+  ASSERT_TRUE(m.header("deadletter.route"));
+  EXPECT_EQ(*m.header("deadletter.route"), "test-route");
+  ASSERT_TRUE(m.header("deadletter.reason"));
+  EXPECT_NE(m.header("deadletter.reason")->find("HTTP 400 bad dossier"), std::string::npos);
+  EXPECT_EQ(engine.drain(5s), 0u);
+  EXPECT_EQ(engine.stats().dead_lettered, 1u);
+  EXPECT_EQ(engine.stats().delivered, 1u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The loader refuses bad routes with file:line:col and reports every error of a run.
 
 #include "core/loader.h"
+#include "lienthong/template.h"
 
 #include <gtest/gtest.h>
 
@@ -197,6 +198,36 @@ const BadCase kBadCases[] = {
      "}\n"
      "    delivery: { retry: { initial: 10m, max: 1m } }\n",
      "{ initial: 10m", "retry 'initial' is longer than 'max'"},
+    {"UnknownDeadLetterRoute",
+     "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
+     "}\n"
+     "    delivery: { dead-letter: { route: nowhere } }\n",
+     "nowhere", "unknown dead-letter route 'nowhere'"},
+    {"DeadLetterRouteChain",
+     "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
+     "}\n"
+     "    delivery: { dead-letter: { route: b } }\n"
+     "  - id: b\n    pattern: one-way\n    from: { http: { listener: public, path: /b } }\n"
+     "    delivery: { dead-letter: { route: c } }\n"
+     "  - id: c\n    pattern: one-way\n    from: { http: { listener: public, path: /c } }\n",
+     "b }", "dead-letter route 'b' sends its own dead letters to route 'c'"},
+    {"DeadLetterRouteRequestReply",
+     "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
+     "}\n"
+     "    delivery: { dead-letter: { route: b } }\n"
+     "  - id: b\n    pattern: request-reply\n    from: { http: { listener: public, path: /b } "
+     "}\n",
+     "b }", "dead-letter route 'b' must be one-way"},
+    {"OrderByOnRequestReply",
+     "routes:\n  - id: a\n    pattern: request-reply\n    from: { http: { listener: public, "
+     "path: /a } }\n"
+     "    delivery: { order-by: \"${MaHoSo}\" }\n",
+     "\"${MaHoSo}", "'order-by' is for one-way routes"},
+    {"CircuitBreakerWithoutFailures",
+     "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
+     "}\n"
+     "    delivery: { circuit-breaker: { open-for: 10s } }\n",
+     "{ open-for", "circuit-breaker needs 'failures'"},
     {"StepsNotAList",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
      "}\n"
@@ -222,6 +253,37 @@ TEST_F(LoaderTest, GoodRoutesLoad) {
   EXPECT_EQ(table_->routes[0]->id, "good");
   EXPECT_EQ(table_->routes[0]->pattern, ExchangePattern::kRequestReply);
   EXPECT_EQ(table_->routes[0]->retry.attempts, 1u);
+}
+
+TEST_F(LoaderTest, DeliveryPolicyLoads) {
+  write("routes/r.yaml",
+        "routes:\n"
+        "  - id: status\n"
+        "    pattern: one-way\n"
+        "    from: { http: { listener: public, path: /status } }\n"
+        "    delivery:\n"
+        "      retry: { attempts: 20, backoff: exponential, initial: 2s, max: 10m }\n"
+        "      attempt-timeout: 15s\n"
+        "      circuit-breaker: { failures: 5, open-for: 1m }\n"
+        "      dead-letter: { route: status-dlq }\n"
+        "      order-by: \"${MaHoSo}\"\n"
+        "    to: { http: { connection: backend } }\n"
+        "  - id: status-dlq\n"
+        "    pattern: one-way\n"
+        "    from: { http: { listener: public, path: /dlq } }\n"
+        "    delivery: { dead-letter: store }\n");
+  ConfigErrors errors = load();
+  ASSERT_TRUE(errors.empty()) << errors.str();
+  auto r = table_->find("status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->retry.attempts, 20u);
+  EXPECT_EQ(r->attempt_timeout, std::chrono::seconds(15));
+  EXPECT_EQ(r->breaker.failures, 5u);
+  EXPECT_EQ(r->breaker.open_for, std::chrono::minutes(1));
+  EXPECT_EQ(r->dead_letter_route, "status-dlq");
+  ASSERT_TRUE(r->order_key);
+  EXPECT_EQ(r->order_key->source(), "${MaHoSo}");
+  EXPECT_EQ(table_->find("status-dlq")->dead_letter_route, "");
 }
 
 // "name:line:col" of the first `anchor` in `text`.

@@ -157,6 +157,29 @@ TEST_F(StoreTest, DeadLettersAreReplayedOrPurgedAndEveryActionIsRecorded) {
   EXPECT_EQ((*actions)[2].who, "an@tinh");
 }
 
+TEST_F(StoreTest, ARerouteMovesTheJournalEntryToTheDeadLetterRouteInOneWrite) {
+  std::int64_t seq = 0;
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    seq = *store->append("status", dossier("HS-7", "<x/>"), 2);
+    Message m = dossier("HS-7", "<x/>");
+    m.setHeader("deadletter.reason", "Permanent: HTTP 400");
+    ASSERT_TRUE(store->reroute(seq, "status-dlq", m).ok());
+    EXPECT_FALSE(store->reroute(seq + 100, "status-dlq", m).ok());
+  }
+  auto store = open();  // what a restart finds
+  auto pending = store->pending();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].seq, seq);
+  EXPECT_EQ((*pending)[0].route, "status-dlq");
+  EXPECT_EQ((*pending)[0].first_step, 0u);
+  ASSERT_TRUE((*pending)[0].message.header("deadletter.reason"));
+  EXPECT_EQ(*(*pending)[0].message.header("deadletter.reason"), "Permanent: HTTP 400");
+  EXPECT_EQ((*pending)[0].message.body(), "<x/>");
+  EXPECT_TRUE(store->deadLetters({})->empty());
+}
+
 TEST_F(StoreTest, IdempotencyKeysAreRememberedUntilTheyExpire) {
   auto store = open();
   ASSERT_TRUE(store);
