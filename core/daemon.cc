@@ -44,9 +44,17 @@ Result<void> Daemon::start() {
     std::filesystem::create_directories(std::filesystem::path(config_.store_path).parent_path(),
                                         ec);
     auto store = openSqliteStore(config_.store_path);
-    if (!store.ok()) return store.error();
-    store_ = std::move(*store);
-    engine_->setStore(store_.get());
+    if (store.ok()) {
+      store_ = std::move(*store);
+      engine_->setStore(store_.get());
+    } else {
+      // Nothing one-way is accepted that could not be kept; the rest runs.
+      log::error("daemon", store.error().message +
+                               "; one-way messages are refused (HTTP 503) until the store "
+                               "opens; trying again every " +
+                               std::to_string(config_.store_reopen.count()) + "ms");
+      engine_->requireStore();
+    }
   }
   engine_->start();
   for (const auto& [name, listener] : config_.listeners) {
@@ -64,9 +72,43 @@ Result<void> Daemon::start() {
     stop();
     return r;
   }
-  std::lock_guard lock(mutex_);
-  pending_.reset();
+  {
+    std::lock_guard lock(mutex_);
+    pending_.reset();
+  }
+  if (!config_.store_path.empty() && !store_) {
+    opener_quit_ = false;
+    store_opener_ = std::thread([this] { reopenStore(); });
+  }
   return {};
+}
+
+void Daemon::reopenStore() {
+  std::string last_error;
+  std::unique_lock lock(opener_mutex_);
+  while (!opener_quit_) {
+    opener_cv_.wait_for(lock, config_.store_reopen);
+    if (opener_quit_) return;
+    auto store = openSqliteStore(config_.store_path);
+    if (!store.ok()) {
+      if (store.error().message != last_error) {
+        last_error = store.error().message;
+        log::error("daemon", last_error + "; one-way messages are still refused");
+      }
+      continue;
+    }
+    store_ = std::move(*store);
+    engine_->attachStore(store_.get());
+    std::shared_ptr<RouteTable> table;
+    {
+      std::lock_guard daemon_lock(mutex_);
+      if (active_) table = active_->table;
+    }
+    if (table) recoverJournal(table);
+    engine_->storeReady();
+    log::info("daemon", "store " + config_.store_path + " open: one-way messages are accepted");
+    return;
+  }
 }
 
 void Daemon::recoverJournal(const std::shared_ptr<RouteTable>& table) {
@@ -195,6 +237,12 @@ std::size_t Daemon::stop() {
     std::lock_guard lock(mutex_);
     active = active_.get();  // replaced only on this (the control) thread
   }
+  {
+    std::lock_guard lock(opener_mutex_);
+    opener_quit_ = true;
+  }
+  opener_cv_.notify_all();
+  if (store_opener_.joinable()) store_opener_.join();
   if (active) stopSteps(*active, true);
   std::size_t abandoned = engine_ ? engine_->drain(config_.engine.drain_timeout) : 0;
   {

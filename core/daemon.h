@@ -3,9 +3,11 @@
 // reload and a draining stop. Used by lienthongd and by the integration tests in process.
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/engine.h"
@@ -57,6 +59,9 @@ class Daemon {
   // Start: journalled one-way messages not settled before the last stop or crash go
   // through their routes again; those whose route is gone go to the dead letters.
   void recoverJournal(const std::shared_ptr<RouteTable>& table);
+  // A store that could not be opened at start (damaged, held by another process) is
+  // tried again every `store.reopen-every` until it opens or the daemon stops.
+  void reopenStore();
 
   std::unique_ptr<Registry> registry_;
   PluginSet plugins_;
@@ -70,6 +75,10 @@ class Daemon {
   std::vector<std::string> started_listeners_;
   std::uint64_t next_version_ = 1;
   bool running_ = false;
+  std::thread store_opener_;
+  std::mutex opener_mutex_;
+  std::condition_variable opener_cv_;
+  bool opener_quit_ = false;
 };
 
 }  // namespace lienthong

@@ -153,7 +153,13 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     }
   }
   // A one-way message is accepted once it is in the journal (when there is a store).
-  const bool journal = one_way && store_ && seq == 0;
+  Store* const store = store_.load();
+  const bool journal = one_way && store && seq == 0;
+  if (one_way && seq == 0 && store_required_ && !store_ready_) {
+    std::lock_guard lock(mutex_);
+    ++counters_.refused;
+    return {Admission::kUnavailable, {}};
+  }
   bool run_here = false;
   {
     std::lock_guard lock(mutex_);
@@ -189,11 +195,11 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
       }
     }
     if (!key.empty()) {
-      written = store_->appendOnce(r.id, job->exchange.message(), key,
-                                   SystemClock::now() + r.idempotency_keep);
+      written = store->appendOnce(r.id, job->exchange.message(), key,
+                                  SystemClock::now() + r.idempotency_keep);
       if (written.ok() && !*written) job->duplicate = true;
     } else {
-      auto plain = store_->append(r.id, job->exchange.message(), job->first_step);
+      auto plain = store->append(r.id, job->exchange.message(), job->first_step);
       if (plain.ok()) {
         written = std::optional<std::int64_t>(*plain);
       } else {
@@ -216,11 +222,17 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     }
     if (!written.ok()) {
       idle_cv_.notify_all();
-      log::error("engine", "route " + job->route->id +
-                               ": a message refused, the store cannot "
-                               "keep it: " +
-                               written.error().message);
-      return {Admission::kBusy, {}};
+      // Said once per spell, not once per refused message.
+      if (!store_failing_.exchange(true)) {
+        log::error("engine", "the store cannot keep one-way messages (" + written.error().message +
+                                 "); their inputs are refused (HTTP 503) until it can; first "
+                                 "refused on route " +
+                                 job->route->id);
+      }
+      return {Admission::kUnavailable, {}};
+    }
+    if (store_failing_.exchange(false)) {
+      log::info("engine", "the store keeps one-way messages again");
     }
     if (abandoned) {
       complete(std::move(job), Outcome::Status::kAbandoned,
@@ -564,7 +576,7 @@ bool Engine::toDeadLetterRoute(Job& job, const Error& error) {
   m.setHeader("deadletter.attempts", std::to_string(job.attempts));
   if (job.seq != 0 && store_) {
     // One write moves the journal entry: a crash after it delivers to the target route.
-    Result<void> moved = store_->reroute(job.seq, target->id, m);
+    Result<void> moved = store_.load()->reroute(job.seq, target->id, m);
     if (!moved.ok()) {
       log::error("engine", "route " + route.id + ": the store did not move message " + m.id() +
                                " to dead-letter route " + target->id + ": " +
@@ -606,10 +618,10 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     // The journal follows the outcome; an abandoned message stays for the next start.
     Result<void> settled;
     if (status == Outcome::Status::kDelivered || status == Outcome::Status::kStopped) {
-      settled = store_->delivered(job->seq);
+      settled = store_.load()->delivered(job->seq);
     } else if (status != Outcome::Status::kAbandoned) {
-      settled = store_->deadLetter(job->seq,
-                                   std::string(errorCodeName(error.code)) + ": " + error.message);
+      settled = store_.load()->deadLetter(
+          job->seq, std::string(errorCodeName(error.code)) + ": " + error.message);
     }
     if (!settled.ok()) {
       log::error("engine", "route " + route.id + ", message " + job->exchange.message().id() +

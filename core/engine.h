@@ -52,7 +52,16 @@ class Engine {
 
   // Control thread, before start(): the store that journals one-way messages (accepted
   // only once journalled; settled there when delivered or dead-lettered). None: memory.
-  void setStore(Store* store) { store_ = store; }
+  void setStore(Store* store) {
+    store_ = store;
+    store_ready_ = store != nullptr;
+  }
+  // Control thread, before start(): one-way messages need a store that is not open yet;
+  // they are refused (kUnavailable) until attachStore() and storeReady().
+  void requireStore() { store_required_ = true; }
+  // Any thread, once: the store opened late. recover() its journal, then storeReady().
+  void attachStore(Store* store) { store_ = store; }
+  void storeReady() { store_ready_ = true; }
   // Control thread, before start(): finds dead-letter routes. None: dead letters go to
   // the store (or the log) whatever the route says.
   void setRouteResolver(RouteResolver resolver) { resolver_ = std::move(resolver); }
@@ -122,7 +131,10 @@ class Engine {
   bool toDeadLetterRoute(Job& job, const Error& error);
 
   const EngineSettings settings_;
-  Store* store_ = nullptr;
+  std::atomic<Store*> store_{nullptr};
+  std::atomic<bool> store_ready_{false};
+  bool store_required_ = false;
+  std::atomic<bool> store_failing_{false};  // the last journal write failed
   RouteResolver resolver_;
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;   // workers wait for jobs

@@ -557,6 +557,7 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
       if (path.is_relative()) path = fs::path(config.home) / path;
       config.store_path = path.lexically_normal().string();
     }
+    if (auto every = r.duration("reopen-every")) config.store_reopen = *every;
   }
   if (const YAML::Node* n = top.node("keys")) loadKeys(*n, ctx, config);
   if (const YAML::Node* n = top.node("trust")) loadTrust(*n, ctx, config);

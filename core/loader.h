@@ -42,6 +42,9 @@ struct DaemonConfig {
   std::map<std::string, std::shared_ptr<const pki::SigningKey>> keys;
   std::map<std::string, std::shared_ptr<const pki::TrustStore>> trust;
   std::string store_path;  // the embedded store (absolute); "" = one-way messages in memory
+  // While the store cannot be opened (damaged, held by another process): how often the
+  // daemon tries again; one-way inputs answer 503 meanwhile.
+  std::chrono::milliseconds store_reopen{5000};
 };
 
 class Loader {

@@ -337,8 +337,17 @@ class SqliteStore final : public Store {
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
   Error failure(sqlite3* db, const std::string& doing) const {
-    return Error(ErrorCode::kTransient,
-                 "store " + path_ + ": " + doing + ": " + sqlite3_errmsg(db));
+    std::string what = "store " + path_ + ": " + doing + ": " + sqlite3_errmsg(db);
+    // An I/O error says which: no space left, file too large, read-only file system.
+    const int code = sqlite3_extended_errcode(db);
+    if (const int os = sqlite3_system_errno(db); os != 0 && (code & 0xff) == SQLITE_IOERR) {
+      what += " (" + std::string(std::strerror(os)) + ")";
+    } else if (code == SQLITE_IOERR_WRITE) {
+      what += " (a write failed: the disk is full or the file at its size limit)";
+    } else if (code == SQLITE_IOERR_FSYNC) {
+      what += " (fsync failed)";
+    }
+    return Error(ErrorCode::kTransient, what);
   }
 
   std::optional<Error> init() {

@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A file-size limit makes a write fail (the store then refuses one-way messages with
+  // 503) instead of killing the daemon.
+  signal(SIGXFSZ, SIG_IGN);
 
   lienthong::ConfigErrors errors;
   auto daemon = lienthong::Daemon::create(config, errors);

@@ -77,9 +77,11 @@ struct Outcome {
 using Completion = std::function<void(Outcome&&)>;
 
 enum class Admission {
-  kAccepted,  // the engine took the message; the completion will be called exactly once
-  kBusy,      // the engine is full: push back (HTTP 503, pause the input)
-  kStopping,  // the daemon is shutting down
+  kAccepted,     // the engine took the message; the completion will be called exactly once
+  kBusy,         // the engine is full: push back (HTTP 503, pause the input)
+  kStopping,     // the daemon is shutting down
+  kUnavailable,  // the store cannot keep a one-way message now (full disk, I/O error, not
+                 // open): push back, as for kBusy; the daemon log says why
 };
 
 // The route's side of an inbound endpoint. Provided by the engine to start().

@@ -413,37 +413,44 @@ TEST_F(DaemonTest, IdempotencyNeedsAStoreAndAOneWayRoute) {
   EXPECT_NE(text.find("r.yaml:8:30: idempotency is for one-way routes"), std::string::npos) << text;
 }
 
-// A store that is damaged, or held by another process, stops the start with the reason
-// rather than accepting messages it could not keep.
-TEST_F(DaemonTest, ADamagedOrBusyStoreStopsTheStart) {
-  writeConfig(peer_.url(), "store: { path: var/lienthong.db }\n");
+// A store that is damaged, or held by another process: the daemon runs, refuses one-way
+// messages (503) rather than accept what it could not keep, serves request-reply routes,
+// and opens the store once the cause is gone, taking one-way messages again.
+TEST_F(DaemonTest, ADamagedOrBusyStoreRefusesOneWayMessagesUntilItOpens) {
+  writeConfig(peer_.url(), "store: { path: var/lienthong.db, reopen-every: 50ms }\n");
   home_.write("routes/r.yaml",
               "routes:\n"
               "  - id: status\n"
               "    pattern: one-way\n"
               "    from: { http: { listener: public, path: /status } }\n"
+              "    to: { http: { connection: backend } }\n"
+              "  - id: lookup\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /lookup } }\n"
               "    to: { http: { connection: backend } }\n");
   home_.write("var/lienthong.db", std::string(4096, 'x'));
-  ConfigErrors errors;
-  auto daemon = Daemon::create(home_.path("config.yaml").string(), errors);
-  ASSERT_TRUE(daemon) << errors.str();
-  Result<void> r = daemon->start();
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("is not a lienthong store or is damaged"), std::string::npos)
-      << r.error().message;
-  daemon.reset();
+  start();
+  auto refused = httpCall(port_, "POST", "/status", "TrangThai=4");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_NE(refused.body.find("the message store cannot keep it now"), std::string::npos)
+      << refused.body;
+  EXPECT_EQ(refused.headers["Retry-After"], "1");
+  EXPECT_EQ(httpCall(port_, "POST", "/lookup", "q").status, 200);  // the rest runs
+  // The operator moves the damaged file aside: the store opens.
+  std::filesystem::rename(home_.path("var/lienthong.db"), home_.path("var/damaged.db"));
+  ASSERT_TRUE(eventually([&] { return httpCall(port_, "POST", "/status", "A").status == 202; }));
+  ASSERT_TRUE(peer_.waitForRequests(2, 10s));
+  daemon_->stop();
+  daemon_.reset();
 
-  std::filesystem::remove(home_.path("var/lienthong.db"));
   auto holder = openSqliteStore(home_.path("var/lienthong.db").string());  // another process
   ASSERT_TRUE(holder.ok());
-  daemon = Daemon::create(home_.path("config.yaml").string(), errors);
-  r = daemon->start();
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("is in use by another process"), std::string::npos)
-      << r.error().message;
-  daemon.reset();
-  holder->reset();
-  start();  // free again: it starts
+  start();
+  EXPECT_EQ(httpCall(port_, "POST", "/status", "B").status, 503);
+  holder->reset();  // it lets go: the daemon opens the store
+  ASSERT_TRUE(eventually([&] { return httpCall(port_, "POST", "/status", "C").status == 202; }));
+  ASSERT_TRUE(peer_.waitForRequests(3, 10s));
+  EXPECT_EQ(peer_.requests().back().body, "C");
 }
 
 // A group an aggregation completed is journalled where it resumes (after the aggregate):
