@@ -24,6 +24,7 @@ struct Engine::Job {
   std::string lane;                    // one-way with an order key: route id and key
   bool lane_head = false;              // the message of its lane under way
   bool probing = false;                // its attempt is the probe of an open breaker
+  bool held = false;                   // a step keeps it: the journal entry is not settled here
   SteadyClock::time_point deadline{};  // the route's (request-reply); attempts may be shorter
   SteadyClock::time_point due{};
 
@@ -106,16 +107,17 @@ InboundContext::Admitted Engine::admit(std::shared_ptr<const Route> route, std::
 
 Admission Engine::submitFrom(std::shared_ptr<const Route> route, std::uint64_t version,
                              Message message, std::size_t first_step, Completion done,
-                             bool past_limits) {
+                             bool past_limits, const std::vector<std::int64_t>& settles) {
   return admitJob(std::move(route), version, std::move(message), first_step, false, past_limits,
-                  std::move(done))
+                  std::move(done), 0, &settles)
       .admission;
 }
 
-bool RouteStepEmitter::emit(Message message, bool past_limits) {
+bool RouteStepEmitter::emit(Message message, bool past_limits,
+                            const std::vector<std::int64_t>& settles) {
   const std::string id = message.id();
-  Admission a =
-      engine_.submitFrom(route_, version_, std::move(message), next_, nullptr, past_limits);
+  Admission a = engine_.submitFrom(route_, version_, std::move(message), next_, nullptr,
+                                   past_limits, settles);
   if (a != Admission::kAccepted) return false;
   log::debug("engine",
              "route " + route_->id + ": step " + std::to_string(next_) + " emitted message " + id);
@@ -125,7 +127,8 @@ bool RouteStepEmitter::emit(Message message, bool past_limits) {
 InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, std::uint64_t version,
                                           Message message, std::size_t first_step,
                                           bool may_run_here, bool past_limits, Completion done,
-                                          std::int64_t seq) {
+                                          std::int64_t seq,
+                                          const std::vector<std::int64_t>* settles) {
   ExchangePattern pattern = route->pattern;
   Exchange exchange(std::move(message), route->id, pattern);
   exchange.setRouteVersion(version);
@@ -140,6 +143,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   auto job = std::make_unique<Job>(std::move(route), std::move(exchange), std::move(done));
   job->first_step = first_step;
   job->seq = seq;
+  job->exchange.setJournalSeq(seq);
   job->deadline = job->exchange.deadline();
   if (one_way && job->route->order_key) {
     std::vector<std::string> missing;
@@ -199,7 +203,9 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
                                   SystemClock::now() + r.idempotency_keep);
       if (written.ok() && !*written) job->duplicate = true;
     } else {
-      auto plain = store->append(r.id, job->exchange.message(), job->first_step);
+      static const std::vector<std::int64_t> kNone;
+      auto plain =
+          store->append(r.id, job->exchange.message(), job->first_step, settles ? *settles : kNone);
       if (plain.ok()) {
         written = std::optional<std::int64_t>(*plain);
       } else {
@@ -215,7 +221,10 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
         --counters_.accepted;
         ++counters_.refused;
       } else {
-        if (*written) job->seq = **written;
+        if (*written) {
+          job->seq = **written;
+          job->exchange.setJournalSeq(job->seq);
+        }
         abandoned = stopping_;  // the workers are gone: it stays in the journal
         if (!abandoned) enqueueLocked(std::move(job));
       }
@@ -370,6 +379,10 @@ void Engine::runSteps(JobPtr& job) {
       case StepOutcome::kContinue:
         break;
       case StepOutcome::kStop:
+        complete(std::move(job), Outcome::Status::kStopped);
+        return;
+      case StepOutcome::kHeld:
+        job->held = true;  // its journal entry stays until what it becomes is journalled
         complete(std::move(job), Outcome::Status::kStopped);
         return;
       case StepOutcome::kRetry:
@@ -614,7 +627,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     log::error("engine", "not delivered before stop: route " + route.id + ", message " +
                              job->exchange.message().id() + " (" + error.message + ")");
   }
-  if (job->seq != 0 && store_ && !rerouted) {
+  if (job->seq != 0 && store_ && !rerouted && !job->held) {
     // The journal follows the outcome; an abandoned message stays for the next start.
     Result<void> settled;
     if (status == Outcome::Status::kDelivered || status == Outcome::Status::kStopped) {

@@ -86,8 +86,10 @@ class Engine {
   // message a step emitted of its own accord (see StepEmitter). Never runs inline.
   // `past_limits`: admitted even when the queue or the pending limit is full (a step
   // handing over what it holds at a stop); refused only when the engine is stopping.
+  // `settles`: journal entries of held messages this one replaces (see StepEmitter).
   Admission submitFrom(std::shared_ptr<const Route> route, std::uint64_t version, Message message,
-                       std::size_t first_step, Completion done, bool past_limits = false);
+                       std::size_t first_step, Completion done, bool past_limits = false,
+                       const std::vector<std::int64_t>& settles = {});
 
   // Thread-safe.
   Stats stats() const;
@@ -102,7 +104,8 @@ class Engine {
 
   InboundContext::Admitted admitJob(std::shared_ptr<const Route> route, std::uint64_t version,
                                     Message message, std::size_t first_step, bool may_run_here,
-                                    bool past_limits, Completion done, std::int64_t seq = 0);
+                                    bool past_limits, Completion done, std::int64_t seq = 0,
+                                    const std::vector<std::int64_t>* settles = nullptr);
   static bool laterDue(const JobPtr& a, const JobPtr& b);
   void workerLoop();
   void timerLoop();
@@ -194,7 +197,7 @@ class RouteStepEmitter final : public StepEmitter {
   RouteStepEmitter(Engine& engine, std::shared_ptr<const Route> route, std::uint64_t version,
                    std::size_t step_index)
       : engine_(engine), route_(std::move(route)), version_(version), next_(step_index + 1) {}
-  bool emit(Message message, bool past_limits) override;
+  bool emit(Message message, bool past_limits, const std::vector<std::int64_t>& settles) override;
 
  private:
   Engine& engine_;

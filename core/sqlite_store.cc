@@ -157,11 +157,13 @@ class SqliteStore final : public Store {
   }
 
   Result<std::int64_t> append(const std::string& route, const Message& message,
-                              std::size_t first_step) override {
+                              std::size_t first_step,
+                              const std::vector<std::int64_t>& settles) override {
     Op op(Op::kAppend);
     op.route = route;
     op.message = &message;
     op.step = static_cast<std::int64_t>(first_step);
+    op.settles = &settles;
     if (auto e = submit(op)) return *e;
     return op.seq;
   }
@@ -325,6 +327,7 @@ class SqliteStore final : public Store {
     Kind kind;
     std::string route;
     const Message* message = nullptr;
+    const std::vector<std::int64_t>* settles = nullptr;  // append: entries it replaces
     std::string text;
     std::int64_t at = 0;
     std::int64_t seq = 0;
@@ -478,6 +481,13 @@ class SqliteStore final : public Store {
         s.bind(9, op.step);
         if (!stepDone(s)) return false;
         op.seq = sqlite3_last_insert_rowid(write_db_);
+        if (op.settles) {
+          for (std::int64_t held : *op.settles) {
+            delivered_->reset();
+            delivered_->bind(1, held);
+            if (!stepDone(*delivered_)) return false;
+          }
+        }
         return true;
       }
       case Op::kDelivered:

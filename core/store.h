@@ -70,9 +70,11 @@ class Store {
 
   // Journals an accepted one-way message that enters its route at top-level step
   // `first_step` (0 for an input's; past the aggregate for a group a step emitted);
-  // returns its sequence number.
+  // returns its sequence number. The entries `settles` (the messages a group replaces)
+  // leave the journal in the same transaction.
   virtual Result<std::int64_t> append(const std::string& route, const Message& message,
-                                      std::size_t first_step = 0) = 0;
+                                      std::size_t first_step = 0,
+                                      const std::vector<std::int64_t>& settles = {}) = 0;
   // Journals the message unless `key` was remembered for the route and has not expired:
   // the check, the key (kept until `expires`) and the entry are one transaction. Returns
   // the sequence number, or nullopt for a duplicate (nothing journalled).

@@ -39,6 +39,10 @@ class Exchange {
   Clock::time_point deadline() const { return deadline_; }
   void setDeadline(Clock::time_point deadline) { deadline_ = deadline; }
 
+  // Its message's entry in the store's journal (one-way, with a store); 0 when none.
+  std::int64_t journalSeq() const { return journal_seq_; }
+  void setJournalSeq(std::int64_t seq) { journal_seq_ = seq; }
+
   // The version of the route table this exchange started on.
   std::uint64_t routeVersion() const { return route_version_; }
   void setRouteVersion(std::uint64_t v) { route_version_ = v; }
@@ -58,6 +62,7 @@ class Exchange {
   Message message_;
   std::string route_id_;
   ExchangePattern pattern_;
+  std::int64_t journal_seq_ = 0;
   std::string trace_id_;
   Clock::time_point deadline_ = Clock::time_point::max();
   std::uint64_t route_version_ = 0;

@@ -1,7 +1,9 @@
 #pragma once
 // Step: one stage of a route.
 
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "lienthong/exchange.h"
 #include "lienthong/result.h"
@@ -13,6 +15,9 @@ enum class StepOutcome {
   kStop,        // the route is done; the current message is its result (a filter)
   kRetry,       // a transient condition; try the exchange again later
   kDeadLetter,  // give up on this message; it goes to the dead letters with a reason
+  kHeld,        // the step keeps the message (an aggregation): the route is done with this
+                // exchange, but a journalled message stays in the journal until the step
+                // emits what it became (see StepEmitter::emit's `settles`)
 };
 
 // Given to a step that sends messages of its own accord (an aggregation whose time ran
@@ -20,11 +25,15 @@ enum class StepOutcome {
 // emitting one, as a new exchange with the route's retries and dead letters. Thread-safe.
 // False when the engine cannot take it now (full or stopping); the step keeps the
 // message and tries again later. `past_limits`: the step is handing over what it holds
-// at a stop or reload, and the message goes in even when the engine is full.
+// at a stop or reload, and the message goes in even when the engine is full. `settles`:
+// the journal entries (Exchange::journalSeq) of the messages the step held and this one
+// replaces; they leave the journal in the same write that journals it, so a crash keeps
+// either them or it.
 class StepEmitter {
  public:
   virtual ~StepEmitter() = default;
-  virtual bool emit(Message message, bool past_limits = false) = 0;
+  virtual bool emit(Message message, bool past_limits = false,
+                    const std::vector<std::int64_t>& settles = {}) = 0;
 };
 
 // Contract: process() runs on an engine worker thread, possibly on several threads at

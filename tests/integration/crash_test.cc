@@ -368,5 +368,72 @@ TEST(FullDisk, OneWayMessagesAreRefusedUntilThereIsRoomAndNothingAcknowledgedIsL
   std::cout << "full disk: " << acknowledged.size() << " acknowledged, all delivered\n";
 }
 
+// An aggregation's open group is in the journal (its parts): after a SIGKILL the parts
+// are taken up again, the group forms again, and the part that completes it after the
+// restart sends the whole group.
+TEST(CrashSafety, AnOpenAggregationGroupSurvivesASigkill) {
+  std::mutex mutex;
+  std::vector<std::string> received;
+  HttpPeer backend;
+  backend.setHandler([&](const HttpPeer::Request& r) {
+    std::lock_guard lock(mutex);
+    received.push_back(r.body);
+    return HttpPeer::Response{200, "ok", "text/plain"};
+  });
+  TempHome home;
+  home.write("config.yaml",
+             "log: { level: info }\n"
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n  backend: { http: { url: \"" +
+                 backend.url() +
+                 "\" } }\n"
+                 "store: { path: var/lienthong.db }\n"
+                 "routes: [ routes ]\n");
+  home.write("routes/gom.yaml",
+             "routes:\n"
+             "  - id: gom\n"
+             "    pattern: one-way\n"
+             "    from: { http: { listener: public, path: /gom } }\n"
+             "    steps:\n"
+             "      - aggregate: { key: \"${MaHoSo}\", size: 3, timeout: 1h, order: "
+             "\"${ThuTu}\", combine: concat, separator: \"+\" }\n"
+             "    to: { http: { connection: backend } }\n");
+  const fs::path log = home.path("daemon.log");
+  auto daemon = std::make_unique<DaemonProcess>(home.path("config.yaml"), log);
+  std::uint16_t port = daemon->waitReady();
+  ASSERT_NE(port, 0) << readText(log);
+  auto send = [&](int seq) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, "/gom",
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("MaHoSo", "HS-9");
+    request.set("ThuTu", std::to_string(seq));
+    const std::string body = "phan-" + std::to_string(seq);
+    request.setContentLength(static_cast<std::streamsize>(body.size()));
+    session.sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    session.receiveResponse(response).ignore(1 << 20);
+    return static_cast<int>(response.getStatus());
+  };
+  EXPECT_EQ(send(2), 202);
+  EXPECT_EQ(send(1), 202);
+  EXPECT_EQ(daemon->kill(SIGKILL), 128 + SIGKILL);  // two parts held in memory, and journalled
+
+  daemon = std::make_unique<DaemonProcess>(home.path("config.yaml"), log);
+  port = daemon->waitReady();
+  ASSERT_NE(port, 0) << readText(log);
+  EXPECT_EQ(send(3), 202);
+  ASSERT_TRUE(testing::eventually([&] {
+    std::lock_guard lock(mutex);
+    return !received.empty();
+  }));
+  EXPECT_EQ(daemon->kill(SIGTERM), 0) << readText(log);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(received, (std::vector<std::string>{"phan-1+phan-2+phan-3"}));
+  auto store = openSqliteStore(home.path("var/lienthong.db").string());
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_TRUE((*store)->pending()->empty());  // the parts left the journal with the group
+}
+
 }  // namespace
 }  // namespace lienthong

@@ -59,6 +59,7 @@ class AggregateStep::Groups {
   struct Part {
     std::string order;
     std::string body;
+    std::int64_t seq = 0;  // its journal entry, settled when the group is journalled
   };
   struct Group {
     Message first{std::string()};  // headers and ids of the first message; no body
@@ -82,7 +83,8 @@ class AggregateStep::Groups {
     if (timer_.joinable()) timer_.join();
     if (!open_.empty()) {
       log::error("aggregate", std::to_string(open_.size()) +
-                                  " group(s) dropped unemitted when their route was unloaded");
+                                  " group(s) dropped unemitted when their route was unloaded "
+                                  "(journalled parts are taken up again at the next start)");
     }
   }
 
@@ -151,7 +153,8 @@ class AggregateStep::Groups {
     if (!g.expected && expected) g.expected = expected;
     if (!g.expected || g.parts.size() < *g.expected) return std::optional<Message>();
     g.complete = true;
-    if (!owners_.empty() && owners_.back().emitter->emit(build(key, g, s, "size"))) {
+    if (!owners_.empty() &&
+        owners_.back().emitter->emit(build(key, g, s, "size"), false, journalled(g))) {
       open_.erase(it);
     } else {
       g.deadline = Clock::now();  // the timer hands it over as soon as the engine can
@@ -166,6 +169,14 @@ class AggregateStep::Groups {
   }
 
  private:
+  static std::vector<std::int64_t> journalled(const Group& g) {
+    std::vector<std::int64_t> out;
+    for (const Part& p : g.parts) {
+      if (p.seq != 0) out.push_back(p.seq);
+    }
+    return out;
+  }
+
   static Message build(const std::string& key, const Group& g, const AggregateSettings& s,
                        std::string_view completed_by) {
     Message out;
@@ -212,7 +223,8 @@ class AggregateStep::Groups {
     while (!open_.empty()) {
       auto it = open_.begin();
       const std::string_view reason = it->second.complete ? std::string_view("size") : why;
-      if (owner.emitter->emit(build(it->first, it->second, *owner.settings, reason), true)) {
+      if (owner.emitter->emit(build(it->first, it->second, *owner.settings, reason), true,
+                              journalled(it->second))) {
         open_.erase(it);
         continue;
       }
@@ -224,7 +236,9 @@ class AggregateStep::Groups {
     if (!open_.empty()) {
       log::error("aggregate", std::to_string(open_.size()) +
                                   " group(s) could not be handed to the engine at " +
-                                  std::string(why) + " and were dropped");
+                                  std::string(why) +
+                                  " and were dropped (journalled parts are taken up again at "
+                                  "the next start)");
       open_.clear();
     }
   }
@@ -251,7 +265,8 @@ class AggregateStep::Groups {
         if (!owners_.empty()) {
           const Owner& owner = owners_.back();
           const char* reason = it->second.complete ? "size" : "timeout";
-          if (owner.emitter->emit(build(it->first, it->second, *owner.settings, reason))) {
+          if (owner.emitter->emit(build(it->first, it->second, *owner.settings, reason), false,
+                                  journalled(it->second))) {
             it = open_.erase(it);
             continue;
           }
@@ -303,6 +318,7 @@ Result<StepOutcome> AggregateStep::process(Exchange& exchange) {
                  "aggregate: the correlation key '" + s_->key->source() + "' is empty");
   }
   Groups::Part part;
+  part.seq = exchange.journalSeq();
   if (s_->order) part.order = s_->order->render(exchange);
   if (s_->combine == AggregateSettings::Combine::kXml) {
     auto doc = xmlOf(exchange);
@@ -318,7 +334,7 @@ Result<StepOutcome> AggregateStep::process(Exchange& exchange) {
   }
   auto whole = groups_->add(key, *s_, exchange.message(), std::move(part), expected);
   if (!whole.ok()) return whole.error();
-  if (!*whole) return StepOutcome::kStop;   // held in its group, or the group went on
+  if (!*whole) return StepOutcome::kHeld;   // held in its group, or the group went on
   exchange.message() = std::move(**whole);  // the step is closed: this part goes on alone
   return StepOutcome::kContinue;
 }

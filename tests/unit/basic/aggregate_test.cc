@@ -23,13 +23,14 @@ using transforms::basic::AggregateStep;
 // Records what the step emits; refuses while `refuse` is set.
 class RecordingEmitter final : public StepEmitter {
  public:
-  bool emit(Message message, bool past_limits) override {
+  bool emit(Message message, bool past_limits, const std::vector<std::int64_t>& settles) override {
     if (past_limits) ++forced;
     std::lock_guard lock(mutex_);
     ++asked_;
     cv_.notify_all();
     if (refuse) return false;
     emitted_.push_back(std::move(message));
+    settles_.push_back(settles);
     cv_.notify_all();
     return true;
   }
@@ -46,6 +47,11 @@ class RecordingEmitter final : public StepEmitter {
     std::lock_guard lock(mutex_);
     return emitted_;
   }
+  // The journal entries each emitted group settles.
+  std::vector<std::vector<std::int64_t>> settles() {
+    std::lock_guard lock(mutex_);
+    return settles_;
+  }
   std::atomic<bool> refuse = false;
   std::atomic<int> forced = 0;  // emitted past the engine's limits (at a stop)
 
@@ -53,6 +59,7 @@ class RecordingEmitter final : public StepEmitter {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<Message> emitted_;
+  std::vector<std::vector<std::int64_t>> settles_;
   int asked_ = 0;
 };
 
@@ -89,6 +96,24 @@ Exchange part(const std::string& batch, int index, std::string body = "") {
   return Exchange(m, "r", ExchangePattern::kOneWay);
 }
 
+// Journalled parts stay in the journal while held: the group, once journalled, settles
+// them in the same write.
+TEST(Aggregate, AGroupSettlesTheJournalEntriesOfItsParts) {
+  AggregateStep step(settings(2));
+  RecordingEmitter emitter;
+  step.start(emitter, nullptr);
+  Exchange a = part("L1", 1);
+  a.setJournalSeq(41);
+  Exchange b = part("L1", 2);
+  b.setJournalSeq(42);
+  EXPECT_EQ(*step.process(a), StepOutcome::kHeld);
+  EXPECT_TRUE(emitter.settles().empty());
+  EXPECT_EQ(*step.process(b), StepOutcome::kHeld);
+  ASSERT_EQ(emitter.settles().size(), 1u);
+  EXPECT_EQ(emitter.settles()[0], (std::vector<std::int64_t>{41, 42}));
+  step.stop(true);
+}
+
 TEST(Aggregate, CompletesOnSizeInOrderWithinOneWrapper) {
   AggregateStep step(settings());
   RecordingEmitter emitter;
@@ -97,10 +122,10 @@ TEST(Aggregate, CompletesOnSizeInOrderWithinOneWrapper) {
     Exchange ex = part("L1", i);
     auto r = step.process(ex);
     ASSERT_TRUE(r.ok()) << r.error().message;
-    EXPECT_EQ(*r, StepOutcome::kStop);  // held in its group
+    EXPECT_EQ(*r, StepOutcome::kHeld);  // held in its group
   }
   Exchange other = part("L2", 1);
-  EXPECT_EQ(*step.process(other), StepOutcome::kStop);
+  EXPECT_EQ(*step.process(other), StepOutcome::kHeld);
   EXPECT_EQ(step.openGroups(), 2u);
 
   // The part that completes the group ends its exchange too: the whole group enters the
@@ -108,7 +133,7 @@ TEST(Aggregate, CompletesOnSizeInOrderWithinOneWrapper) {
   Exchange last = part("L1", 2);
   auto r = step.process(last);
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(*r, StepOutcome::kStop);
+  EXPECT_EQ(*r, StepOutcome::kHeld);
   ASSERT_EQ(emitter.emitted().size(), 1u);
   const Message whole = emitter.emitted()[0];
   EXPECT_EQ(whole.body(),
@@ -140,10 +165,10 @@ TEST(Aggregate, SizeCanComeFromTheMessagesAndConcatJoinsBodies) {
   Exchange a = part("L", 2, "b");
   a.message().setHeader("split.size", "2");
   a.message().setContentType("text/plain");
-  EXPECT_EQ(*step.process(a), StepOutcome::kStop);
+  EXPECT_EQ(*step.process(a), StepOutcome::kHeld);
   Exchange b = part("L", 1, "a");
   b.message().setHeader("split.size", "2");
-  EXPECT_EQ(*step.process(b), StepOutcome::kStop);
+  EXPECT_EQ(*step.process(b), StepOutcome::kHeld);
   ASSERT_EQ(emitter.emitted().size(), 1u);
   EXPECT_EQ(emitter.emitted()[0].body(), "a;b");
   EXPECT_EQ(emitter.emitted()[0].contentType(), "text/plain");
@@ -156,7 +181,7 @@ TEST(Aggregate, AGroupThatTimesOutIsEmittedWithWhatItHas) {
   step.start(emitter, nullptr);
   for (int i : {1, 2}) {
     Exchange ex = part("L1", i);
-    ASSERT_EQ(*step.process(ex), StepOutcome::kStop);
+    ASSERT_EQ(*step.process(ex), StepOutcome::kHeld);
   }
   ASSERT_TRUE(emitter.waitFor(1));
   auto out = emitter.emitted();
@@ -175,7 +200,7 @@ TEST(Aggregate, AnEngineThatCannotTakeTheGroupGetsItAgainLater) {
   emitter.refuse = true;
   step.start(emitter, nullptr);
   Exchange ex = part("L1", 1);
-  ASSERT_EQ(*step.process(ex), StepOutcome::kStop);
+  ASSERT_EQ(*step.process(ex), StepOutcome::kHeld);
   ASSERT_TRUE(emitter.waitForAsks(1));  // its time ran out and the engine refused it
   EXPECT_EQ(step.openGroups(), 1u);     // kept, not dropped
   emitter.refuse = false;
@@ -191,7 +216,7 @@ TEST(Aggregate, ACompleteGroupWaitsForAFullEngineAndKeepsItsReason) {
   step.start(emitter, nullptr);
   for (int i : {0, 1}) {
     Exchange ex = part("L1", i);
-    ASSERT_EQ(*step.process(ex), StepOutcome::kStop);
+    ASSERT_EQ(*step.process(ex), StepOutcome::kHeld);
   }
   EXPECT_EQ(step.openGroups(), 1u);  // complete, not yet taken
   emitter.refuse = false;
@@ -209,9 +234,9 @@ TEST(Aggregate, PartsInOtherEncodingsAreJoinedAsUtf8) {
   step.start(emitter, nullptr);
   Exchange latin =
       part("L1", 1, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<Ten>Jos\xE9</Ten>");
-  ASSERT_EQ(*step.process(latin), StepOutcome::kStop);
+  ASSERT_EQ(*step.process(latin), StepOutcome::kHeld);
   Exchange utf8 = part("L1", 2, "<Ten>Nguyễn</Ten>");
-  ASSERT_EQ(*step.process(utf8), StepOutcome::kStop);
+  ASSERT_EQ(*step.process(utf8), StepOutcome::kHeld);
   ASSERT_EQ(emitter.emitted().size(), 1u);
   const std::string body = emitter.emitted()[0].body();
   EXPECT_NE(body.find("<Ten>José</Ten><Ten>Nguyễn</Ten>"), std::string::npos) << body;
@@ -223,7 +248,7 @@ TEST(Aggregate, StopEmitsOpenGroupsAndThenPassesPartsThrough) {
   RecordingEmitter emitter;
   step.start(emitter, nullptr);
   Exchange ex = part("L1", 1);
-  ASSERT_EQ(*step.process(ex), StepOutcome::kStop);
+  ASSERT_EQ(*step.process(ex), StepOutcome::kHeld);
   step.stop(true);
   auto out = emitter.emitted();
   ASSERT_EQ(out.size(), 1u);
@@ -240,7 +265,7 @@ TEST(Aggregate, AReloadHandsOpenGroupsToTheNewVersion) {
   RecordingEmitter old_emitter;
   before.start(old_emitter, nullptr);
   Exchange a = part("L1", 1);
-  ASSERT_EQ(*before.process(a), StepOutcome::kStop);
+  ASSERT_EQ(*before.process(a), StepOutcome::kHeld);
 
   AggregateStep after(settings());
   RecordingEmitter new_emitter;
@@ -249,9 +274,9 @@ TEST(Aggregate, AReloadHandsOpenGroupsToTheNewVersion) {
   EXPECT_TRUE(old_emitter.emitted().empty());
   EXPECT_EQ(after.openGroups(), 1u);
   Exchange b = part("L1", 2);
-  ASSERT_EQ(*after.process(b), StepOutcome::kStop);
+  ASSERT_EQ(*after.process(b), StepOutcome::kHeld);
   Exchange c = part("L1", 3);
-  ASSERT_EQ(*after.process(c), StepOutcome::kStop);
+  ASSERT_EQ(*after.process(c), StepOutcome::kHeld);
   ASSERT_EQ(new_emitter.emitted().size(), 1u);
   EXPECT_EQ(*new_emitter.emitted()[0].header("aggregate.size"), "3");
   after.stop(true);
@@ -266,12 +291,12 @@ TEST(Aggregate, AFailedReloadGivesTheGroupsBackAndARemovedStepEmitsThem) {
   attempt.start(attempt_emitter, &before);
   attempt.stop(false);  // the new version did not start
   Exchange a = part("L1", 1);
-  ASSERT_EQ(*before.process(a), StepOutcome::kStop);
+  ASSERT_EQ(*before.process(a), StepOutcome::kHeld);
   ASSERT_TRUE(old_emitter.waitFor(1));  // timed out, through the version still running
   EXPECT_TRUE(attempt_emitter.emitted().empty());
 
   Exchange b = part("L2", 1);
-  ASSERT_EQ(*before.process(b), StepOutcome::kStop);
+  ASSERT_EQ(*before.process(b), StepOutcome::kHeld);
   before.stop(false);  // retired with no successor: its groups go out now
   auto out = old_emitter.emitted();
   ASSERT_EQ(out.size(), 2u);
@@ -296,7 +321,7 @@ TEST(Aggregate, RefusesBadPartsAndTooManyGroups) {
   EXPECT_NE(r.error().message.find("correlation key '${Lo}' is empty"), std::string::npos);
 
   Exchange first = part("L1", 1);
-  ASSERT_EQ(*step.process(first), StepOutcome::kStop);
+  ASSERT_EQ(*step.process(first), StepOutcome::kHeld);
   Exchange second = part("L2", 1);
   r = step.process(second);
   ASSERT_FALSE(r.ok());
