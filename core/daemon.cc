@@ -260,6 +260,19 @@ std::size_t Daemon::stop() {
   return abandoned;
 }
 
+Result<std::map<std::string, RouteDepth>> Daemon::storeFigures() {
+  if (config_.store_path.empty()) {
+    return makeError(ErrorCode::kInvalidConfig, "the daemon has no store");
+  }
+  Store* store = nullptr;
+  {
+    std::lock_guard lock(opener_mutex_);  // the opener may be setting store_
+    store = store_.get();
+  }
+  if (!store) return makeError(ErrorCode::kTransient, "the store is not open");
+  return store->depths();
+}
+
 std::shared_ptr<const RouteTable> Daemon::routes() const {
   std::lock_guard lock(mutex_);
   if (active_) return active_->table;

@@ -38,6 +38,9 @@ class Daemon {
   std::shared_ptr<const RouteTable> routes() const;
   std::shared_ptr<Listener> listener(const std::string& name) const;
   Engine& engine() { return *engine_; }
+  // Thread-safe: per route, the journal's depth, its oldest message and the dead letters
+  // (for metrics). An error when there is no store or it is not open.
+  Result<std::map<std::string, RouteDepth>> storeFigures();
   const DaemonConfig& config() const { return config_; }
 
  private:

@@ -315,6 +315,11 @@ class SqliteStore final : public Store {
       out[s.text(0)] = d;
     }
     if (rc != SQLITE_DONE) return failure(read_db_, "reading the journal");
+    Statement dead(read_db_, "SELECT route, COUNT(*) FROM dead_letters GROUP BY route");
+    while ((rc = sqlite3_step(dead.get())) == SQLITE_ROW) {
+      out[dead.text(0)].dead_letters = static_cast<std::size_t>(dead.integer(1));
+    }
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the dead letters");
     return out;
   }
 

@@ -55,10 +55,12 @@ struct StoreAction {
   std::string detail;  // replay: the route it went back to
 };
 
-// Per route: messages journalled and not settled, and the age of the oldest.
+// Per route: messages journalled and not settled, when the oldest was accepted, and the
+// dead letters kept.
 struct RouteDepth {
   std::size_t depth = 0;
   std::optional<SystemClock::time_point> oldest;
+  std::size_t dead_letters = 0;
 };
 
 // Contract: every method is thread-safe. Writes are durable when they return ok (the

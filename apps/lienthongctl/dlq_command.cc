@@ -259,4 +259,80 @@ int dlqCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
+int storeCommand(const std::vector<std::string>& args) {
+  std::string config_file;
+  bool json = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--json") {
+      json = true;
+    } else if (args[i] == "--config" && i + 1 < args.size()) {
+      config_file = args[++i];
+    } else {
+      std::fprintf(stderr, "lienthongctl store: unknown option '%s' (see lienthongctl --help)\n",
+                   args[i].c_str());
+      return 2;
+    }
+  }
+  Registry registry;
+  PluginSet plugins;
+  ConfigErrors errors;
+  const std::string file = config_file.empty() ? defaultConfigFile() : config_file;
+  if (file.empty()) {
+    std::fprintf(stderr, "lienthongctl store: give --config FILE (the store is named there)\n");
+    return 2;
+  }
+  auto config = loadConfig(file, registry, plugins, errors);
+  if (!config) {
+    std::fputs(errors.str().c_str(), stderr);
+    return 1;
+  }
+  if (config->store_path.empty()) {
+    std::fprintf(stderr, "%s has no store: one-way messages are held in memory\n", file.c_str());
+    return 1;
+  }
+  auto store = openSqliteStore(config->store_path);
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", store.error().message.c_str());
+    return 1;
+  }
+  auto figures = (*store)->depths();
+  if (!figures.ok()) {
+    std::fprintf(stderr, "%s\n", figures.error().message.c_str());
+    return 1;
+  }
+  const auto now = SystemClock::now();
+  auto ageSeconds = [&](const RouteDepth& d) -> long long {
+    if (!d.oldest) return -1;
+    return std::chrono::duration_cast<std::chrono::seconds>(now - *d.oldest).count();
+  };
+  if (json) {
+    std::string out = "[";
+    bool first = true;
+    for (const auto& [route, d] : *figures) {
+      out += first ? "" : ",\n ";
+      first = false;
+      out += "{\"route\":";
+      appendJsonString(out, route);
+      out += ",\"journalled\":" + std::to_string(d.depth) + ",\"oldest_age_s\":" +
+             (d.oldest ? std::to_string(ageSeconds(d)) : std::string("null")) +
+             ",\"dead_letters\":" + std::to_string(d.dead_letters) + "}";
+    }
+    out += "]\n";
+    std::fputs(out.c_str(), stdout);
+    return 0;
+  }
+  std::printf("%-28s %10s %12s %12s\n", "ROUTE", "JOURNALLED", "OLDEST (s)", "DEAD LETTERS");
+  std::size_t journalled = 0;
+  std::size_t dead = 0;
+  for (const auto& [route, d] : *figures) {
+    std::printf("%-28s %10zu %12s %12zu\n", route.c_str(), d.depth,
+                d.oldest ? std::to_string(ageSeconds(d)).c_str() : "-", d.dead_letters);
+    journalled += d.depth;
+    dead += d.dead_letters;
+  }
+  std::printf("%zu journalled, %zu dead letter(s) in %s\n", journalled, dead,
+              config->store_path.c_str());
+  return 0;
+}
+
 }  // namespace lienthong::ctl

@@ -8,5 +8,8 @@
 namespace lienthong::ctl {
 
 int dlqCommand(const std::vector<std::string>& args);
+// lienthongctl store [--config FILE] [--json]: per route, the journal's depth, the age
+// of its oldest message and the dead letters.
+int storeCommand(const std::vector<std::string>& args);
 
 }  // namespace lienthong::ctl

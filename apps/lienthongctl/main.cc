@@ -57,6 +57,10 @@ Commands:
       --dry-run, and are recorded (who, when, what) in the store. T is
       2026-11-27T10:00:00Z, 2026-11-27 or a duration ago (2h). Exit status: 0 done,
       1 failed (the daemon holds the store, say), 2 wrong usage.
+  store [--config FILE] [--json]
+      The store's figures, while the daemon is stopped: per route, the one-way messages
+      journalled and not yet delivered, the age of the oldest, and the dead letters.
+      (The running daemon keeps the same figures for its metrics.)
   help
       This text.
 
@@ -190,5 +194,6 @@ int main(int argc, char** argv) {
   if (command == "verify") return lienthong::ctl::verifyCommand(args);
   if (command == "certs") return lienthong::ctl::certsCommand(args);
   if (command == "dlq") return lienthong::ctl::dlqCommand(args);
+  if (command == "store") return lienthong::ctl::storeCommand(args);
   return usageError("unknown command '" + command + "'");
 }

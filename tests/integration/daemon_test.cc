@@ -318,6 +318,11 @@ TEST_F(DaemonTest, JournalKeepsOneWayMessagesAcrossARestart) {
   }
   ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().dead_lettered == 1; }));
   ASSERT_TRUE(peer_.waitForRequests(6, 10s));  // the two others keep being retried
+  auto figures = daemon_->storeFigures();
+  ASSERT_TRUE(figures.ok()) << figures.error().message;
+  EXPECT_EQ((*figures)["status"].depth, 2u);
+  EXPECT_TRUE((*figures)["status"].oldest);
+  EXPECT_EQ((*figures)["status"].dead_letters, 1u);
   // Abandoned at the stop (the count varies: one may be mid-attempt): both stay journalled.
   daemon_->stop();
   daemon_.reset();

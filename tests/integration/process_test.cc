@@ -391,6 +391,12 @@ TEST(Lienthongctl, DeadLettersAreListedShownReplayedAndPurged) {
   };
   std::string out = run({"list"}, 0);
   EXPECT_NE(out.find("3 dead letter(s)"), std::string::npos) << out;
+  {
+    Process figures({ctl, "store", "--config", config});
+    out = figures.readAll();
+    EXPECT_EQ(figures.wait(), 0) << out;
+    EXPECT_NE(out.find("0 journalled, 3 dead letter(s)"), std::string::npos) << out;
+  }
   out = run({"list", "--reason", "timed out"}, 0);
   EXPECT_NE(out.find("000.00.01.H22-240315-0002"), std::string::npos) << out;
   EXPECT_NE(out.find("1 dead letter(s)"), std::string::npos) << out;
@@ -417,6 +423,18 @@ TEST(Lienthongctl, DeadLettersAreListedShownReplayedAndPurged) {
   EXPECT_EQ((*store)->pending()->size(), 1u);
   EXPECT_TRUE((*store)->deadLetters({})->empty());
   EXPECT_EQ((*store)->actions()->size(), 3u);  // one replay, two purges, with who and when
+  store->reset();
+  {
+    Process figures({ctl, "store", "--config", config, "--json"});
+    out = figures.readAll();
+    EXPECT_EQ(figures.wait(), 0) << out;
+    EXPECT_NE(out.find("{\"route\":\"status\",\"journalled\":1,\"oldest_age_s\":"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("\"dead_letters\":0}"), std::string::npos) << out;
+  }
+  store = openSqliteStore(db);
+  ASSERT_TRUE(store.ok());
   out = run({"list"}, 1);  // the store is held (by this test, as by a running daemon)
   EXPECT_NE(out.find("is in use by another process"), std::string::npos) << out;
 }

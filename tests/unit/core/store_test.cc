@@ -95,6 +95,11 @@ TEST_F(StoreTest, JournalSurvivesAReopenAndSettlesOnceDeliveredOrDead) {
   EXPECT_EQ((*dead)[0].seq, third);
   EXPECT_EQ((*dead)[0].message.dossierKey(), "HS-3");
   EXPECT_EQ((*dead)[0].reason, "http POST /sync: HTTP 400 (after 5 attempts)");
+  depths = store->depths();
+  EXPECT_EQ(depths->at("sync").depth, 0u);  // a route with only dead letters
+  EXPECT_FALSE(depths->at("sync").oldest);
+  EXPECT_EQ(depths->at("sync").dead_letters, 1u);
+  EXPECT_EQ(depths->at("status").dead_letters, 0u);
 }
 
 TEST_F(StoreTest, DeadLettersAreFoundByRouteReasonDossierAndTime) {
