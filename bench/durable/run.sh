@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Durable one-way delivery: HTTP -> journal (store, fsync) -> HTTP, beside the same route
 # without a store (messages held in memory), and beside the disk's own fsync rate measured
-# in the same run. Both daemons forward to the same lienthong-echo backend; wrk POSTs 1 KB
-# one-way messages (202 answers); rounds alternate between the two.
+# in the same run, and beside the journalled route with per-dossier ordering (order-by
+# over 1000 dossier codes). The daemons forward to the same lienthong-echo backend; wrk
+# POSTs 1 KB one-way messages (202 answers), each with a random dossier code; rounds
+# rotate the order of the three.
 #   bench/durable/run.sh [DURATION=10s] [ROUNDS=3] [CONNS=80] [SIZE=1024]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,7 +35,7 @@ ECHO_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/echo.out")
 
 declare -A PORT
 start_daemon() {
-  local name=$1 store=$2 port=$((20000 + RANDOM % 12000))
+  local name=$1 store=$2 delivery=${3:-} port=$((20000 + RANDOM % 12000))
   mkdir -p "$TMP/$name/routes"
   cat >"$TMP/$name/lienthong.yaml" <<CFG
 log: { level: warn }
@@ -45,11 +47,12 @@ connections:
 $store
 routes: [ routes ]
 CFG
-  cat >"$TMP/$name/routes/r.yaml" <<'ROUTE'
+  cat >"$TMP/$name/routes/r.yaml" <<ROUTE
 routes:
   - id: one-way
     pattern: one-way
     from: { http: { listener: bench, path: /echo, methods: [POST] } }
+    $delivery
     to: { http: { connection: echo, path: /echo } }
 ROUTE
   (cd "$TMP/$name" && exec "$LIENTHONGD" --config lienthong.yaml) >"$TMP/$name.log" 2>&1 &
@@ -62,7 +65,8 @@ ROUTE
 }
 start_daemon memory ""
 start_daemon durable "store: { path: var/lienthong.db }"
-log "memory on ${PORT[memory]}, durable on ${PORT[durable]}, echo on $ECHO_PORT"
+start_daemon ordered "store: { path: var/lienthong.db }" 'delivery: { order-by: "${MaHoSo}" }'
+log "memory on ${PORT[memory]}, durable on ${PORT[durable]}, ordered on ${PORT[ordered]}, echo on $ECHO_PORT"
 
 log "fsync rate of the disk under $TMP (3 s, 1 KB write + fsync)"
 FSYNC=$(python3 - "$TMP/fsync.probe" <<'PY'
@@ -79,14 +83,23 @@ cat >"$TMP/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = string.rep("x", $SIZE)
 wrk.headers["Content-Type"] = "application/octet-stream"
+request = function()
+  wrk.headers["MaHoSo"] = "000.00.01.H22-240315-" .. math.random(1000)
+  return wrk.format()
+end
 LUA
 declare -A RATES ERRORS
-for name in memory durable; do RATES[$name]=""; ERRORS[$name]=0; done
-for name in memory durable; do
+NAMES="memory durable ordered"
+for name in $NAMES; do RATES[$name]=""; ERRORS[$name]=0; done
+for name in $NAMES; do
   wrk -t2 -c"$CONNS" -d2s -s "$TMP/post.lua" "http://127.0.0.1:${PORT[$name]}/echo" >/dev/null
 done
 for round in $(seq "$ROUNDS"); do
-  order="memory durable"; ((round % 2 == 0)) && order="durable memory"
+  case $((round % 3)) in
+    1) order="memory durable ordered" ;;
+    2) order="durable ordered memory" ;;
+    0) order="ordered memory durable" ;;
+  esac
   for name in $order; do
     out=$(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$TMP/post.lua" "http://127.0.0.1:${PORT[$name]}/echo")
     # Accepted messages only (202): a 503 is the engine pushing back, not a delivery.
@@ -102,6 +115,7 @@ done
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 MEM=$(median "${RATES[memory]}")
 DUR=$(median "${RATES[durable]}")
+ORD=$(median "${RATES[ordered]}")
 mkdir -p "$RESULTS"
 out=$RESULTS/durable-$(date '+%Y%m%d-%H%M%S').txt
 {
@@ -112,11 +126,13 @@ out=$RESULTS/durable-$(date '+%Y%m%d-%H%M%S').txt
   printf '%-26s %12s\n' "path" "accepted/s"
   printf '%-26s %12s\n' "one-way, in memory" "$MEM"
   printf '%-26s %12s\n' "one-way, journalled" "$DUR"
+  printf '%-26s %12s\n' "journalled, order-by" "$ORD"
   printf '%-26s %12s\n' "disk fsync (1 KB writes)" "$FSYNC"
   echo
   echo "durable / memory: $(awk "BEGIN{printf \"%.2f\", $DUR/$MEM}")"
+  echo "ordered (1000 keys) / memory: $(awk "BEGIN{printf \"%.2f\", $ORD/$MEM}")"
   echo "durable req/s per fsync/s: $(awk "BEGIN{printf \"%.1f\", $DUR/$FSYNC}") (messages sharing a commit, at least)"
-  echo "rounds: memory ${RATES[memory]}; durable ${RATES[durable]}"
-  echo "pushed back (503) or socket errors, all rounds: memory ${ERRORS[memory]}, durable ${ERRORS[durable]}"
+  echo "rounds: memory ${RATES[memory]}; durable ${RATES[durable]}; ordered ${RATES[ordered]}"
+  echo "pushed back (503) or socket errors, all rounds: memory ${ERRORS[memory]}, durable ${ERRORS[durable]}, ordered ${ERRORS[ordered]}"
 } | tee "$out"
 echo "results written to $out" >&2
