@@ -96,6 +96,15 @@ class DaemonProcess {
   pid_t pid_ = -1;
 };
 
+// A daemon config with a store: the `public` listener on port 0 (plus `listener`
+// settings), the `backend` connection (plus `connection` settings), routes/.
+std::string daemonConfig(const std::string& backend, const std::string& engine = "",
+                         const std::string& listener = "", const std::string& connection = "") {
+  return "log: { level: info }\n" + engine + "listeners:\n  public: { http: { port: 0" + listener +
+         " } }\nconnections:\n  backend: { http: { url: \"" + backend + "\"" + connection +
+         " } }\nstore: { path: var/lienthong.db }\nroutes: [ routes ]\n";
+}
+
 // One POST to the daemon; the HTTP status, or 0 when it could not be reached.
 int post(std::uint16_t port, const std::string& dossier, int seq, const std::string& padding = {}) {
   try {
@@ -164,17 +173,10 @@ TEST(CrashSafety, EveryAcknowledgedMessageArrivesOnceInOrderThroughRepeatedSigki
   });
 
   TempHome home;
-  home.write("config.yaml",
-             "log: { level: info }\n"
-             "engine: { workers: " +
-                 std::to_string(kWorkers) +
-                 ", queue: 4096, max-pending: 20000, drain-timeout: 10s }\n"
-                 "listeners:\n  public: { http: { port: 0, threads: 64 } }\n"
-                 "connections:\n  backend: { http: { url: \"" +
-                 backend.url() +
-                 "\", read-timeout: 5s, pool: 16 } }\n"
-                 "store: { path: var/lienthong.db }\n"
-                 "routes: [ routes ]\n");
+  home.write("config.yaml", daemonConfig(backend.url(),
+                                         "engine: { workers: " + std::to_string(kWorkers) +
+                                             ", queue: 4096, max-pending: 20000 }\n",
+                                         ", threads: 64", ", read-timeout: 5s, pool: 16"));
   home.write("routes/status.yaml",
              "routes:\n"
              "  - id: status\n"
@@ -299,14 +301,7 @@ TEST(FullDisk, OneWayMessagesAreRefusedUntilThereIsRoomAndNothingAcknowledgedIsL
     return HttpPeer::Response{200, "ok", "text/plain"};
   });
   TempHome home;
-  home.write("config.yaml",
-             "log: { level: info }\n"
-             "listeners:\n  public: { http: { port: 0, max-body: 1MiB } }\n"
-             "connections:\n  backend: { http: { url: \"" +
-                 backend.url() +
-                 "\" } }\n"
-                 "store: { path: var/lienthong.db }\n"
-                 "routes: [ routes ]\n");
+  home.write("config.yaml", daemonConfig(backend.url(), "", ", max-body: 1MiB"));
   home.write("routes/status.yaml",
              "routes:\n"
              "  - id: status\n"
@@ -387,14 +382,7 @@ TEST(CrashSafety, AnOpenAggregationGroupSurvivesASigkill) {
     return HttpPeer::Response{200, "ok", "text/plain"};
   });
   TempHome home;
-  home.write("config.yaml",
-             "log: { level: info }\n"
-             "listeners:\n  public: { http: { port: 0 } }\n"
-             "connections:\n  backend: { http: { url: \"" +
-                 backend.url() +
-                 "\" } }\n"
-                 "store: { path: var/lienthong.db }\n"
-                 "routes: [ routes ]\n");
+  home.write("config.yaml", daemonConfig(backend.url()));
   home.write("routes/gom.yaml",
              "routes:\n"
              "  - id: gom\n"
