@@ -43,17 +43,20 @@ Result<void> Daemon::start() {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(config_.store_path).parent_path(),
                                         ec);
+    // One-way messages wait for the store and its journal's recovery (in activate()):
+    // nothing one-way is accepted that could not be kept, or ahead of what the journal
+    // holds; the rest runs.
+    engine_->requireStore();
     auto store = openSqliteStore(config_.store_path);
     if (store.ok()) {
       store_ = std::move(*store);
-      engine_->setStore(store_.get());
+      store_view_ = store_.get();
+      engine_->attachStore(store_.get());
     } else {
-      // Nothing one-way is accepted that could not be kept; the rest runs.
       log::error("daemon", store.error().message +
                                "; one-way messages are refused (HTTP 503) until the store "
                                "opens; trying again every " +
                                std::to_string(config_.store_reopen.count()) + "ms");
-      engine_->requireStore();
     }
   }
   engine_->start();
@@ -76,46 +79,57 @@ Result<void> Daemon::start() {
     std::lock_guard lock(mutex_);
     pending_.reset();
   }
-  if (!config_.store_path.empty() && !store_) {
+  if (!config_.store_path.empty() && !journal_recovered_) {
     opener_quit_ = false;
     store_opener_ = std::thread([this] { reopenStore(); });
   }
   return {};
 }
 
+bool Daemon::takeUpStore() {
+  if (!store_) {
+    auto store = openSqliteStore(config_.store_path);
+    if (!store.ok()) {
+      if (store.error().message != opener_error_) {
+        opener_error_ = store.error().message;
+        log::error("daemon", opener_error_ + "; one-way messages are still refused");
+      }
+      return false;
+    }
+    store_ = std::move(*store);
+    store_view_ = store_.get();
+    engine_->attachStore(store_.get());
+  }
+  std::shared_ptr<RouteTable> table;
+  {
+    std::lock_guard daemon_lock(mutex_);
+    if (active_) table = active_->table;
+  }
+  if (!table || !recoverJournal(table)) return false;
+  journal_recovered_ = true;
+  engine_->storeReady();
+  log::info("daemon", "store " + config_.store_path + " open: one-way messages are accepted");
+  return true;
+}
+
 void Daemon::reopenStore() {
-  std::string last_error;
   std::unique_lock lock(opener_mutex_);
   while (!opener_quit_) {
     opener_cv_.wait_for(lock, config_.store_reopen);
     if (opener_quit_) return;
-    auto store = openSqliteStore(config_.store_path);
-    if (!store.ok()) {
-      if (store.error().message != last_error) {
-        last_error = store.error().message;
-        log::error("daemon", last_error + "; one-way messages are still refused");
-      }
-      continue;
-    }
-    store_ = std::move(*store);
-    engine_->attachStore(store_.get());
-    std::shared_ptr<RouteTable> table;
-    {
-      std::lock_guard daemon_lock(mutex_);
-      if (active_) table = active_->table;
-    }
-    if (table) recoverJournal(table);
-    engine_->storeReady();
-    log::info("daemon", "store " + config_.store_path + " open: one-way messages are accepted");
-    return;
+    lock.unlock();  // a stop does not wait for the lock behind an open or a recovery
+    const bool done = takeUpStore();
+    lock.lock();
+    if (done) return;
   }
 }
 
-void Daemon::recoverJournal(const std::shared_ptr<RouteTable>& table) {
+bool Daemon::recoverJournal(const std::shared_ptr<RouteTable>& table) {
   auto pending = store_->pending();
   if (!pending.ok()) {
-    log::error("daemon", "the journal could not be read: " + pending.error().message);
-    return;
+    log::error("daemon", "the journal could not be read (" + pending.error().message +
+                             "); one-way messages are refused until it can be");
+    return false;
   }
   std::size_t recovered = 0;
   for (StoredMessage& p : *pending) {
@@ -135,6 +149,7 @@ void Daemon::recoverJournal(const std::shared_ptr<RouteTable>& table) {
     log::info("daemon", std::to_string(recovered) + " journalled message(s) of " +
                             std::to_string(pending->size()) + " taken up again after a restart");
   }
+  return true;
 }
 
 Result<void> Daemon::activate(std::shared_ptr<RouteTable> table, bool recover) {
@@ -158,7 +173,10 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table, bool recover) {
       next->emitters.push_back(std::move(emitter));
     }
   }
-  if (recover) recoverJournal(next->table);
+  if (recover && recoverJournal(next->table)) {
+    journal_recovered_ = true;
+    engine_->storeReady();
+  }
   for (const auto& route : next->table->routes) {
     if (!route->enabled || !route->from) continue;
     auto ctx = std::make_unique<RouteContext>(*engine_, route, next->table->version);
@@ -264,11 +282,7 @@ Result<std::map<std::string, RouteDepth>> Daemon::storeFigures() {
   if (config_.store_path.empty()) {
     return makeError(ErrorCode::kInvalidConfig, "the daemon has no store");
   }
-  Store* store = nullptr;
-  {
-    std::lock_guard lock(opener_mutex_);  // the opener may be setting store_
-    store = store_.get();
-  }
+  Store* store = store_view_.load();
   if (!store) return makeError(ErrorCode::kTransient, "the store is not open");
   return store->depths();
 }

@@ -2,6 +2,7 @@
 // The daemon: config, registry, listeners, engine and the active route table, with start,
 // reload and a draining stop. Used by lienthongd and by the integration tests in process.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -61,10 +62,14 @@ class Daemon {
   static void stopSteps(Active& active, bool final);
   // Start: journalled one-way messages not settled before the last stop or crash go
   // through their routes again; those whose route is gone go to the dead letters.
-  void recoverJournal(const std::shared_ptr<RouteTable>& table);
+  // False when the journal cannot be read (one-way messages stay refused).
+  bool recoverJournal(const std::shared_ptr<RouteTable>& table);
   // A store that could not be opened at start (damaged, held by another process) is
   // tried again every `store.reopen-every` until it opens or the daemon stops.
   void reopenStore();
+  // Opens the store if it is not open, takes up its journal and lets one-way messages
+  // in; false when either step failed (tried again later).
+  bool takeUpStore();
 
   std::unique_ptr<Registry> registry_;
   PluginSet plugins_;
@@ -78,6 +83,9 @@ class Daemon {
   std::vector<std::string> started_listeners_;
   std::uint64_t next_version_ = 1;
   bool running_ = false;
+  std::atomic<Store*> store_view_{nullptr};  // store_, for readers on other threads
+  bool journal_recovered_ = false;
+  std::string opener_error_;  // the last reason logged, not repeated
   std::thread store_opener_;
   std::mutex opener_mutex_;
   std::condition_variable opener_cv_;

@@ -24,6 +24,7 @@ struct Engine::Job {
   std::string lane;                    // one-way with an order key: route id and key
   bool lane_head = false;              // the message of its lane under way
   bool probing = false;                // its attempt is the probe of an open breaker
+  std::uint64_t probe_generation = 0;  // the breaker's generation when it was let through
   bool held = false;                   // a step keeps it: the journal entry is not settled here
   SteadyClock::time_point deadline{};  // the route's (request-reply); attempts may be shorter
   SteadyClock::time_point due{};
@@ -157,9 +158,11 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     }
   }
   // A one-way message is accepted once it is in the journal (when there is a store).
+  // Ready is read first: once it is set, the store is too.
+  const bool store_ready = store_ready_.load();
   Store* const store = store_.load();
   const bool journal = one_way && store && seq == 0;
-  if (one_way && seq == 0 && store_required_ && !store_ready_) {
+  if (one_way && seq == 0 && store_required_ && (!store_ready || !store)) {
     std::lock_guard lock(mutex_);
     ++counters_.refused;
     return {Admission::kUnavailable, {}};
@@ -535,9 +538,11 @@ std::optional<SteadyClockPoint> Engine::breakerWait(Job& job) {
     --counters_.breaker_waits;
     b.probing = true;
     job.probing = true;
+    job.probe_generation = b.generation;
     return std::nullopt;
   }
-  return now + std::min(route.breaker.open_for, std::chrono::milliseconds(1000));
+  using std::chrono::milliseconds;
+  return now + std::clamp(route.breaker.open_for, milliseconds(10), milliseconds(1000));
 }
 
 void Engine::breakerResult(Job& job, bool peer_failed) {
@@ -549,17 +554,23 @@ void Engine::breakerResult(Job& job, bool peer_failed) {
   {
     std::lock_guard lock(mutex_);
     Breaker& b = breakers_[peer];
-    const bool probe = job.probing;
+    // A probe whose breaker closed or opened again meanwhile is an ordinary attempt.
+    const bool probe = job.probing && job.probe_generation == b.generation;
     if (probe) b.probing = false;
     job.probing = false;
     if (!peer_failed) {
       closed = b.open;
-      b = Breaker{};
+      if (b.open) ++b.generation;
+      b.failures = 0;
+      b.open = false;
+      b.probing = false;
     } else {
       failures = ++b.failures;
       if (probe || (!b.open && b.failures >= route.breaker.failures)) {
         opened = true;
         b.open = true;
+        b.probing = false;
+        ++b.generation;
         b.open_until = SteadyClock::now() + route.breaker.open_for;
       }
     }
@@ -651,9 +662,12 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
   Completion done = std::move(job->done);
   const std::string lane = job->lane_head ? job->lane : std::string();
   if (job->probing) {  // ended before its attempt said anything about the peer
+    const std::string peer = route.to->peer();
     std::lock_guard lock(mutex_);
-    breakers_[route.to->peer()].probing = false;
+    Breaker& b = breakers_[peer];
+    if (b.generation == job->probe_generation) b.probing = false;
   }
+  const bool held = job->held;
   job.reset();
   if (done) {
     try {
@@ -674,7 +688,12 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     switch (status) {
       case Outcome::Status::kDelivered:
       case Outcome::Status::kStopped:
-        if (!duplicate) ++counters_.delivered;
+        // A duplicate is not delivered; a held part is, with its group.
+        if (held) {
+          ++counters_.held;
+        } else if (!duplicate) {
+          ++counters_.delivered;
+        }
         break;
       case Outcome::Status::kDeadLettered:
         ++counters_.dead_lettered;

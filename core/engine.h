@@ -37,6 +37,7 @@ class Engine {
     std::uint64_t dead_lettered = 0;
     std::uint64_t retries = 0;
     std::uint64_t duplicates = 0;  // acknowledged and dropped by an idempotency key
+    std::uint64_t held = 0;        // kept by a step (aggregated); delivered with their group
     std::size_t in_order = 0;      // waiting behind an earlier message with their order key
     std::size_t open_breakers = 0;
     std::uint64_t breaker_waits = 0;  // attempts put off because a breaker was open
@@ -153,6 +154,9 @@ class Engine {
     bool open = false;
     bool probing = false;  // a probe is under way
     SteadyClockPoint open_until{};
+    // Counts openings and closings: a probe's result counts as the probe's only while
+    // the breaker is still in the state the probe was let through in.
+    std::uint64_t generation = 0;
   };
   std::map<std::string, Breaker> breakers_;  // by peer
   std::size_t running_ = 0;

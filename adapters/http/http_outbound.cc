@@ -16,6 +16,7 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <functional>
 #include <istream>
 #include <ostream>
 #include <string_view>
@@ -45,26 +46,27 @@ void setCork(int fd, bool on) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
 }
 
-bool readBody(std::istream& in, const Poco::Net::HTTPResponse& response, std::string& body) {
-  if (response.hasContentLength()) {
-    const Poco::Int64 length = response.getContentLength64();
-    if (length > 0) {
-      body.resize(static_cast<std::size_t>(length));
-      in.read(body.data(), static_cast<std::streamsize>(length));
-      const auto got = static_cast<std::size_t>(in.gcount());
-      body.resize(got);
-      return got == static_cast<std::size_t>(length);
-    }
-    return true;
-  }
-  constexpr std::size_t kChunk = 16 * 1024;
-  while (in) {
+// Reads the answer's body one socket read at a time (peek() makes the stream read once,
+// readsome() takes what came); before each, `more()` cuts the socket's read timeout to
+// what is left of the attempt, or says false when nothing is (then: false).
+bool readBody(std::istream& in, const Poco::Net::HTTPResponse& response, std::string& body,
+              const std::function<bool()>& more) {
+  constexpr std::size_t kChunk = 64 * 1024;
+  const bool sized = response.hasContentLength();
+  const auto length = sized ? static_cast<std::size_t>(response.getContentLength64()) : 0;
+  if (sized) body.reserve(std::min(length, std::size_t{64} << 20));
+  for (;;) {
+    if (sized && body.size() >= length) return true;
+    if (!more()) return false;
+    if (in.peek() == std::char_traits<char>::eof()) break;
+    const std::size_t want = sized ? std::min(kChunk, length - body.size()) : kChunk;
     const std::size_t old = body.size();
-    body.resize(old + kChunk);
-    in.read(body.data() + old, static_cast<std::streamsize>(kChunk));
-    body.resize(old + static_cast<std::size_t>(in.gcount()));
+    body.resize(old + want);
+    const auto n = static_cast<std::size_t>(
+        in.readsome(body.data() + old, static_cast<std::streamsize>(want)));
+    body.resize(old + n);
   }
-  return in.eof() && !in.bad();
+  return sized ? body.size() == length : !in.bad();
 }
 
 // Appends a rendered path to a request target. Bytes a target cannot carry as they are
@@ -243,7 +245,23 @@ Delivery HttpConnection::execute(Poco::Net::HTTPRequest& request, const std::str
       std::istream& in = session->receiveResponse(response);
       responding = true;
       std::string reply_body;
-      if (!readBody(in, response, reply_body)) {
+      // The attempt's deadline bounds the whole answer, not each read: the read timeout
+      // shrinks as the deadline nears (within 50 ms, to spare a system call per read).
+      milliseconds applied = read_timeout;
+      auto more = [&] {
+        if (deadline == Clock::time_point::max()) return true;
+        const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+        if (left <= milliseconds::zero()) return false;
+        if (left + milliseconds(50) < applied) {
+          applied = left;
+          session->socket().setReceiveTimeout(toTimespan(left));
+        }
+        return true;
+      };
+      if (!readBody(in, response, reply_body, more)) {
+        if (deadline != Clock::time_point::max() && Clock::now() >= deadline) {
+          throw Poco::TimeoutException("the answer did not end before the deadline");
+        }
         if (const Poco::Exception* e = session->networkException()) e->rethrow();
         throw Poco::Net::MessageException("response body broke off");
       }

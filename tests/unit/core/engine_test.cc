@@ -1,11 +1,14 @@
 #include "core/engine.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <future>
 #include <latch>
 #include <stdexcept>
 
+#include "core/store.h"
 #include "fakes/fake_outbound.h"
 #include "lienthong/template.h"
 
@@ -368,11 +371,13 @@ std::shared_ptr<const Template> templ(const char* text) {
 TEST(Engine, OrderKeyKeepsEachKeysOrderAndAFailingHeadHoldsBackOnlyItsKey) {
   auto out = std::make_shared<FakeOutbound>();
   auto b_sent = std::make_shared<std::atomic<int>>(0);
-  // A1 fails until both B messages went through: B must not wait behind A.
-  out->setScript([b_sent](const Exchange& ex) {
+  auto a1_tries = std::make_shared<std::atomic<int>>(0);
+  // A1 fails at least once, and until both B messages went through: B must not wait
+  // behind A.
+  out->setScript([b_sent, a1_tries](const Exchange& ex) {
     const std::string& text = ex.message().body();
     if (text[0] == 'B') b_sent->fetch_add(1);
-    if (text == "A1" && b_sent->load() < 2) {
+    if (text == "A1" && (a1_tries->fetch_add(1) == 0 || b_sent->load() < 2)) {
       return Delivery::retry(Delivery::Failure::kRemote, "HTTP 503");
     }
     return Delivery::accepted();
@@ -435,9 +440,11 @@ TEST(Engine, CircuitBreakerOpensAfterConsecutiveFailuresAndLetsOneProbeThrough) 
   route->retry.max = 1ms;
   route->breaker.failures = 3;
   route->breaker.open_for = 150ms;
+  route->retry.attempts = 5;  // waiting on the breaker uses none of them
   auto other = makeRoute(ExchangePattern::kOneWay, out);  // the same peer: the same breaker
   other->id = "other-route";
   other->breaker = route->breaker;
+  other->retry = route->retry;
   Engine engine(EngineSettings{2, 8, 8, 1s});
   engine.start();
   Waiter w;
@@ -537,6 +544,92 @@ TEST(Engine, GivenUpMessagesGoToTheDeadLetterRouteAsAcceptedWithTheReason) {
   EXPECT_EQ(engine.drain(5s), 0u);
   EXPECT_EQ(engine.stats().dead_lettered, 1u);
   EXPECT_EQ(engine.stats().delivered, 1u);
+}
+
+TEST(Engine, ADrainAbandonsTheMessagesWaitingForTheirKey) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->setScript(
+      [](const Exchange&) { return Delivery::retry(Delivery::Failure::kConnect, "down"); });
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->order_key = templ("${header.dossier}");
+  route->retry.initial = 1h;  // A1 waits for its next attempt, A2 behind it
+  route->retry.max = 1h;
+  Engine engine(EngineSettings{2, 8, 8, 1s});
+  engine.start();
+  Waiter first, second;
+  ASSERT_EQ(engine.submit(route, 1, keyed("A", "A1"), first.completion()), Admission::kAccepted);
+  ASSERT_EQ(engine.submit(route, 1, keyed("A", "A2"), second.completion()), Admission::kAccepted);
+  ASSERT_TRUE(out->waitForSent(1, 5s));
+  EXPECT_EQ(engine.stats().in_order, 1u);  // A2 waits behind A1, not on the free worker
+  EXPECT_EQ(engine.drain(50ms), 2u);
+  EXPECT_EQ(first.get().status, Outcome::Status::kAbandoned);
+  EXPECT_EQ(second.get().status, Outcome::Status::kAbandoned);
+  EXPECT_EQ(out->sent().size(), 1u);
+  EXPECT_EQ(engine.stats().in_order, 0u);
+}
+
+// With a store: a held message stays journalled; a dead letter moved to another route
+// is delivered there and leaves no dead letter in the store.
+class EngineWithStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int n = 0;
+    dir_ = std::filesystem::path(LIENTHONG_BINARY_DIR) / "tests" /
+           ("engine-store-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
+    std::filesystem::create_directories(dir_);
+    auto s = openSqliteStore((dir_ / "lienthong.db").string());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(EngineWithStore, AHeldMessageStaysInTheJournal) {
+  auto out = std::make_shared<FakeOutbound>();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->steps.push_back(std::make_unique<FnStep>([](Exchange& ex) -> Result<StepOutcome> {
+    return ex.message().body() == "held" ? StepOutcome::kHeld : StepOutcome::kContinue;
+  }));
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.setStore(store_.get());
+  engine.start();
+  Waiter held, passed;
+  ASSERT_EQ(engine.submit(route, 1, body("held"), held.completion()), Admission::kAccepted);
+  ASSERT_EQ(engine.submit(route, 1, body("passed"), passed.completion()), Admission::kAccepted);
+  EXPECT_EQ(held.get().status, Outcome::Status::kStopped);
+  EXPECT_EQ(passed.get().status, Outcome::Status::kDelivered);
+  EXPECT_EQ(engine.drain(5s), 0u);
+  auto pending = store_->pending();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].message.body(), "held");
+  EXPECT_EQ(engine.stats().delivered, 1u);  // a held message is delivered with its group
+}
+
+TEST_F(EngineWithStore, ADeadLetterMovedToItsRouteLeavesNothingInTheStore) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->push(Delivery::rejected("HTTP 400 bad dossier"));
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->dead_letter_route = "dlq";
+  auto dlq_out = std::make_shared<FakeOutbound>();
+  auto dlq = makeRoute(ExchangePattern::kOneWay, dlq_out);
+  dlq->id = "dlq";
+  Engine engine(EngineSettings{1, 8, 8, 1s});
+  engine.setStore(store_.get());
+  engine.setRouteResolver([dlq](const std::string& id) {
+    return std::make_pair(id == "dlq" ? std::shared_ptr<const Route>(dlq) : nullptr,
+                          std::uint64_t{1});
+  });
+  engine.start();
+  ASSERT_EQ(engine.submit(route, 1, body("x"), nullptr), Admission::kAccepted);
+  ASSERT_TRUE(dlq_out->waitForSent(1, 5s));
+  EXPECT_EQ(engine.drain(5s), 0u);
+  EXPECT_TRUE(store_->pending()->empty());
+  EXPECT_TRUE(store_->deadLetters({})->empty());
 }
 
 }  // namespace

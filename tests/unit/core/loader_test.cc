@@ -228,6 +228,11 @@ const BadCase kBadCases[] = {
      "}\n"
      "    delivery: { circuit-breaker: { open-for: 10s } }\n",
      "{ open-for", "circuit-breaker needs 'failures'"},
+    {"CircuitBreakerOpenForZero",
+     "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
+     "}\n"
+     "    delivery: { circuit-breaker: { failures: 3, open-for: 0s } }\n",
+     "0s }", "'open-for' must be longer than 0"},
     {"StepsNotAList",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
      "}\n"

@@ -68,8 +68,8 @@ TEST(HttpOutbound, TwoHundredIsAcceptedWithTheReplyAndHeaderTemplatesAreRendered
   ex.message().setHeader("MaHoSo", "H-42");
   ex.message().setHeader("X-Trace", "t-1");
   ex.message().setCorrelationId("c-9");
-  EXPECT_EQ(out.target(ex), "http PUT http://127.0.0.1:" + std::to_string(peer.port()) +
-                                "/base/dossiers/H-42");
+  EXPECT_EQ(out.target(ex),
+            "http PUT http://127.0.0.1:" + std::to_string(peer.port()) + "/base/dossiers/H-42");
   Delivery d = out.send(ex);
   ASSERT_EQ(d.status, Delivery::Status::kAccepted) << d.detail;
   ASSERT_TRUE(d.reply.has_value());
@@ -173,6 +173,40 @@ TEST(HttpOutbound, SlowPeerIsRetriedAsTimeout) {
   d = patient.send(expired);
   EXPECT_EQ(d.failure, Delivery::Failure::kTimeout);
   EXPECT_EQ(peer.requests().size(), seen);
+}
+
+// A peer that answers a byte at a time, each within the read timeout: the attempt's
+// deadline still ends it.
+TEST(HttpOutbound, ADrippingAnswerEndsAtTheAttemptsDeadline) {
+  Poco::Net::ServerSocket server(Poco::Net::SocketAddress("127.0.0.1", 0));
+  std::atomic<bool> done{false};
+  std::thread drip([&] {
+    Poco::Net::StreamSocket peer = server.acceptConnection();
+    char buf[4096];
+    peer.receiveBytes(buf, sizeof buf);  // the request (small: one read)
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+    peer.sendBytes(head.data(), static_cast<int>(head.size()));
+    for (int i = 0; i < 500 && !done; ++i) {
+      try {
+        peer.sendBytes("x", 1);
+      } catch (const Poco::Exception&) {
+        break;  // the client gave up
+      }
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  });
+  auto out = outbound(
+      connect("http://127.0.0.1:" + std::to_string(server.address().port()), milliseconds(60'000)));
+  Exchange ex = exchange();
+  ex.setDeadline(Exchange::Clock::now() + milliseconds(300));
+  const auto start = Exchange::Clock::now();
+  Delivery d = out.send(ex);
+  const auto took = Exchange::Clock::now() - start;
+  done = true;
+  drip.join();
+  EXPECT_EQ(d.status, Delivery::Status::kRetry);
+  EXPECT_EQ(d.failure, Delivery::Failure::kTimeout) << d.detail;
+  EXPECT_LT(took, milliseconds(2000));
 }
 
 TEST(HttpOutbound, SequentialSendsReuseOneKeepAliveConnection) {
