@@ -150,7 +150,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     std::vector<std::string> missing;
     std::string key = job->route->order_key->render(job->exchange, &missing);
     if (key.empty() || !missing.empty()) {
-      job->refusal = keyRefusal("order key", *job->route->order_key, missing);
+      job->refusal = keyRefusal("ordering key", *job->route->order_key, missing);
     } else {
       job->lane = job->route->id;
       job->lane += '\n';

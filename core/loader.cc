@@ -754,10 +754,12 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
                       "the failure)");
           }
         }
-        if (const YAML::Node* ob = dr.node("order-by")) {
-          route->order_key = dr.templ("order-by");
+        if (const YAML::Node* ord = dr.node("ordering")) {
+          MapReader orr(*ord, ctx, "ordering");
+          route->order_key = orr.templ("key", true);
+          orr.finish();
           if (route->pattern != ExchangePattern::kOneWay) {
-            ctx.error(*ob, "'order-by' is for one-way routes");
+            ctx.error(*ord, "'ordering' is for one-way routes");
           }
         }
         if (const YAML::Node* idem = dr.node("idempotency")) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Durable one-way delivery: HTTP -> journal (store, fsync) -> HTTP, beside the same route
 # without a store (messages held in memory), and beside the disk's own fsync rate measured
-# in the same run, and beside the journalled route with per-dossier ordering (order-by
+# in the same run, and beside the journalled route with per-dossier ordering (ordering.key
 # over 1000 dossier codes). The daemons forward to the same lienthong-echo backend; wrk
 # POSTs 1 KB one-way messages (202 answers), each with a random dossier code; rounds
 # rotate the order of the three.
@@ -65,7 +65,7 @@ ROUTE
 }
 start_daemon memory ""
 start_daemon durable "store: { path: var/lienthong.db }"
-start_daemon ordered "store: { path: var/lienthong.db }" 'delivery: { order-by: "${MaHoSo}" }'
+start_daemon ordered "store: { path: var/lienthong.db }" 'delivery: { ordering: { key: "${MaHoSo}" } }'
 log "memory on ${PORT[memory]}, durable on ${PORT[durable]}, ordered on ${PORT[ordered]}, echo on $ECHO_PORT"
 
 log "fsync rate of the disk under $TMP (3 s, 1 KB write + fsync)"
@@ -126,7 +126,7 @@ out=$RESULTS/durable-$(date '+%Y%m%d-%H%M%S').txt
   printf '%-26s %12s\n' "path" "accepted/s"
   printf '%-26s %12s\n' "one-way, in memory" "$MEM"
   printf '%-26s %12s\n' "one-way, journalled" "$DUR"
-  printf '%-26s %12s\n' "journalled, order-by" "$ORD"
+  printf '%-26s %12s\n' "journalled, ordered" "$ORD"
   printf '%-26s %12s\n' "disk fsync (1 KB writes)" "$FSYNC"
   echo
   echo "durable / memory: $(awk "BEGIN{printf \"%.2f\", $DUR/$MEM}")"

@@ -186,7 +186,7 @@ TEST(CrashSafety, EveryAcknowledgedMessageArrivesOnceInOrderThroughRepeatedSigki
              "      retry: { backoff: exponential, initial: 10ms, max: 200ms }\n"
              "      attempt-timeout: 5s\n"
              "      idempotency: { key: \"${MaThongDiep}\", keep: 1d }\n"
-             "      order-by: \"${MaHoSo}\"\n"
+             "      ordering: { key: \"${MaHoSo}\" }\n"
              "    to: { http: { connection: backend, path: /in,\n"
              "                  forward-headers: [MaHoSo, ThuTu, MaThongDiep] } }\n");
   const fs::path config = home.path("config.yaml");

@@ -434,7 +434,7 @@ TEST_F(DaemonTest, ADamagedOrBusyStoreRefusesOneWayMessagesUntilItOpens) {
               "  - id: status\n"
               "    pattern: one-way\n"
               "    from: { http: { listener: public, path: /status } }\n"
-              "    delivery: { order-by: \"${MaHoSo:-one}\" }\n"
+              "    delivery: { ordering: { key: \"${MaHoSo:-one}\" } }\n"
               "    to: { http: { connection: backend } }\n"
               "  - id: lookup\n"
               "    pattern: request-reply\n"

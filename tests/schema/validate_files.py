@@ -167,7 +167,7 @@ def _base_route_doc():
                              "attempt-timeout": "20s",
                              "circuit-breaker": {"failures": 5, "open-for": "30s"},
                              "dead-letter": "store",
-                             "order-by": "${MaHoSo}"},
+                             "ordering": {"key": "${MaHoSo}"}},
                 "from": {"http": {"listener": "public", "path": "/dossiers", "methods": ["POST"]}},
                 "steps": [
                     {"log": "received ${MaHoSo}"},

@@ -419,7 +419,7 @@ TEST(Engine, AMessageWithoutItsOrderKeyIsDeadLettered) {
   ASSERT_EQ(engine.submit(route, 1, body("no key"), w.completion()), Admission::kAccepted);
   Outcome o = w.get();
   EXPECT_EQ(o.status, Outcome::Status::kDeadLettered);
-  EXPECT_NE(o.error.message.find("order key '${header.dossier}' cannot be computed"),
+  EXPECT_NE(o.error.message.find("ordering key '${header.dossier}' cannot be computed"),
             std::string::npos)
       << o.error.message;
   EXPECT_TRUE(out->sent().empty());

@@ -218,11 +218,11 @@ const BadCase kBadCases[] = {
      "  - id: b\n    pattern: request-reply\n    from: { http: { listener: public, path: /b } "
      "}\n",
      "b }", "dead-letter route 'b' must be one-way"},
-    {"OrderByOnRequestReply",
+    {"OrderingOnRequestReply",
      "routes:\n  - id: a\n    pattern: request-reply\n    from: { http: { listener: public, "
      "path: /a } }\n"
-     "    delivery: { order-by: \"${MaHoSo}\" }\n",
-     "\"${MaHoSo}", "'order-by' is for one-way routes"},
+     "    delivery: { ordering: { key: \"${MaHoSo}\" } }\n",
+     "{ key:", "'ordering' is for one-way routes"},
     {"CircuitBreakerWithoutFailures",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
      "}\n"
@@ -271,7 +271,7 @@ TEST_F(LoaderTest, DeliveryPolicyLoads) {
         "      attempt-timeout: 15s\n"
         "      circuit-breaker: { failures: 5, open-for: 1m }\n"
         "      dead-letter: { route: status-dlq }\n"
-        "      order-by: \"${MaHoSo}\"\n"
+        "      ordering: { key: \"${MaHoSo}\" }\n"
         "    to: { http: { connection: backend } }\n"
         "  - id: status-dlq\n"
         "    pattern: one-way\n"
