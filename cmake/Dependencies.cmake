@@ -9,6 +9,15 @@ find_package(LibXslt REQUIRED)
 find_package(ICU REQUIRED COMPONENTS uc)
 find_package(OpenSSL REQUIRED)
 find_package(SQLite3 REQUIRED)
+# Qpid Proton C++: Debian ships no CMake package and an unusable .pc file.
+find_path(PROTON_CPP_INCLUDE_DIR proton/container.hpp REQUIRED)
+find_library(PROTON_CPP_LIBRARY qpid-proton-cpp REQUIRED)
+find_library(PROTON_C_LIBRARY qpid-proton REQUIRED)
+add_library(Proton::cpp UNKNOWN IMPORTED)
+set_target_properties(Proton::cpp PROPERTIES
+  IMPORTED_LOCATION ${PROTON_CPP_LIBRARY}
+  INTERFACE_SYSTEM_INCLUDE_DIRECTORIES ${PROTON_CPP_INCLUDE_DIR}
+  INTERFACE_LINK_LIBRARIES ${PROTON_C_LIBRARY})
 find_package(PkgConfig REQUIRED)
 # xmlsec1 with its OpenSSL back end; its defines (XMLSEC_NO_SIZE_T, ...) change struct
 # layouts, so every user gets them through the imported target.

@@ -1,6 +1,7 @@
 #include "core/builtins.h"
 
 #include "adapters/file/file_factory.h"
+#include "adapters/amqp/amqp_factory.h"
 #include "adapters/http/http_factory.h"
 #include "transforms/basic/basic_factory.h"
 #include "transforms/json/json_factory.h"
@@ -15,6 +16,7 @@ void registerBuiltins(Registry& registry) {
   transforms::xmldsig::registerXmlDsigSteps(registry);
   transforms::json::registerJsonSteps(registry);
   adapters::http::registerHttp(registry);
+  adapters::amqp::registerAmqp(registry);
   adapters::file::registerFile(registry);
 }
 

@@ -155,6 +155,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
       job->lane = job->route->id;
       job->lane += '\n';
       job->lane += key;
+      job->exchange.setOrderKey(std::move(key));
     }
   }
   // A one-way message is accepted once it is in the journal (when there is a store).

@@ -96,6 +96,8 @@ class Engine {
   Stats stats() const;
   // Thread-safe: whether new messages are admitted (false once a drain began).
   bool accepting() const;
+  // Thread-safe: whether accepted one-way messages are journalled (a store is open).
+  bool journals() const { return store_ready_.load() && store_.load() != nullptr; }
 
  private:
   struct Job;
@@ -183,6 +185,9 @@ class RouteContext final : public InboundContext {
   const std::string& routeId() const override { return route_->id; }
   ExchangePattern pattern() const override { return route_->pattern; }
   std::chrono::milliseconds timeout() const override { return route_->timeout; }
+  bool journalled() const override {
+    return route_->pattern == ExchangePattern::kOneWay && engine_.journals();
+  }
 
  private:
   Engine& engine_;

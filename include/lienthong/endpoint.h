@@ -110,6 +110,10 @@ class InboundContext {
   virtual ExchangePattern pattern() const = 0;
   // How long a request-reply caller may wait for the outcome (the route's `timeout`).
   virtual std::chrono::milliseconds timeout() const = 0;
+  // Thread-safe: whether an accepted one-way message is already kept (journalled in the
+  // store) when submit() returns, so that the input may settle it then; otherwise it
+  // should wait for the outcome.
+  virtual bool journalled() const { return false; }
 };
 
 // Contract: start() and stop() are called from the control thread (start-up, reload,

@@ -39,6 +39,11 @@ class Exchange {
   Clock::time_point deadline() const { return deadline_; }
   void setDeadline(Clock::time_point deadline) { deadline_ = deadline; }
 
+  // The route's ordering key rendered for this message ("" when the route has none):
+  // an AMQP output sends it as the group id.
+  const std::string& orderKey() const { return order_key_; }
+  void setOrderKey(std::string key) { order_key_ = std::move(key); }
+
   // Its message's entry in the store's journal (one-way, with a store); 0 when none.
   std::int64_t journalSeq() const { return journal_seq_; }
   void setJournalSeq(std::int64_t seq) { journal_seq_ = seq; }
@@ -63,6 +68,7 @@ class Exchange {
   std::string route_id_;
   ExchangePattern pattern_;
   std::int64_t journal_seq_ = 0;
+  std::string order_key_;
   std::string trace_id_;
   Clock::time_point deadline_ = Clock::time_point::max();
   std::uint64_t route_version_ = 0;

@@ -333,7 +333,7 @@ TEST(FullDisk, OneWayMessagesAreRefusedUntilThereIsRoomAndNothingAcknowledgedIsL
     return out;
   };
   ASSERT_EQ(status, 503) << "the store never filled up\n" << files() << readText(log);
-  EXPECT_GT(acknowledged.size(), 10u);
+  EXPECT_GT(acknowledged.size(), 10u) << files() << readText(log);
   ASSERT_TRUE(testing::eventually([&] {
     return readText(log).find("the store cannot keep one-way messages") != std::string::npos;
   })) << readText(log);
@@ -346,13 +346,16 @@ TEST(FullDisk, OneWayMessagesAreRefusedUntilThereIsRoomAndNothingAcknowledgedIsL
     const int s = post(port, "HS-2", after, padding);
     if (s == 202) acknowledged.insert("HS-2-" + std::to_string(after++));
     return after > 0;
-  }));
+  })) << files()
+      << readText(log);
   for (; after < 20; ++after) {
-    ASSERT_EQ(post(port, "HS-2", after, padding), 202);
+    ASSERT_EQ(post(port, "HS-2", after, padding), 202) << "message " << after << "\n"
+                                                       << files() << readText(log);
     acknowledged.insert("HS-2-" + std::to_string(after));
   }
-  ASSERT_TRUE(testing::eventually(
-      [&] { return readText(log).find("keeps one-way messages again") != std::string::npos; }));
+  ASSERT_TRUE(testing::eventually([&] {
+    return readText(log).find("keeps one-way messages again") != std::string::npos;
+  })) << readText(log);
   ASSERT_TRUE(testing::eventually(
       [&] {
         std::lock_guard lock(mutex);

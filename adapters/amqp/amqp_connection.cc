@@ -1,0 +1,662 @@
+#include "adapters/amqp/amqp_connection.h"
+
+#include <proton/delivery.h>
+#include <proton/disposition.h>
+#include <proton/codec/map.hpp>
+#include <proton/connection.hpp>
+#include <proton/connection_options.hpp>
+#include <proton/container.hpp>
+#include <proton/delivery.hpp>
+#include <proton/error_condition.hpp>
+#include <proton/message.hpp>
+#include <proton/message_id.hpp>
+#include <proton/messaging_handler.hpp>
+#include <proton/receiver.hpp>
+#include <proton/receiver_options.hpp>
+#include <proton/reconnect_options.hpp>
+#include <proton/scalar.hpp>
+#include <proton/sender.hpp>
+#include <proton/sender_options.hpp>
+#include <proton/ssl.hpp>
+#include <proton/tracker.hpp>
+#include <proton/transport.hpp>
+#include <proton/types.hpp>
+#include <proton/work_queue.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "lienthong/log.h"
+
+// Proton's C++ binding has no public way to give a rejection its reason (an AMQP error
+// condition on the disposition); the delivery class befriends this factory, which hands
+// out the C object for that one call.
+namespace proton::internal {
+template <>
+class factory<proton::delivery> {
+ public:
+  static pn_delivery_t* lienthongRawDelivery(const proton::delivery& d) { return d.pn_object(); }
+};
+}  // namespace proton::internal
+
+namespace lienthong::adapters::amqp {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+proton::duration toDuration(milliseconds ms) {
+  return proton::duration(static_cast<proton::duration::numeric_type>(ms.count()));
+}
+
+// A value of an application property or an id, as text.
+std::string text(const proton::scalar& v) {
+  if (v.empty()) return {};
+  switch (v.type()) {
+    case proton::STRING:
+      return proton::get<std::string>(v);
+    case proton::SYMBOL:
+      return proton::get<proton::symbol>(v);
+    case proton::BINARY: {
+      const proton::binary b = proton::get<proton::binary>(v);
+      return std::string(b.begin(), b.end());
+    }
+    default:
+      return proton::to_string(v);
+  }
+}
+
+std::string text(const proton::message_id& id) {
+  if (id.empty()) return {};
+  switch (id.type()) {
+    case proton::STRING:
+      return proton::get<std::string>(id);
+    case proton::BINARY: {
+      const proton::binary b = proton::get<proton::binary>(id);
+      return std::string(b.begin(), b.end());
+    }
+    default:
+      return proton::to_string(id);
+  }
+}
+
+// Headers that describe a transport, not the message: not sent as properties.
+bool transportHeader(const std::string& name) {
+  return name.rfind("http.", 0) == 0 || name.rfind("amqp.", 0) == 0 || name.rfind("file.", 0) == 0;
+}
+
+}  // namespace
+
+class AmqpConnection::Handler final : public proton::messaging_handler {
+ public:
+  explicit Handler(const AmqpConnectionSettings& s) : s_(s) {}
+  ~Handler() override { stop(); }
+
+  // Any thread: the container starts on its own thread once.
+  void start() {
+    std::lock_guard lock(start_mutex_);
+    if (container_ || stopped_) return;
+    container_ = std::make_unique<proton::container>(*this, "lienthong-" + s_.name);
+    container_->auto_stop(false);  // it runs until stop(), connected or not
+    queue_ = std::make_unique<proton::work_queue>(*container_);
+    thread_ = std::thread([this] {
+      try {
+        container_->run();
+      } catch (const std::exception& e) {
+        log::error("amqp", "connection " + s_.name + ": the AMQP thread ended: " + e.what());
+      }
+    });
+  }
+
+  // Closes the connection (the broker gets our last settlements), then the container.
+  // Never holds start_mutex_ while the AMQP thread runs: its handlers take it.
+  void stop() {
+    {
+      std::lock_guard lock(start_mutex_);
+      if (stopped_ || !container_) {
+        stopped_ = true;
+        return;
+      }
+      closing_ = true;
+      if (connection_queue_) {
+        connection_queue_->add([this] {
+          if (connection_ && connection_.active()) connection_.close();
+        });
+      }
+    }
+    {
+      std::unique_lock lock(closed_mutex_);
+      closed_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return !connected_.load(); });
+    }
+    {
+      std::lock_guard lock(start_mutex_);
+      stopped_ = true;
+      connection_queue_ = nullptr;
+    }
+    container_->stop();
+    if (thread_.joinable()) thread_.join();
+    queue_.reset();
+    container_.reset();
+  }
+
+  bool connected() const { return connected_.load(); }
+
+  // Any thread: runs `fn` on the AMQP thread; false when the container is gone. Through
+  // the connection's own queue while it is open, so that what `fn` does (a send, a
+  // settlement) goes out at once: the container's queue would not wake the connection.
+  bool post(std::function<void()> fn) {
+    std::lock_guard lock(start_mutex_);
+    if (!queue_ || stopped_) return false;
+    if (connection_queue_) return connection_queue_->add(std::move(fn));
+    return queue_->add(std::move(fn));
+  }
+
+  // --- sends -----------------------------------------------------------------------
+  struct PendingSend {
+    std::string address;
+    proton::message message;
+    std::promise<Delivery> done;
+    bool finished = false;  // AMQP thread only
+  };
+
+  // AMQP thread.
+  void send(const std::shared_ptr<PendingSend>& p) {
+    if (!connection_ || !connected_) {
+      finish(*p, Delivery::retry(Delivery::Failure::kConnect, "not connected to the broker"));
+      return;
+    }
+    auto it = senders_.find(p->address);
+    if (it == senders_.end()) {
+      proton::sender_options options;
+      options.delivery_mode(proton::delivery_mode::AT_LEAST_ONCE);
+      options.auto_settle(true);
+      proton::sender s = connection_.open_sender(p->address, options);
+      it = senders_.emplace(p->address, s).first;
+    }
+    waiting_[p->address].push_back(p);
+    flush(p->address);
+  }
+
+  // AMQP thread: a caller gave up waiting.
+  void forget(const std::shared_ptr<PendingSend>& p) {
+    finish(*p, Delivery::retry(Delivery::Failure::kTimeout, "no settlement in time"));
+  }
+
+  // --- receivers -------------------------------------------------------------------
+  struct Subscription {
+    std::string address;
+    std::uint32_t credit = 0;
+    OnMessage on_message;
+    proton::receiver receiver;
+    bool open = false;
+    bool closing = false;  // unsubscribed: waits for the broker's detach
+  };
+
+  // AMQP thread.
+  void subscribe(std::uint64_t id, Subscription sub) {
+    auto& s = subscriptions_[id] = std::move(sub);
+    if (connection_ && connected_) openReceiver(id, s);
+  }
+
+  // AMQP thread. No call of its OnMessage follows this one.
+  void unsubscribe(std::uint64_t id) {
+    auto it = subscriptions_.find(id);
+    if (it == subscriptions_.end()) return;
+    it->second.on_message = nullptr;
+    if (it->second.open && it->second.receiver.active()) {
+      it->second.closing = true;
+      it->second.receiver.close();  // the broker's detach answer removes it
+      return;
+    }
+    subscriptions_.erase(it);
+  }
+
+  // AMQP thread.
+  void settle(std::uint64_t key, Settle how, const std::string& reason) {
+    auto it = received_.find(key);
+    if (it == received_.end()) return;  // from a connection lost since: redelivered
+    proton::delivery d = it->second.delivery;
+    const std::uint64_t sub = it->second.subscription;
+    received_.erase(it);
+    switch (how) {
+      case Settle::kAccept:
+        d.accept();
+        break;
+      case Settle::kReject: {
+        pn_delivery_t* raw = proton::internal::factory<proton::delivery>::lienthongRawDelivery(d);
+        pn_condition_t* c = pn_disposition_condition(pn_delivery_local(raw));
+        pn_condition_set_name(c, "amqp:not-allowed");
+        pn_condition_set_description(c, reason.c_str());
+        d.reject();
+        break;
+      }
+      case Settle::kRelease:
+        d.release();
+        break;
+      case Settle::kModify:
+        d.modify();
+        break;
+    }
+    auto s = subscriptions_.find(sub);
+    if (s != subscriptions_.end() && s->second.open && s->second.receiver.active() &&
+        !s->second.closing) {
+      s->second.receiver.add_credit(1);
+    }
+  }
+
+  // --- events ----------------------------------------------------------------------
+  void on_container_start(proton::container& c) override {
+    proton::connection_options o;
+    o.idle_timeout(toDuration(s_.idle_timeout));
+    if (!s_.user.empty()) o.user(s_.user);
+    if (!s_.password.empty()) o.password(s_.password);
+    o.sasl_enabled(true);
+    if (!s_.sasl_mechanisms.empty()) o.sasl_allowed_mechs(s_.sasl_mechanisms);
+    o.sasl_allow_insecure_mechs(s_.sasl_allow_insecure);
+    if (s_.urls.front().rfind("amqps:", 0) == 0) {
+      const auto mode = s_.tls.verify ? proton::ssl::VERIFY_PEER_NAME : proton::ssl::ANONYMOUS_PEER;
+      if (!s_.tls.cert.empty()) {
+        o.ssl_client_options(proton::ssl_client_options(
+            proton::ssl_certificate(s_.tls.cert, s_.tls.key), s_.tls.ca, mode));
+      } else if (!s_.tls.ca.empty()) {
+        o.ssl_client_options(proton::ssl_client_options(s_.tls.ca, mode));
+      } else {
+        o.ssl_client_options(proton::ssl_client_options(mode));
+      }
+    }
+    proton::reconnect_options r;
+    r.delay(toDuration(s_.reconnect_initial));
+    r.delay_multiplier(2.0F);
+    r.max_delay(toDuration(s_.reconnect_max));
+    o.reconnect(r);
+    if (s_.urls.size() > 1) {
+      o.failover_urls(std::vector<std::string>(s_.urls.begin() + 1, s_.urls.end()));
+    }
+    connection_ = c.connect(s_.urls.front(), o);
+  }
+
+  void on_connection_open(proton::connection& c) override {
+    connection_ = c;
+    {
+      std::lock_guard lock(start_mutex_);
+      connection_queue_ = &c.work_queue();
+    }
+    connected_ = true;
+    log::info("amqp", "connection " + s_.name + " open (" +
+                          c.transport().connection().container_id() +
+                          (c.reconnected() ? ", reconnected)" : ")"));
+    for (auto& [id, sub] : subscriptions_) openReceiver(id, sub);
+  }
+
+  void on_transport_error(proton::transport& t) override { lost("transport: " + t.error().what()); }
+  void on_connection_error(proton::connection& c) override {
+    lost("connection: " + c.error().what());
+  }
+  void on_transport_close(proton::transport&) override { lost("closed"); }
+  void on_connection_close(proton::connection&) override { lost("closed by us"); }
+
+  void on_error(const proton::error_condition& e) override {
+    log::error("amqp", "connection " + s_.name + ": " + e.what());
+  }
+
+  void on_sendable(proton::sender& s) override {
+    for (auto& [address, sender] : senders_) {
+      if (sender == s) {
+        flush(address);
+        return;
+      }
+    }
+  }
+
+  void on_sender_error(proton::sender& s) override {
+    const std::string why = s.error().what();
+    for (auto it = senders_.begin(); it != senders_.end(); ++it) {
+      if (it->second != s) continue;
+      log::error("amqp", "connection " + s_.name + ": sender to " + it->first + ": " + why);
+      failWaiting(it->first,
+                  Delivery::retry(Delivery::Failure::kRemote,
+                                  "the broker closed the link to " + it->first + ": " + why));
+      senders_.erase(it);
+      return;
+    }
+  }
+  void on_sender_close(proton::sender& s) override {
+    for (auto it = senders_.begin(); it != senders_.end(); ++it) {
+      if (it->second == s) {
+        failWaiting(it->first, Delivery::retry(Delivery::Failure::kRemote, "the link closed"));
+        senders_.erase(it);
+        return;
+      }
+    }
+  }
+
+  void on_tracker_accept(proton::tracker& t) override { settled(t, Delivery::accepted()); }
+  void on_tracker_reject(proton::tracker& t) override {
+    settled(t, Delivery::rejected("the broker rejected the message"));
+  }
+  void on_tracker_release(proton::tracker& t) override {
+    settled(t, Delivery::retry(Delivery::Failure::kRemote, "the broker released the message"));
+  }
+  void on_tracker_settle(proton::tracker& t) override {
+    settled(
+        t, Delivery::retry(Delivery::Failure::kRemote, "settled by the broker without an outcome"));
+  }
+
+  void on_receiver_open(proton::receiver& r) override {
+    for (auto& [id, sub] : subscriptions_) {
+      if (sub.receiver == r) {
+        sub.open = true;
+        r.add_credit(sub.credit);
+        return;
+      }
+    }
+  }
+  void on_receiver_error(proton::receiver& r) override {
+    log::error("amqp", "connection " + s_.name + ": receiver on " + r.source().address() + ": " +
+                           r.error().what());
+  }
+  // RabbitMQ answers a closing detach with a non-closing one: both end the receiver.
+  void on_receiver_close(proton::receiver& r) override { receiverEnded(r); }
+  void on_receiver_detach(proton::receiver& r) override { receiverEnded(r); }
+
+  void on_message(proton::delivery& d, proton::message& m) override {
+    proton::receiver r = d.receiver();
+    std::uint64_t sub_id = 0;
+    Subscription* sub = nullptr;
+    for (auto& [id, s] : subscriptions_) {
+      if (s.receiver == r) {
+        sub_id = id;
+        sub = &s;
+        break;
+      }
+    }
+    if (!sub || !sub->on_message) {
+      d.release();
+      return;
+    }
+    Received got;
+    got.key = ++next_key_;
+    Message& msg = got.message;
+    const std::string id = text(m.id());
+    if (!id.empty()) msg = Message(id);
+    msg.setCorrelationId(text(m.correlation_id()));
+    msg.setContentType(m.content_type());
+    const proton::value& body = m.body();
+    bool readable = true;
+    switch (body.type()) {
+      case proton::BINARY: {
+        const proton::binary b = proton::get<proton::binary>(body);
+        msg.setBody(std::string(b.begin(), b.end()));
+        break;
+      }
+      case proton::STRING:
+        msg.setBody(proton::get<std::string>(body));
+        break;
+      case proton::NULL_TYPE:
+        msg.setBody(std::string());
+        break;
+      default:
+        readable = false;
+        break;
+    }
+    if (!m.properties().empty()) {
+      std::map<std::string, proton::scalar> properties;
+      try {
+        proton::get(m.properties().value(), properties);
+      } catch (const proton::error&) {
+        readable = false;  // keys that are not strings: not properties lienthong knows
+      }
+      for (const auto& [name, value] : properties) msg.setHeader(name, text(value));
+    }
+    if (!m.group_id().empty()) msg.setHeader("amqp.group-id", m.group_id());
+    if (!m.subject().empty()) msg.setHeader("amqp.subject", m.subject());
+    msg.setHeader("amqp.address", sub->address);
+    received_[got.key] = {d, sub_id};
+    if (!readable) {
+      settle(got.key, Settle::kReject,
+             "the body is an AMQP " + proton::type_name(body.type()) +
+                 " value; lienthong takes data (binary) or string bodies");
+      return;
+    }
+    sub->on_message(std::move(got));
+  }
+
+ private:
+  struct Taken {
+    proton::delivery delivery;
+    std::uint64_t subscription = 0;
+  };
+
+  void openReceiver(std::uint64_t id, Subscription& sub) {
+    proton::receiver_options o;
+    o.auto_accept(false);
+    o.credit_window(0);  // credit is granted by hand: one per settled message
+    o.name("lienthong-" + s_.name + "-" + std::to_string(id));
+    sub.open = false;
+    sub.receiver = connection_.open_receiver(sub.address, o);
+  }
+
+  void receiverEnded(proton::receiver& r) {
+    for (auto it = subscriptions_.begin(); it != subscriptions_.end(); ++it) {
+      if (it->second.receiver != r) continue;
+      if (it->second.closing) {
+        subscriptions_.erase(it);
+      } else {
+        it->second.open = false;
+      }
+      return;
+    }
+  }
+
+  void flush(const std::string& address) {
+    auto s = senders_.find(address);
+    auto w = waiting_.find(address);
+    if (s == senders_.end() || w == waiting_.end()) return;
+    proton::sender& sender = s->second;
+    while (!w->second.empty() && sender.active() && sender.credit() > 0) {
+      std::shared_ptr<PendingSend> p = std::move(w->second.front());
+      w->second.pop_front();
+      if (p->finished) continue;  // its caller gave up
+      const std::uint64_t tag = ++next_tag_;
+      const std::string tag_text = std::to_string(tag);
+      sender.send(p->message, proton::binary(tag_text));
+      unsettled_[tag_text] = p;
+    }
+  }
+
+  void settled(proton::tracker& t, Delivery outcome) {
+    const proton::binary tag = t.tag();
+    auto it = unsettled_.find(std::string(tag.begin(), tag.end()));
+    if (it == unsettled_.end()) return;
+    std::shared_ptr<PendingSend> p = std::move(it->second);
+    unsettled_.erase(it);
+    finish(*p, std::move(outcome));
+  }
+
+  void finish(PendingSend& p, Delivery outcome) {
+    if (p.finished) return;
+    p.finished = true;
+    p.done.set_value(std::move(outcome));
+  }
+
+  void failWaiting(const std::string& address, const Delivery& why) {
+    auto w = waiting_.find(address);
+    if (w != waiting_.end()) {
+      for (auto& p : w->second) finish(*p, why);
+      waiting_.erase(w);
+    }
+    for (auto it = unsettled_.begin(); it != unsettled_.end();) {
+      if (it->second->address == address) {
+        finish(*it->second, why);
+        it = unsettled_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // The connection is gone (Proton reconnects by itself): what was under way is not.
+  void lost(const std::string& why) {
+    {
+      std::lock_guard lock(start_mutex_);
+      connection_queue_ = nullptr;
+    }
+    const bool was = connected_.exchange(false);
+    { std::lock_guard lock(closed_mutex_); }
+    closed_cv_.notify_all();
+    if (was && closing_) {
+      log::info("amqp", "connection " + s_.name + " closed");
+    } else if (was) {
+      log::warn("amqp", "connection " + s_.name + " lost (" + why + "); reconnecting");
+    }
+    const Delivery failed = Delivery::retry(Delivery::Failure::kConnect,
+                                            "the connection to the broker was lost (" + why + ")");
+    for (auto& [address, list] : waiting_) {
+      for (auto& p : list) finish(*p, failed);
+    }
+    waiting_.clear();
+    for (auto& [tag, p] : unsettled_) finish(*p, failed);
+    unsettled_.clear();
+    senders_.clear();
+    received_.clear();  // the broker hands those out again
+    for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
+      if (it->second.closing) {
+        it = subscriptions_.erase(it);
+      } else {
+        it->second.open = false;
+        ++it;
+      }
+    }
+  }
+
+  const AmqpConnectionSettings& s_;
+  std::mutex start_mutex_;
+  bool stopped_ = false;
+  std::unique_ptr<proton::container> container_;
+  std::unique_ptr<proton::work_queue> queue_;
+  proton::work_queue* connection_queue_ = nullptr;  // the open connection's
+  std::thread thread_;
+  std::atomic<bool> connected_{false};
+  std::atomic<bool> closing_{false};  // stop() closes the connection: not a loss
+  std::mutex closed_mutex_;           // stop() waits for the connection to close
+  std::condition_variable closed_cv_;
+
+  // AMQP thread only.
+  proton::connection connection_;
+  std::map<std::string, proton::sender> senders_;
+  std::map<std::string, std::deque<std::shared_ptr<PendingSend>>> waiting_;
+  std::map<std::string, std::shared_ptr<PendingSend>> unsettled_;  // by delivery tag
+  std::uint64_t next_tag_ = 0;
+  std::map<std::uint64_t, Subscription> subscriptions_;
+  std::map<std::uint64_t, Taken> received_;
+  std::uint64_t next_key_ = 0;
+};
+
+Result<std::shared_ptr<AmqpConnection>> AmqpConnection::create(AmqpConnectionSettings settings) {
+  if (settings.urls.empty()) {
+    return makeError(ErrorCode::kInvalidConfig, "an amqp connection needs at least one URL");
+  }
+  for (const auto& url : settings.urls) {
+    if (url.rfind("amqp://", 0) != 0 && url.rfind("amqps://", 0) != 0) {
+      return makeError(ErrorCode::kInvalidConfig,
+                       "'" + url + "' is not an amqp:// or amqps:// URL");
+    }
+  }
+  return std::shared_ptr<AmqpConnection>(new AmqpConnection(std::move(settings)));
+}
+
+AmqpConnection::AmqpConnection(AmqpConnectionSettings settings)
+    : settings_(std::move(settings)), handler_(std::make_unique<Handler>(settings_)) {}
+
+AmqpConnection::~AmqpConnection() { handler_->stop(); }
+
+std::string AmqpConnection::describe() const {
+  std::string out = "amqp connection " + settings_.name + " ";
+  for (std::size_t i = 0; i < settings_.urls.size(); ++i) {
+    out += (i ? ", " : "") + settings_.urls[i];
+  }
+  return out;
+}
+
+void AmqpConnection::ensureStarted() { handler_->start(); }
+
+bool AmqpConnection::connected() const { return handler_->connected(); }
+
+Delivery AmqpConnection::send(const std::string& address, const Message& message,
+                              const std::string& group_id, Clock::time_point deadline) {
+  ensureStarted();
+  if (!handler_->connected()) {
+    return Delivery::retry(Delivery::Failure::kConnect,
+                           describe() + ": not connected to the broker");
+  }
+  auto p = std::make_shared<Handler::PendingSend>();
+  p->address = address;
+  proton::message& m = p->message;
+  m.id(message.id());
+  if (!message.correlationId().empty()) m.correlation_id(message.correlationId());
+  m.durable(true);
+  if (!message.contentType().empty()) m.content_type(message.contentType());
+  if (!group_id.empty()) m.group_id(group_id);
+  const std::string& body = message.body();
+  m.body(proton::binary(body.begin(), body.end()));
+  for (const auto& [name, value] : message.headers()) {
+    if (!transportHeader(name)) m.properties().put(name, value);
+  }
+  std::future<Delivery> result = p->done.get_future();
+  Handler* h = handler_.get();
+  if (!h->post([h, p] { h->send(p); })) {
+    return Delivery::retry(Delivery::Failure::kConnect, describe() + ": the connection is closed");
+  }
+  // Without a deadline (one-way), a settlement that never comes must not hold a worker.
+  const auto until =
+      deadline == Clock::time_point::max() ? Clock::now() + std::chrono::seconds(60) : deadline;
+  if (result.wait_until(until) != std::future_status::ready) {
+    h->post([h, p] { h->forget(p); });
+    return Delivery::retry(Delivery::Failure::kTimeout,
+                           describe() + ": no settlement from the broker for " + address);
+  }
+  Delivery d = result.get();
+  if (d.status != Delivery::Status::kAccepted)
+    d.detail = describe() + " " + address + ": " + d.detail;
+  return d;
+}
+
+std::uint64_t AmqpConnection::subscribe(const std::string& address, std::uint32_t credit,
+                                        OnMessage on_message) {
+  static std::atomic<std::uint64_t> next{0};
+  const std::uint64_t id = ++next;
+  ensureStarted();
+  Handler::Subscription sub;
+  sub.address = address;
+  sub.credit = credit;
+  sub.on_message = std::move(on_message);
+  Handler* h = handler_.get();
+  auto shared = std::make_shared<Handler::Subscription>(std::move(sub));
+  h->post([h, id, shared] { h->subscribe(id, std::move(*shared)); });
+  return id;
+}
+
+void AmqpConnection::unsubscribe(std::uint64_t id) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> ran = done->get_future();
+  Handler* h = handler_.get();
+  if (!h->post([h, id, done] {
+        h->unsubscribe(id);
+        done->set_value();
+      })) {
+    return;  // the container is gone: nothing calls back any more
+  }
+  ran.wait();  // the AMQP thread runs its queue whether connected or not
+}
+
+void AmqpConnection::settle(std::uint64_t key, Settle how, const std::string& reason) {
+  Handler* h = handler_.get();
+  h->post([h, key, how, reason] { h->settle(key, how, reason); });
+}
+
+}  // namespace lienthong::adapters::amqp

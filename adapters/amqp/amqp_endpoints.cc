@@ -1,0 +1,162 @@
+#include "adapters/amqp/amqp_endpoints.h"
+
+#include <algorithm>
+
+#include "lienthong/log.h"
+
+namespace lienthong::adapters::amqp {
+
+using namespace std::chrono_literals;
+
+// ---------------------------------------------------------------------------------------
+// AmqpInbound
+
+AmqpInbound::AmqpInbound(AmqpInboundSettings settings) : s_(std::move(settings)) {}
+
+AmqpInbound::~AmqpInbound() { stop(); }
+
+std::string AmqpInbound::describe() const {
+  return "amqp " + s_.connection->settings().name + " " + s_.address;
+}
+
+std::string AmqpInbound::exclusiveKey() const { return describe(); }
+
+Result<void> AmqpInbound::start(InboundContext& context) {
+  {
+    std::lock_guard lock(mutex_);
+    context_ = &context;
+    stopping_ = false;
+  }
+  admitter_ = std::thread([this] { admitLoop(); });
+  subscription_ = s_.connection->subscribe(s_.address, s_.credit, [this](Received r) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(r));
+    }
+    cv_.notify_one();
+  });
+  return {};
+}
+
+void AmqpInbound::stop() {
+  if (subscription_ != 0) {
+    s_.connection->unsubscribe(subscription_);  // no message is taken after this
+    subscription_ = 0;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (admitter_.joinable()) admitter_.join();
+  // Taken and not admitted: back to the broker, untried.
+  for (Received& r : queue_) s_.connection->settle(r.key, Settle::kRelease);
+  queue_.clear();
+}
+
+std::string AmqpInbound::refusal(const Message& m) const {
+  if (m.body().size() > s_.max_size) {
+    return "the message is " + std::to_string(m.body().size()) + " bytes; " + describe() +
+           " takes at most " + std::to_string(s_.max_size);
+  }
+  if (!s_.content_types.empty()) {
+    std::string type = m.contentType();
+    type = type.substr(0, type.find(';'));
+    if (std::find(s_.content_types.begin(), s_.content_types.end(), type) ==
+        s_.content_types.end()) {
+      return "content type '" + m.contentType() + "' is not one " + describe() + " takes";
+    }
+  }
+  return {};
+}
+
+void AmqpInbound::admitLoop() {
+  for (;;) {
+    Received r;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping
+      r = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    if (const std::string why = refusal(r.message); !why.empty()) {
+      log::warn("amqp", "route " + context_->routeId() + ": rejected message " + r.message.id() +
+                            ": " + why);
+      s_.connection->settle(r.key, Settle::kReject, why);
+      continue;
+    }
+    // Kept (journalled) when admitted: settled now. Held in memory only: settled by the
+    // outcome, so that the broker keeps it until it is delivered.
+    const bool journalled = context_->journalled();
+    std::shared_ptr<AmqpConnection> connection = s_.connection;
+    const std::uint64_t key = r.key;
+    Completion done;
+    if (!journalled) {
+      done = [connection, key](Outcome&& o) {
+        switch (o.status) {
+          case Outcome::Status::kDelivered:
+          case Outcome::Status::kStopped:
+            connection->settle(key, Settle::kAccept);
+            break;
+          case Outcome::Status::kDeadLettered:
+            connection->settle(key, Settle::kReject, o.error.message);
+            break;
+          case Outcome::Status::kFailed:
+            connection->settle(key, Settle::kModify);
+            break;
+          case Outcome::Status::kAbandoned:
+            connection->settle(key, Settle::kRelease);
+            break;
+        }
+      };
+    }
+    for (std::chrono::milliseconds pause = 10ms;;
+         pause = std::min(pause * 2, std::chrono::milliseconds(1000))) {
+      const Admission a = context_->submit(r.message, done);
+      if (a == Admission::kAccepted) {
+        if (journalled) connection->settle(key, Settle::kAccept);
+        break;
+      }
+      // Full, or no store to keep it: the message waits here, and the broker stops
+      // sending once the credit is used up. Stopping: back to the broker.
+      std::unique_lock lock(mutex_);
+      if (a == Admission::kStopping || stopping_) {
+        lock.unlock();
+        connection->settle(key, Settle::kRelease);
+        break;
+      }
+      cv_.wait_for(lock, pause, [&] { return stopping_; });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// AmqpOutbound
+
+std::string AmqpOutbound::describe() const {
+  return "amqp " + s_.connection->settings().name + " " + s_.address->source();
+}
+
+std::string AmqpOutbound::target(const Exchange& exchange) const {
+  return "amqp " + s_.connection->settings().name + " " + s_.address->render(exchange);
+}
+
+std::string AmqpOutbound::refusal(const Exchange& exchange) const {
+  if (s_.address->render(exchange).empty()) return "the address renders empty";
+  return {};
+}
+
+std::string AmqpOutbound::peer() const { return s_.connection->describe(); }
+
+Delivery AmqpOutbound::send(Exchange& exchange) {
+  const std::string address = s_.address->render(exchange);
+  if (address.empty()) {
+    return Delivery::rejected(describe() + ": the address '" + s_.address->source() +
+                              "' renders empty");
+  }
+  const std::string group = s_.group_id ? s_.group_id->render(exchange) : exchange.orderKey();
+  return s_.connection->send(address, exchange.message(), group, exchange.deadline());
+}
+
+}  // namespace lienthong::adapters::amqp

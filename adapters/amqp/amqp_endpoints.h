@@ -1,0 +1,75 @@
+#pragma once
+// The `amqp` endpoints: a receiver that feeds a one-way route and settles each message
+// only once it is kept (journalled) or delivered, and a sender that counts a message as
+// delivered only once the broker accepted it.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/amqp/amqp_connection.h"
+#include "lienthong/endpoint.h"
+#include "lienthong/template.h"
+
+namespace lienthong::adapters::amqp {
+
+struct AmqpInboundSettings {
+  std::shared_ptr<AmqpConnection> connection;
+  std::string address;         // "/queue/onestop.status" (RabbitMQ), "onestop.status"
+  std::uint32_t credit = 100;  // messages unsettled at most (the broker holds the rest)
+  std::size_t max_size = 10 * 1024 * 1024;  // larger bodies are rejected
+  std::vector<std::string> content_types;   // accepted content types; empty = any
+};
+
+class AmqpInbound final : public InboundEndpoint {
+ public:
+  explicit AmqpInbound(AmqpInboundSettings settings);
+  ~AmqpInbound() override;
+
+  Result<void> start(InboundContext& context) override;
+  void stop() override;
+  std::string describe() const override;
+  std::string exclusiveKey() const override;
+
+ private:
+  void admitLoop();
+  // Why a message is refused before the route sees it, or "".
+  std::string refusal(const Message& m) const;
+
+  AmqpInboundSettings s_;
+  InboundContext* context_ = nullptr;
+  std::uint64_t subscription_ = 0;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Received> queue_;  // taken on the AMQP thread, admitted on admitter_
+  bool stopping_ = false;
+  std::thread admitter_;
+};
+
+struct AmqpOutboundSettings {
+  std::shared_ptr<AmqpConnection> connection;
+  std::shared_ptr<const Template> address;
+  std::shared_ptr<const Template> group_id;  // null: the route's ordering key, if any
+};
+
+class AmqpOutbound final : public OutboundEndpoint {
+ public:
+  explicit AmqpOutbound(AmqpOutboundSettings settings) : s_(std::move(settings)) {}
+  // Engine worker threads, concurrently. Never throws.
+  Delivery send(Exchange& exchange) override;
+  std::string describe() const override;
+  std::string target(const Exchange& exchange) const override;
+  std::string refusal(const Exchange& exchange) const override;
+  // The connection: its routes share a circuit breaker.
+  std::string peer() const override;
+
+ private:
+  AmqpOutboundSettings s_;
+};
+
+}  // namespace lienthong::adapters::amqp

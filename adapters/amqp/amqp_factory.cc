@@ -1,0 +1,181 @@
+#include "adapters/amqp/amqp_factory.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "adapters/amqp/amqp_connection.h"
+#include "adapters/amqp/amqp_endpoints.h"
+
+namespace lienthong::adapters::amqp {
+
+namespace {
+
+void positive(MapReader& r, BuildContext& ctx, std::string_view key,
+              std::chrono::milliseconds& out) {
+  if (auto v = r.duration(key)) {
+    if (v->count() <= 0) {
+      ctx.error(*r.node(key), "'" + std::string(key) + "' must be more than 0");
+    } else {
+      out = *v;
+    }
+  }
+}
+
+// A secret from a file (first line) or an environment variable, never from the config.
+std::optional<std::string> secret(MapReader& r, BuildContext& ctx, const std::string& what) {
+  if (const YAML::Node* n = r.node(what + "-file")) {
+    auto path = ctx.path(*n, PathKind::kFile);
+    if (!path) return std::nullopt;
+    std::ifstream in(*path);
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  if (const YAML::Node* n = r.node(what + "-env")) {
+    if (!n->IsScalar()) {
+      ctx.error(*n, "'" + what + "-env' must name an environment variable");
+      return std::nullopt;
+    }
+    const char* value = std::getenv(n->Scalar().c_str());
+    if (!value) {
+      if (!ctx.checkOnly()) {
+        ctx.error(*n, "environment variable " + n->Scalar() + " is not set");
+      }
+      return std::string();
+    }
+    return std::string(value);
+  }
+  return std::string();
+}
+
+std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::Node& node,
+                                           BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  MapReader r(node, ctx, "amqp connection");
+  if (!r.valid()) return nullptr;
+  AmqpConnectionSettings s;
+  s.name = name;
+  if (r.has("url") && r.has("urls")) {
+    ctx.error(*r.node("urls"), "give 'url' or 'urls' (failover, in order), not both");
+  } else if (auto u = r.string("url")) {
+    s.urls.push_back(*u);
+  } else if (auto list = r.stringList("urls")) {
+    s.urls = *list;
+    if (s.urls.empty()) ctx.error(*r.node("urls"), "'urls' must name at least one URL");
+  } else if (!r.has("urls")) {
+    ctx.error(node, "amqp connection needs 'url' or 'urls'");
+  }
+  if (auto u = r.string("user")) s.user = *u;
+  if (auto p = secret(r, ctx, "password")) s.password = *p;
+  if (const YAML::Node* n = r.node("sasl")) {
+    MapReader sr(*n, ctx, "sasl");
+    if (auto m = sr.stringList("mechanisms")) {
+      for (const auto& mech : *m) {
+        if (mech != "ANONYMOUS" && mech != "PLAIN" && mech != "EXTERNAL") {
+          ctx.error(*sr.node("mechanisms"),
+                    "unknown SASL mechanism '" + mech + "' (ANONYMOUS, PLAIN, EXTERNAL)");
+        }
+        s.sasl_mechanisms += (s.sasl_mechanisms.empty() ? "" : " ") + mech;
+      }
+    }
+    if (auto b = sr.boolean("allow-insecure")) s.sasl_allow_insecure = *b;
+    sr.finish();
+  }
+  const YAML::Node* tls_node = r.node("tls");
+  if (tls_node) {
+    MapReader t(*tls_node, ctx, "amqp connection tls");
+    if (const YAML::Node* n = t.node("ca")) s.tls.ca = ctx.path(*n, PathKind::kFile).value_or("");
+    if (const YAML::Node* n = t.node("cert")) {
+      s.tls.cert = ctx.path(*n, PathKind::kFile).value_or("");
+    }
+    if (const YAML::Node* n = t.node("key")) s.tls.key = ctx.path(*n, PathKind::kFile).value_or("");
+    if (auto v = t.boolean("verify")) s.tls.verify = *v;
+    if (s.tls.cert.empty() != s.tls.key.empty()) {
+      ctx.error(*tls_node, "a client certificate needs both 'cert' and 'key'");
+    }
+    t.finish();
+  }
+  if (const YAML::Node* n = r.node("reconnect")) {
+    MapReader rr(*n, ctx, "reconnect");
+    positive(rr, ctx, "initial", s.reconnect_initial);
+    positive(rr, ctx, "max", s.reconnect_max);
+    rr.finish();
+  }
+  positive(r, ctx, "idle-timeout", s.idle_timeout);
+  r.finish();
+  if (ctx.errors().size() != before) return nullptr;
+  const bool tls_url = !s.urls.empty() && s.urls.front().rfind("amqps:", 0) == 0;
+  if (tls_node && !tls_url) {
+    ctx.error(*tls_node, "amqp connection '" + name + "': 'tls' applies to amqps:// URLs only");
+    return nullptr;
+  }
+  auto c = AmqpConnection::create(std::move(s));
+  if (!c.ok()) {
+    ctx.error(node, "amqp connection '" + name + "': " + c.error().message);
+    return nullptr;
+  }
+  return std::move(c).value();
+}
+
+std::shared_ptr<AmqpConnection> namedConnection(MapReader& r, BuildContext& ctx) {
+  const YAML::Node* n = r.node("connection", true);
+  if (!n) return nullptr;
+  std::shared_ptr<Connection> c = ctx.connection(*n, "amqp");
+  if (!c) return nullptr;
+  auto amqp = std::dynamic_pointer_cast<AmqpConnection>(c);
+  if (!amqp) ctx.error(*n, "connection '" + n->Scalar() + "' is not an amqp connection");
+  return amqp;
+}
+
+std::unique_ptr<InboundEndpoint> makeInbound(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  MapReader r(node, ctx, "amqp endpoint");
+  if (!r.valid()) return nullptr;
+  AmqpInboundSettings s;
+  s.connection = namedConnection(r, ctx);
+  if (auto a = r.string("address", true)) {
+    if (a->empty()) ctx.error(*r.node("address"), "'address' must not be empty");
+    s.address = *a;
+  }
+  if (auto c = r.integer("credit", 1, 100'000)) s.credit = static_cast<std::uint32_t>(*c);
+  if (auto m = r.size("max-size")) s.max_size = static_cast<std::size_t>(*m);
+  if (auto t = r.stringList("content-types")) s.content_types = *t;
+  r.finish();
+  if (ctx.pattern() != ExchangePattern::kOneWay) {
+    ctx.error(node, "an amqp input feeds one-way routes (a queue has nobody waiting for a reply)");
+  }
+  if (ctx.errors().size() != before || !s.connection) return nullptr;
+  return std::make_unique<AmqpInbound>(std::move(s));
+}
+
+std::shared_ptr<OutboundEndpoint> makeOutbound(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  MapReader r(node, ctx, "amqp endpoint");
+  if (!r.valid()) return nullptr;
+  AmqpOutboundSettings s;
+  s.connection = namedConnection(r, ctx);
+  s.address = r.templ("address", true);
+  s.group_id = r.templ("group-id");
+  r.finish();
+  if (ctx.errors().size() != before || !s.connection || !s.address) return nullptr;
+  return std::make_shared<AmqpOutbound>(std::move(s));
+}
+
+void check(const Result<void>& result) {
+  if (!result.ok()) throw std::logic_error("registerAmqp: " + result.error().message);
+}
+
+}  // namespace
+
+void registerAmqp(Registry& registry) {
+  check(registry.addConnection("amqp", makeConnection));
+  check(registry.addInbound("amqp", makeInbound));
+  check(registry.addOutbound("amqp", makeOutbound));
+}
+
+}  // namespace lienthong::adapters::amqp

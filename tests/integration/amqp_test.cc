@@ -1,0 +1,176 @@
+// The amqp endpoints against a real RabbitMQ (AMQP 1.0 plugin), started for these tests by
+// the CTest fixture (tests/fixtures/rabbitmq.sh): the daemon in process, on port 0.
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+
+#include "adapters/http/http_listener.h"
+#include "core/daemon.h"
+#include "fakes/http_peer.h"
+#include "integration/test_support.h"
+
+namespace lienthong {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::eventually;
+using testing::httpCall;
+using testing::HttpPeer;
+using testing::TempHome;
+
+// The broker's folder, from the fixture.
+std::string brokerDir() {
+  const char* dir = std::getenv("LIENTHONG_TEST_RABBITMQ_DIR");
+  return dir ? dir : "";
+}
+
+std::string brokerUrl() {
+  std::ifstream in(brokerDir() + "/port");
+  std::string port;
+  std::getline(in, port);
+  return "amqp://127.0.0.1:" + port;
+}
+
+// Messages waiting in a queue, as the broker counts them (-1 when unknown).
+long queueDepth(const std::string& queue) {
+  const std::string cmd = std::string(LIENTHONG_SOURCE_DIR) + "/tests/fixtures/rabbitmq.sh ctl " +
+                          brokerDir() + " list_queues name messages --quiet 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char line[512];
+  long depth = 0;
+  while (std::fgets(line, sizeof line, p)) {
+    char name[400];
+    long n = 0;
+    if (std::sscanf(line, "%399s %ld", name, &n) == 2 && queue == name) depth = n;
+  }
+  ::pclose(p);
+  return depth;
+}
+
+class AmqpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (brokerDir().empty()) GTEST_SKIP() << "no broker: run through ctest (fixture rabbitmq)";
+    static int n = 0;
+    queue_ = "lienthong-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
+  }
+  void TearDown() override {
+    if (daemon_) daemon_->stop();
+  }
+
+  void start(const std::string& routes, const std::string& extra = "") {
+    home_.write("config.yaml",
+                "log: { level: warn }\n"
+                "engine: { workers: 4, queue: 256, drain-timeout: 5s }\n"
+                "listeners:\n  public: { http: { port: 0 } }\n"
+                "connections:\n"
+                "  backend: { http: { url: \"" +
+                    peer_.url() +
+                    "\" } }\n"
+                    "  broker:\n"
+                    "    amqp:\n"
+                    "      url: " +
+                    brokerUrl() +
+                    "\n"
+                    "      user: guest\n"
+                    "      password-env: LIENTHONG_TEST_AMQP_PASSWORD\n"
+                    "      sasl: { mechanisms: [PLAIN], allow-insecure: true }\n" +
+                    extra + "routes: [ routes ]\n");
+    ::setenv("LIENTHONG_TEST_AMQP_PASSWORD", "guest", 1);
+    home_.write("routes/r.yaml", routes);
+    ConfigErrors errors;
+    daemon_ = Daemon::create(home_.path("config.yaml").string(), errors);
+    ASSERT_TRUE(daemon_) << errors.str();
+    Result<void> r = daemon_->start();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    auto listener =
+        std::dynamic_pointer_cast<adapters::http::HttpListener>(daemon_->listener("public"));
+    ASSERT_TRUE(listener);
+    port_ = listener->port();
+  }
+
+  TempHome home_;
+  HttpPeer peer_;
+  std::unique_ptr<Daemon> daemon_;
+  std::uint16_t port_ = 0;
+  std::string queue_;
+};
+
+// HTTP -> queue -> HTTP: every message arrives, its headers travel as application
+// properties, the ordering key as the group id.
+TEST_F(AmqpTest, MessagesGoThroughAQueueWithTheirHeadersAndGroup) {
+  start(
+      "routes:\n"
+      "  - id: in\n"
+      "    pattern: one-way\n"
+      "    from: { http: { listener: public, path: /in } }\n"
+      "    delivery: { ordering: { key: \"${MaHoSo}\" } }\n"
+      "    to: { amqp: { connection: broker, address: /queue/" +
+      queue_ +
+      " } }\n"
+      "  - id: out\n"
+      "    pattern: one-way\n"
+      "    from: { amqp: { connection: broker, address: /queue/" +
+      queue_ +
+      ", credit: 10 } }\n"
+      "    to: { http: { connection: backend, path: \"/hs/${amqp.group-id}\",\n"
+      "                  forward-headers: [MaHoSo, TrangThai] } }\n");
+  constexpr int kCount = 50;
+  for (int i = 0; i < kCount; ++i) {
+    auto a = httpCall(port_, "POST", "/in", "<TrangThai>" + std::to_string(i) + "</TrangThai>",
+                      {{"MaHoSo", "HS-" + std::to_string(i % 5)},
+                       {"TrangThai", std::to_string(i)},
+                       {"Content-Type", "application/xml"}});
+    ASSERT_EQ(a.status, 202) << a.body;
+  }
+  ASSERT_TRUE(peer_.waitForRequests(kCount, 30s)) << peer_.requests().size();
+  std::set<std::string> seen;
+  for (const auto& r : peer_.requests()) {
+    const std::string& dossier = r.headers.at("MaHoSo");
+    EXPECT_EQ(r.uri, "/hs/" + dossier);  // the group id came back as amqp.group-id
+    EXPECT_EQ(r.body, "<TrangThai>" + r.headers.at("TrangThai") + "</TrangThai>");
+    EXPECT_NE(r.headers.at("Content-Type").find("application/xml"), std::string::npos);
+    seen.insert(r.headers.at("TrangThai"));
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kCount));
+  EXPECT_TRUE(eventually([&] { return queueDepth(queue_) == 0; }));  // all accepted
+}
+
+// Too large, or of a type the input does not take: rejected with the reason (the broker
+// drops it), never redelivered; the messages after it go through.
+TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
+  start(
+      "routes:\n"
+      "  - id: in\n"
+      "    pattern: one-way\n"
+      "    from: { http: { listener: public, path: /in } }\n"
+      "    to: { amqp: { connection: broker, address: /queue/" +
+      queue_ +
+      " } }\n"
+      "  - id: out\n"
+      "    pattern: one-way\n"
+      "    from: { amqp: { connection: broker, address: /queue/" +
+      queue_ +
+      ", max-size: 1KiB, content-types: [application/xml] } }\n"
+      "    to: { http: { connection: backend } }\n");
+  EXPECT_EQ(
+      httpCall(port_, "POST", "/in", std::string(4096, 'x'), {{"Content-Type", "application/xml"}})
+          .status,
+      202);
+  EXPECT_EQ(httpCall(port_, "POST", "/in", "{}", {{"Content-Type", "application/json"}}).status,
+            202);
+  EXPECT_EQ(httpCall(port_, "POST", "/in", "<ok/>", {{"Content-Type", "application/xml"}}).status,
+            202);
+  ASSERT_TRUE(peer_.waitForRequests(1, 30s));
+  EXPECT_TRUE(eventually([&] { return queueDepth(queue_) == 0; }));
+  EXPECT_EQ(peer_.requests().size(), 1u);
+  EXPECT_EQ(peer_.requests()[0].body, "<ok/>");
+}
+
+}  // namespace
+}  // namespace lienthong
