@@ -70,6 +70,13 @@ std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::
   } else if (!r.has("urls")) {
     ctx.error(node, "amqp connection needs 'url' or 'urls'");
   }
+  for (std::size_t i = 0; i < s.urls.size(); ++i) {
+    const std::string& url = s.urls[i];
+    if (url.rfind("amqp://", 0) != 0 && url.rfind("amqps://", 0) != 0) {
+      const YAML::Node* at = r.has("url") ? r.node("url") : r.node("urls");
+      ctx.error(r.has("url") ? *at : (*at)[i], "'" + url + "' is not an amqp:// or amqps:// URL");
+    }
+  }
   if (auto u = r.string("user")) s.user = *u;
   if (auto p = secret(r, ctx, "password")) s.password = *p;
   if (const YAML::Node* n = r.node("sasl")) {

@@ -172,5 +172,54 @@ TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
   EXPECT_EQ(peer_.requests()[0].body, "<ok/>");
 }
 
+// Config errors are reported at their place, all at once, without dialing any broker.
+TEST(AmqpConfig, BadSettingsAreReportedAtTheirPlace) {
+  TempHome home;
+  home.write("config.yaml",
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n"
+             "  broker:\n"
+             "    amqp:\n"
+             "      url: http://127.0.0.1:5672\n"
+             "      sasl: { mechanisms: [KERBEROS] }\n"
+             "  good: { amqp: { url: \"amqp://127.0.0.1:1\" } }\n"
+             "  web: { http: { url: \"http://127.0.0.1:1\" } }\n"
+             "routes: [ routes ]\n");
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: ask\n"
+             "    pattern: request-reply\n"
+             "    from: { amqp: { connection: good, address: /queue/q } }\n"
+             "  - id: wrong-kind\n"
+             "    pattern: one-way\n"
+             "    from: { amqp: { connection: web, address: /queue/q } }\n");
+  ConfigErrors errors;
+  auto daemon = Daemon::create(home.path("config.yaml").string(), errors);
+  EXPECT_FALSE(daemon);
+  const std::string text = errors.str();
+  EXPECT_NE(text.find("config.yaml:7:27: unknown SASL mechanism 'KERBEROS'"), std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("config.yaml:6:12: 'http://127.0.0.1:5672' is not an amqp:// or amqps:// URL"),
+      std::string::npos)
+      << text;
+  // The connection errors stop the load before the routes; fix them and look again.
+  home.write("config.yaml",
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n"
+             "  good: { amqp: { url: \"amqp://127.0.0.1:1\" } }\n"
+             "  web: { http: { url: \"http://127.0.0.1:1\" } }\n"
+             "routes: [ routes ]\n");
+  errors = ConfigErrors();
+  daemon = Daemon::create(home.path("config.yaml").string(), errors);
+  EXPECT_FALSE(daemon);
+  const std::string routes = errors.str();
+  EXPECT_NE(routes.find("r.yaml:4:19: an amqp input feeds one-way routes"), std::string::npos)
+      << routes;
+  EXPECT_NE(routes.find("r.yaml:7:33: connection 'web' is a http connection, not amqp"),
+            std::string::npos)
+      << routes;
+}
+
 }  // namespace
 }  // namespace lienthong
