@@ -168,6 +168,14 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     ++counters_.refused;
     return {Admission::kUnavailable, {}};
   }
+  // Held in memory only: acknowledged only while its output can take it (a broker that
+  // is down would leave it in a process that may not live to deliver it).
+  if (one_way && !journal && seq == 0 && first_step == 0 && job->route->to &&
+      !job->route->to->ready()) {
+    std::lock_guard lock(mutex_);
+    ++counters_.refused;
+    return {Admission::kUnavailable, {}};
+  }
   bool run_here = false;
   {
     std::lock_guard lock(mutex_);

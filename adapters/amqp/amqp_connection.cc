@@ -17,7 +17,10 @@
 #include <proton/scalar.hpp>
 #include <proton/sender.hpp>
 #include <proton/sender_options.hpp>
+#include <proton/session.hpp>
+#include <proton/source.hpp>
 #include <proton/ssl.hpp>
+#include <proton/target.hpp>
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
 #include <proton/types.hpp>
@@ -175,7 +178,8 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       proton::sender_options options;
       options.delivery_mode(proton::delivery_mode::AT_LEAST_ONCE);
       options.auto_settle(true);
-      proton::sender s = connection_.open_sender(p->address, options);
+      proton::sender s = session_.open_sender(p->address, options);
+      log::debug("amqp", "connection " + s_.name + ": opening a sender to " + p->address);
       it = senders_.emplace(p->address, s).first;
     }
     waiting_[p->address].push_back(p);
@@ -282,6 +286,9 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
 
   void on_connection_open(proton::connection& c) override {
     connection_ = c;
+    // A session of its own for each (re)connection: after a reconnect the default
+    // session is the old one, which nothing attaches to any more.
+    session_ = c.open_session();
     {
       std::lock_guard lock(start_mutex_);
       connection_queue_ = &c.work_queue();
@@ -304,7 +311,13 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     log::error("amqp", "connection " + s_.name + ": " + e.what());
   }
 
+  void on_sender_open(proton::sender& s) override {
+    log::debug("amqp", "connection " + s_.name + ": sender open to " + s.target().address() +
+                           ", credit " + std::to_string(s.credit()));
+  }
   void on_sendable(proton::sender& s) override {
+    log::debug("amqp",
+               "connection " + s_.name + ": sendable, credit " + std::to_string(s.credit()));
     for (auto& [address, sender] : senders_) {
       if (sender == s) {
         flush(address);
@@ -348,6 +361,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   }
 
   void on_receiver_open(proton::receiver& r) override {
+    log::debug("amqp", "connection " + s_.name + ": receiver open on " + r.source().address());
     for (auto& [id, sub] : subscriptions_) {
       if (sub.receiver == r) {
         sub.open = true;
@@ -438,7 +452,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     o.credit_window(0);  // credit is granted by hand: one per settled message
     o.name("lienthong-" + s_.name + "-" + std::to_string(id));
     sub.open = false;
-    sub.receiver = connection_.open_receiver(sub.address, o);
+    sub.receiver = session_.open_receiver(sub.address, o);
   }
 
   void receiverEnded(proton::receiver& r) {
@@ -548,6 +562,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
 
   // AMQP thread only.
   proton::connection connection_;
+  proton::session session_;
   std::map<std::string, proton::sender> senders_;
   std::map<std::string, std::deque<std::shared_ptr<PendingSend>>> waiting_;
   std::map<std::string, std::shared_ptr<PendingSend>> unsettled_;  // by delivery tag
@@ -586,6 +601,11 @@ std::string AmqpConnection::describe() const {
 void AmqpConnection::ensureStarted() { handler_->start(); }
 
 bool AmqpConnection::connected() const { return handler_->connected(); }
+
+bool AmqpConnection::readyToSend() {
+  ensureStarted();
+  return handler_->connected();
+}
 
 Delivery AmqpConnection::send(const std::string& address, const Message& message,
                               const std::string& group_id, Clock::time_point deadline) {

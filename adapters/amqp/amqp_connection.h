@@ -80,6 +80,12 @@ class AmqpConnection final : public Connection {
 
   // Thread-safe: whether the connection is up now.
   bool connected() const;
+  // Thread-safe: starts connecting (once); routes that use the connection call it when
+  // they are built for the daemon, so that it is up when their first message comes.
+  void start() { ensureStarted(); }
+  // Thread-safe: whether a send could go now; the first call starts the connection (and
+  // says false until it is up).
+  bool readyToSend();
 
  private:
   explicit AmqpConnection(AmqpConnectionSettings settings);

@@ -149,6 +149,8 @@ std::string AmqpOutbound::refusal(const Exchange& exchange) const {
 
 std::string AmqpOutbound::peer() const { return s_.connection->describe(); }
 
+bool AmqpOutbound::ready() const { return s_.connection->readyToSend(); }
+
 Delivery AmqpOutbound::send(Exchange& exchange) {
   const std::string address = s_.address->render(exchange);
   if (address.empty()) {

@@ -67,6 +67,8 @@ class AmqpOutbound final : public OutboundEndpoint {
   std::string refusal(const Exchange& exchange) const override;
   // The connection: its routes share a circuit breaker.
   std::string peer() const override;
+  // Whether the connection is up.
+  bool ready() const override;
 
  private:
   AmqpOutboundSettings s_;

@@ -170,6 +170,7 @@ std::shared_ptr<OutboundEndpoint> makeOutbound(const YAML::Node& node, BuildCont
   s.group_id = r.templ("group-id");
   r.finish();
   if (ctx.errors().size() != before || !s.connection || !s.address) return nullptr;
+  if (!ctx.checkOnly()) s.connection->start();
   return std::make_shared<AmqpOutbound>(std::move(s));
 }
 

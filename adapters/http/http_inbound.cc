@@ -97,9 +97,10 @@ void sendBusy(Poco::Net::HTTPServerResponse& response, Admission admission,
               const std::string& route_id) {
   response.set("Retry-After", "1");
   sendError(response, 503,
-            admission == Admission::kStopping      ? "the daemon is stopping"
-            : admission == Admission::kUnavailable ? "the message store cannot keep it now"
-                                                   : "the engine is busy",
+            admission == Admission::kStopping ? "the daemon is stopping"
+            : admission == Admission::kUnavailable
+                ? "the message cannot be kept now (its store or its output is unavailable)"
+                : "the engine is busy",
             errorCodeName(ErrorCode::kBusy), route_id);
 }
 

@@ -56,6 +56,10 @@ class OutboundEndpoint {
   // The peer this endpoint reaches ("http://host:port"): endpoints with the same peer
   // share a circuit breaker. Thread-safe.
   virtual std::string peer() const { return describe(); }
+  // Thread-safe: false while the endpoint knows it cannot deliver (a broker connection
+  // that is down). A one-way message that would only be held in memory (no store) is
+  // then refused at its input instead of acknowledged.
+  virtual bool ready() const { return true; }
 };
 
 // The final outcome of one exchange, given to the inbound endpoint that submitted it.
@@ -80,8 +84,9 @@ enum class Admission {
   kAccepted,     // the engine took the message; the completion will be called exactly once
   kBusy,         // the engine is full: push back (HTTP 503, pause the input)
   kStopping,     // the daemon is shutting down
-  kUnavailable,  // the store cannot keep a one-way message now (full disk, I/O error, not
-                 // open): push back, as for kBusy; the daemon log says why
+  kUnavailable,  // a one-way message cannot be kept now (the store: full disk, I/O error,
+                 // not open; without a store: the output is down): push back, as for kBusy;
+                 // the daemon log says why
 };
 
 // The route's side of an inbound endpoint. Provided by the engine to start().

@@ -64,23 +64,27 @@ class AmqpTest : public ::testing::Test {
   }
 
   void start(const std::string& routes, const std::string& extra = "") {
-    home_.write("config.yaml",
-                "log: { level: warn }\n"
-                "engine: { workers: 4, queue: 256, drain-timeout: 5s }\n"
-                "listeners:\n  public: { http: { port: 0 } }\n"
-                "connections:\n"
-                "  backend: { http: { url: \"" +
-                    peer_.url() +
-                    "\" } }\n"
-                    "  broker:\n"
-                    "    amqp:\n"
-                    "      url: " +
-                    brokerUrl() +
-                    "\n"
-                    "      user: guest\n"
-                    "      password-env: LIENTHONG_TEST_AMQP_PASSWORD\n"
-                    "      sasl: { mechanisms: [PLAIN], allow-insecure: true }\n" +
-                    extra + "routes: [ routes ]\n");
+    home_.write(
+        "config.yaml",
+        std::string("log: { level: ") +
+            (std::getenv("LIENTHONG_TEST_LOG") ? std::getenv("LIENTHONG_TEST_LOG") : "warn") +
+            " }\n"
+            "engine: { workers: 4, queue: 256, drain-timeout: 5s }\n"
+            "listeners:\n  public: { http: { port: 0 } }\n"
+            "connections:\n"
+            "  backend: { http: { url: \"" +
+            peer_.url() +
+            "\" } }\n"
+            "  broker:\n"
+            "    amqp:\n"
+            "      url: " +
+            (url_.empty() ? brokerUrl() : url_) +
+            "\n"
+            "      reconnect: { initial: 50ms, max: 500ms }\n"
+            "      user: guest\n"
+            "      password-env: LIENTHONG_TEST_AMQP_PASSWORD\n"
+            "      sasl: { mechanisms: [PLAIN], allow-insecure: true }\n" +
+            extra + "routes: [ routes ]\n");
     ::setenv("LIENTHONG_TEST_AMQP_PASSWORD", "guest", 1);
     home_.write("routes/r.yaml", routes);
     ConfigErrors errors;
@@ -94,11 +98,21 @@ class AmqpTest : public ::testing::Test {
     port_ = listener->port();
   }
 
+  // Posts until the route takes it: 503 until the broker connection is up.
+  void postWhenUp(const std::string& path, const std::string& body,
+                  const std::map<std::string, std::string>& headers) {
+    int status = 0;
+    ASSERT_TRUE(eventually(
+        [&] { return (status = httpCall(port_, "POST", path, body, headers).status) == 202; }, 20s))
+        << status;
+  }
+
   TempHome home_;
   HttpPeer peer_;
   std::unique_ptr<Daemon> daemon_;
   std::uint16_t port_ = 0;
   std::string queue_;
+  std::string url_;  // "" = the fixture's broker
 };
 
 // HTTP -> queue -> HTTP: every message arrives, its headers travel as application
@@ -122,11 +136,10 @@ TEST_F(AmqpTest, MessagesGoThroughAQueueWithTheirHeadersAndGroup) {
       "                  forward-headers: [MaHoSo, TrangThai] } }\n");
   constexpr int kCount = 50;
   for (int i = 0; i < kCount; ++i) {
-    auto a = httpCall(port_, "POST", "/in", "<TrangThai>" + std::to_string(i) + "</TrangThai>",
-                      {{"MaHoSo", "HS-" + std::to_string(i % 5)},
-                       {"TrangThai", std::to_string(i)},
-                       {"Content-Type", "application/xml"}});
-    ASSERT_EQ(a.status, 202) << a.body;
+    postWhenUp("/in", "<TrangThai>" + std::to_string(i) + "</TrangThai>",
+               {{"MaHoSo", "HS-" + std::to_string(i % 5)},
+                {"TrangThai", std::to_string(i)},
+                {"Content-Type", "application/xml"}});
   }
   ASSERT_TRUE(peer_.waitForRequests(kCount, 30s)) << peer_.requests().size();
   std::set<std::string> seen;
@@ -158,10 +171,7 @@ TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
       queue_ +
       ", max-size: 1KiB, content-types: [application/xml] } }\n"
       "    to: { http: { connection: backend } }\n");
-  EXPECT_EQ(
-      httpCall(port_, "POST", "/in", std::string(4096, 'x'), {{"Content-Type", "application/xml"}})
-          .status,
-      202);
+  postWhenUp("/in", std::string(4096, 'x'), {{"Content-Type", "application/xml"}});
   EXPECT_EQ(httpCall(port_, "POST", "/in", "{}", {{"Content-Type", "application/json"}}).status,
             202);
   EXPECT_EQ(httpCall(port_, "POST", "/in", "<ok/>", {{"Content-Type", "application/xml"}}).status,
@@ -170,6 +180,68 @@ TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
   EXPECT_TRUE(eventually([&] { return queueDepth(queue_) == 0; }));
   EXPECT_EQ(peer_.requests().size(), 1u);
   EXPECT_EQ(peer_.requests()[0].body, "<ok/>");
+}
+
+// Runs the broker script on a broker of the test's own.
+int broker(const std::string& command, const std::string& dir) {
+  const std::string cmd = std::string(LIENTHONG_SOURCE_DIR) + "/tests/fixtures/rabbitmq.sh " +
+                          command + " " + dir + " >/dev/null 2>&1";
+  return std::system(cmd.c_str());
+}
+
+// The broker goes away and comes back. Without a store the HTTP input answers 503 while it
+// is away (nothing is acknowledged that only this process would hold), and takes messages
+// again once the connection is back, by itself; everything acknowledged arrives.
+TEST_F(AmqpTest, WhileTheBrokerIsAwayOneWayInputsAnswer503AndResumeByThemselves) {
+  const std::string dir = home_.path("broker").string();
+  ASSERT_EQ(broker("start", dir), 0);
+  struct Stop {
+    std::string dir;
+    ~Stop() { broker("stop", dir); }
+  } stop{dir};
+  std::ifstream in(dir + "/port");
+  std::string port;
+  std::getline(in, port);
+  url_ = "amqp://127.0.0.1:" + port;
+  const std::string q = "/queue/" + queue_;
+  start(
+      "routes:\n"
+      "  - id: in\n"
+      "    pattern: one-way\n"
+      "    from: { http: { listener: public, path: /in } }\n"
+      "    to: { amqp: { connection: broker, address: " +
+      q +
+      " } }\n"
+      "  - id: out\n"
+      "    pattern: one-way\n"
+      "    from: { amqp: { connection: broker, address: " +
+      q +
+      " } }\n"
+      "    to: { http: { connection: backend } }\n");
+  for (int i = 0; i < 5; ++i) postWhenUp("/in", "before-" + std::to_string(i), {});
+  ASSERT_TRUE(peer_.waitForRequests(5, 30s));
+
+  ASSERT_EQ(broker("stop", dir), 0);
+  int status = 0;
+  ASSERT_TRUE(eventually(
+      [&] { return (status = httpCall(port_, "POST", "/in", "lost?").status) == 503; }, 20s))
+      << status;
+
+  ASSERT_EQ(broker("resume", dir), 0);
+  postWhenUp("/in", "after-0", {});
+  for (int i = 1; i < 5; ++i) {
+    EXPECT_EQ(httpCall(port_, "POST", "/in", "after-" + std::to_string(i)).status, 202);
+  }
+  ASSERT_TRUE(peer_.waitForRequests(10, 30s)) << peer_.requests().size();
+  std::set<std::string> bodies;
+  for (const auto& r : peer_.requests()) bodies.insert(r.body);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(bodies.count("before-" + std::to_string(i)));
+    EXPECT_TRUE(bodies.count("after-" + std::to_string(i)));
+  }
+  EXPECT_FALSE(bodies.count("lost?"));  // refused, never acknowledged
+  daemon_->stop();                      // before its broker goes
+  daemon_.reset();
 }
 
 // Config errors are reported at their place, all at once, without dialing any broker.

@@ -444,7 +444,7 @@ TEST_F(DaemonTest, ADamagedOrBusyStoreRefusesOneWayMessagesUntilItOpens) {
   start();
   auto refused = httpCall(port_, "POST", "/status", "TrangThai=4");
   EXPECT_EQ(refused.status, 503);
-  EXPECT_NE(refused.body.find("the message store cannot keep it now"), std::string::npos)
+  EXPECT_NE(refused.body.find("the message cannot be kept now"), std::string::npos)
       << refused.body;
   EXPECT_EQ(refused.headers["Retry-After"], "1");
   EXPECT_EQ(httpCall(port_, "POST", "/lookup", "q").status, 200);  // the rest runs
