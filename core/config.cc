@@ -228,6 +228,16 @@ std::optional<std::chrono::milliseconds> MapReader::duration(std::string_view ke
   return d;
 }
 
+std::optional<std::chrono::milliseconds> MapReader::positiveDuration(std::string_view key,
+                                                                     bool required) {
+  auto d = duration(key, required);
+  if (d && d->count() <= 0) {
+    impl_->error(*node(key), "'" + std::string(key) + "' must be longer than 0");
+    return std::nullopt;
+  }
+  return d;
+}
+
 std::optional<std::uint64_t> MapReader::size(std::string_view key, bool required) {
   const YAML::Node* n = node(key, required);
   if (!n) return std::nullopt;

@@ -557,11 +557,7 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
       if (path.is_relative()) path = fs::path(config.home) / path;
       config.store_path = path.lexically_normal().string();
     }
-    if (auto every = r.duration("reopen-every")) {
-      if (every->count() <= 0)
-        ctx.error(*r.node("reopen-every"), "'reopen-every' must be longer than 0");
-      config.store_reopen = *every;
-    }
+    if (auto every = r.positiveDuration("reopen-every")) config.store_reopen = *every;
   }
   if (const YAML::Node* n = top.node("keys")) loadKeys(*n, ctx, config);
   if (const YAML::Node* n = top.node("trust")) loadTrust(*n, ctx, config);
@@ -718,23 +714,13 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
             ctx.error(*retry, "retry 'initial' is longer than 'max'");
           }
         }
-        if (auto t = dr.duration("attempt-timeout")) {
-          if (t->count() <= 0) {
-            ctx.error(*dr.node("attempt-timeout"), "'attempt-timeout' must be longer than 0");
-          }
-          route->attempt_timeout = *t;
-        }
+        if (auto t = dr.positiveDuration("attempt-timeout")) route->attempt_timeout = *t;
         if (const YAML::Node* cb = dr.node("circuit-breaker")) {
           MapReader cr(*cb, ctx, "circuit-breaker");
           if (auto f = cr.integer("failures", 1, 1'000'000, true)) {
             route->breaker.failures = static_cast<std::uint32_t>(*f);
           }
-          if (auto o = cr.duration("open-for")) {
-            if (o->count() <= 0) {
-              ctx.error(*cr.node("open-for"), "'open-for' must be longer than 0");
-            }
-            route->breaker.open_for = *o;
-          }
+          if (auto o = cr.positiveDuration("open-for")) route->breaker.open_for = *o;
           cr.finish();
         }
         if (const YAML::Node* dl = dr.node("dead-letter")) {

@@ -14,17 +14,6 @@ namespace lienthong::adapters::amqp {
 
 namespace {
 
-void positive(MapReader& r, BuildContext& ctx, std::string_view key,
-              std::chrono::milliseconds& out) {
-  if (auto v = r.duration(key)) {
-    if (v->count() <= 0) {
-      ctx.error(*r.node(key), "'" + std::string(key) + "' must be more than 0");
-    } else {
-      out = *v;
-    }
-  }
-}
-
 // A secret from a file (first line) or an environment variable, never from the config.
 std::optional<std::string> secret(MapReader& r, BuildContext& ctx, const std::string& what) {
   if (const YAML::Node* n = r.node(what + "-file")) {
@@ -109,11 +98,11 @@ std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::
   }
   if (const YAML::Node* n = r.node("reconnect")) {
     MapReader rr(*n, ctx, "reconnect");
-    positive(rr, ctx, "initial", s.reconnect_initial);
-    positive(rr, ctx, "max", s.reconnect_max);
+    if (auto v = rr.positiveDuration("initial")) s.reconnect_initial = *v;
+    if (auto v = rr.positiveDuration("max")) s.reconnect_max = *v;
     rr.finish();
   }
-  positive(r, ctx, "idle-timeout", s.idle_timeout);
+  if (auto v = r.positiveDuration("idle-timeout")) s.idle_timeout = *v;
   r.finish();
   if (ctx.errors().size() != before) return nullptr;
   const bool tls_url = !s.urls.empty() && s.urls.front().rfind("amqps:", 0) == 0;

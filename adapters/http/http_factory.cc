@@ -50,17 +50,6 @@ std::optional<std::string> pathProblem(const std::string& path) {
 }
 
 // A positive duration, or an error at its value.
-void positive(MapReader& r, BuildContext& ctx, std::string_view key,
-              std::chrono::milliseconds& out) {
-  if (auto v = r.duration(key)) {
-    if (v->count() <= 0) {
-      ctx.error(*r.node(key), "'" + std::string(key) + "' must be more than 0");
-    } else {
-      out = *v;
-    }
-  }
-}
-
 std::shared_ptr<Listener> makeListener(const std::string& name, const YAML::Node& node,
                                        BuildContext& ctx) {
   const std::size_t before = ctx.errors().size();
@@ -76,8 +65,8 @@ std::shared_ptr<Listener> makeListener(const std::string& name, const YAML::Node
   }
   if (auto v = r.integer("port", 0, 65535)) s.port = static_cast<std::uint16_t>(*v);
   if (auto v = r.size("max-body")) s.max_body = *v;
-  positive(r, ctx, "header-timeout", s.header_timeout);
-  positive(r, ctx, "idle-timeout", s.idle_timeout);
+  if (auto v = r.positiveDuration("header-timeout")) s.header_timeout = *v;
+  if (auto v = r.positiveDuration("idle-timeout")) s.idle_timeout = *v;
   if (auto v = r.integer("threads", 1, 4096)) s.threads = static_cast<int>(*v);
   const YAML::Node* tls_node = r.node("tls");
   if (tls_node != nullptr) {
@@ -116,8 +105,8 @@ std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::
   if (!r.valid()) return nullptr;
   HttpConnectionSettings s;
   if (auto v = r.string("url", true)) s.url = *v;
-  positive(r, ctx, "connect-timeout", s.connect_timeout);
-  positive(r, ctx, "read-timeout", s.read_timeout);
+  if (auto v = r.positiveDuration("connect-timeout")) s.connect_timeout = *v;
+  if (auto v = r.positiveDuration("read-timeout")) s.read_timeout = *v;
   if (auto v = r.integer("pool", 0, 100'000)) s.pool = static_cast<std::size_t>(*v);
   const YAML::Node* tls_node = r.node("tls");
   if (tls_node != nullptr) {

@@ -129,6 +129,9 @@ class MapReader {
   std::optional<bool> boolean(std::string_view key);
   // "250ms", "30s", "5m", "2h", "1d"
   std::optional<std::chrono::milliseconds> duration(std::string_view key, bool required = false);
+  // A duration longer than 0 (an error at the value otherwise).
+  std::optional<std::chrono::milliseconds> positiveDuration(std::string_view key,
+                                                            bool required = false);
   // "512", "64KiB", "10MiB", "1GiB" (also KB/MB/GB as powers of 1000)
   std::optional<std::uint64_t> size(std::string_view key, bool required = false);
   // One of the given words.
