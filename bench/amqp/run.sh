@@ -32,6 +32,8 @@ cleanup() {
 trap cleanup EXIT
 die() { echo "run.sh: $*" >&2; exit 2; }
 log() { echo "== $*" >&2; }
+# shellcheck source=../lib.sh
+source "$ROOT/bench/lib.sh"
 
 AMQP_PORT=$("$BROKER" start "$TMP/broker") || die "the broker did not start"
 URL="amqp://127.0.0.1:$AMQP_PORT"
@@ -41,11 +43,7 @@ depth() {  # messages in a queue
 }
 purge() { "$BROKER" ctl "$TMP/broker" purge_queue "$1" >/dev/null 2>&1 || true; }
 
-"$ECHO" --address 127.0.0.1 --port 0 >"$TMP/echo.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q '^listening on ' "$TMP/echo.out" && break; sleep 0.05; done
-ECHO_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/echo.out")
-[[ -n $ECHO_PORT ]] || die "echo backend did not start"
+start_echo
 
 PORT=$((20000 + RANDOM % 12000))
 mkdir -p "$TMP/d/routes"
@@ -96,7 +94,7 @@ for round in $(seq "$ROUNDS"); do
   # from the start of the load; then the plain sender.
   start=$(date +%s.%N)
   out=$(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$TMP/post.lua" "http://127.0.0.1:$PORT/in")
-  bad=$(awk '/Non-2xx/ {n=$5} /Socket errors/ {for (i=3;i<=NF;i++) {v=$i; gsub(/[^0-9]/, "", v); s+=v}} END {print n+s}' <<<"$out")
+  bad=$(wrk_errors <<<"$out")
   held=-1
   for _ in $(seq 600); do
     now=$(depth bench-in)
@@ -132,7 +130,6 @@ for round in $(seq "$ROUNDS"); do
   log "round $round: AMQP->HTTP $rate msg/s; proton receive $p msg/s"
 done
 
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 SL=$(median "$SEND_L"); SP=$(median "$SEND_P"); RL=$(median "$RECV_L"); RP=$(median "$RECV_P")
 mkdir -p "$RESULTS"
 out=$RESULTS/amqp-$(date '+%Y%m%d-%H%M%S').txt

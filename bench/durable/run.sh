@@ -26,12 +26,10 @@ cleanup() {
 trap cleanup EXIT
 die() { echo "run.sh: $*" >&2; exit 2; }
 log() { echo "== $*" >&2; }
+# shellcheck source=../lib.sh
+source "$ROOT/bench/lib.sh"
 
-"$ECHO" --address 127.0.0.1 --port 0 >"$TMP/echo.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q '^listening on ' "$TMP/echo.out" && break; sleep 0.05; done
-ECHO_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/echo.out")
-[[ -n $ECHO_PORT ]] || die "echo backend did not start"
+start_echo
 
 declare -A PORT
 start_daemon() {
@@ -105,14 +103,13 @@ for round in $(seq "$ROUNDS"); do
     # Accepted messages only (202): a 503 is the engine pushing back, not a delivery.
     total=$(awk '/requests in/ {print $1}' <<<"$out")
     secs=$(awk '/requests in/ {sub(/s,?$/, "", $4); print $4}' <<<"$out")
-    bad=$(awk '/Non-2xx/ {n=$5} /Socket errors/ {for (i=3;i<=NF;i++) {v=$i; gsub(/[^0-9]/, "", v); s+=v}} END {print n+s}' <<<"$out")
+    bad=$(wrk_errors <<<"$out")
     rate=$(awk "BEGIN{printf \"%.0f\", ($total - ${bad:-0}) / $secs}")
     RATES[$name]+="$rate "
     ERRORS[$name]=$((ERRORS[$name] + ${bad:-0}))
     log "$name round $round: $rate req/s, errors ${bad:-0}"
   done
 done
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 MEM=$(median "${RATES[memory]}")
 DUR=$(median "${RATES[durable]}")
 ORD=$(median "${RATES[ordered]}")
