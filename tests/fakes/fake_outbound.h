@@ -1,6 +1,7 @@
 #pragma once
 // A fake outbound endpoint: records what it was sent and answers with a script.
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -43,6 +44,8 @@ class FakeOutbound : public OutboundEndpoint {
     return Delivery::accepted();
   }
   std::string describe() const override { return "fake"; }
+  bool ready() const override { return ready_.load(); }
+  void setReady(bool ready) { ready_ = ready; }
 
   std::vector<Message> sent() const {
     std::lock_guard lock(mutex_);
@@ -59,6 +62,7 @@ class FakeOutbound : public OutboundEndpoint {
   std::deque<Delivery> script_;
   Script fn_;
   std::vector<Message> sent_;
+  std::atomic<bool> ready_{true};
 };
 
 }  // namespace lienthong::testing

@@ -87,15 +87,8 @@ class AmqpTest : public ::testing::Test {
             extra + "routes: [ routes ]\n");
     ::setenv("LIENTHONG_TEST_AMQP_PASSWORD", "guest", 1);
     home_.write("routes/r.yaml", routes);
-    ConfigErrors errors;
-    daemon_ = Daemon::create(home_.path("config.yaml").string(), errors);
-    ASSERT_TRUE(daemon_) << errors.str();
-    Result<void> r = daemon_->start();
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    auto listener =
-        std::dynamic_pointer_cast<adapters::http::HttpListener>(daemon_->listener("public"));
-    ASSERT_TRUE(listener);
-    port_ = listener->port();
+    port_ = testing::startDaemon(home_.path("config.yaml"), daemon_);
+    ASSERT_NE(port_, 0);
   }
 
   // Posts until the route takes it: 503 until the broker connection is up.

@@ -46,15 +46,7 @@ class DaemonTest : public ::testing::Test {
   }
 
   void start() {
-    ConfigErrors errors;
-    daemon_ = Daemon::create(home_.path("config.yaml").string(), errors);
-    ASSERT_TRUE(daemon_) << errors.str();
-    Result<void> r = daemon_->start();
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    auto listener =
-        std::dynamic_pointer_cast<adapters::http::HttpListener>(daemon_->listener("public"));
-    ASSERT_TRUE(listener);
-    port_ = listener->port();
+    port_ = testing::startDaemon(home_.path("config.yaml"), daemon_);
     ASSERT_NE(port_, 0);
   }
 
@@ -444,8 +436,7 @@ TEST_F(DaemonTest, ADamagedOrBusyStoreRefusesOneWayMessagesUntilItOpens) {
   start();
   auto refused = httpCall(port_, "POST", "/status", "TrangThai=4");
   EXPECT_EQ(refused.status, 503);
-  EXPECT_NE(refused.body.find("the message cannot be kept now"), std::string::npos)
-      << refused.body;
+  EXPECT_NE(refused.body.find("the message cannot be kept now"), std::string::npos) << refused.body;
   EXPECT_EQ(refused.headers["Retry-After"], "1");
   EXPECT_EQ(httpCall(port_, "POST", "/lookup", "q").status, 200);  // the rest runs
   // The operator moves the damaged file aside: the store opens.

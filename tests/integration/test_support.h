@@ -1,6 +1,6 @@
 #pragma once
 // Shared helpers of the integration tests: a temporary home with a config and routes,
-// an HTTP client, and waiting for a condition with a deadline.
+// an HTTP client, a daemon started in process, and waiting for a condition with a deadline.
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -17,6 +17,9 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "adapters/http/http_listener.h"
+#include "core/daemon.h"
 
 namespace lienthong::testing {
 
@@ -87,6 +90,26 @@ inline bool eventually(const std::function<bool()>& condition,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return condition();
+}
+
+// Creates and starts the daemon of `config` into `daemon`; returns the port of its HTTP
+// listener `public` (0, with a test failure, when anything went wrong).
+inline std::uint16_t startDaemon(const fs::path& config, std::unique_ptr<Daemon>& daemon) {
+  ConfigErrors errors;
+  daemon = Daemon::create(config.string(), errors);
+  if (!daemon) {
+    ADD_FAILURE() << errors.str();
+    return 0;
+  }
+  Result<void> r = daemon->start();
+  if (!r.ok()) {
+    ADD_FAILURE() << r.error().message;
+    return 0;
+  }
+  auto listener =
+      std::dynamic_pointer_cast<adapters::http::HttpListener>(daemon->listener("public"));
+  if (!listener || listener->port() == 0) ADD_FAILURE() << "no http listener 'public'";
+  return listener ? listener->port() : 0;
 }
 
 inline std::vector<fs::path> filesIn(const fs::path& dir) {

@@ -610,6 +610,28 @@ TEST_F(EngineWithStore, AHeldMessageStaysInTheJournal) {
   EXPECT_EQ(engine.stats().delivered, 1u);  // a held message is delivered with its group
 }
 
+// Held only in memory, a one-way message is refused while its output says it cannot
+// deliver; journalled, it is kept and waits.
+TEST_F(EngineWithStore, AnOutputThatIsDownRefusesOnlyWhatMemoryAloneWouldHold) {
+  auto out = std::make_shared<FakeOutbound>();
+  out->setReady(false);
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  Engine memory(EngineSettings{1, 8, 8, 1s});
+  memory.start();
+  EXPECT_EQ(memory.submit(route, 1, body("x"), nullptr), Admission::kUnavailable);
+  out->setReady(true);
+  EXPECT_EQ(memory.submit(route, 1, body("y"), nullptr), Admission::kAccepted);
+  EXPECT_EQ(memory.drain(5s), 0u);
+
+  out->setReady(false);
+  Engine durable(EngineSettings{1, 8, 8, 1s});
+  durable.setStore(store_.get());
+  durable.start();
+  EXPECT_EQ(durable.submit(route, 1, body("z"), nullptr), Admission::kAccepted);
+  EXPECT_TRUE(out->waitForSent(2, 5s));  // y, then z: a stale ready() does not stop a send
+  EXPECT_EQ(durable.drain(5s), 0u);
+}
+
 TEST_F(EngineWithStore, ADeadLetterMovedToItsRouteLeavesNothingInTheStore) {
   auto out = std::make_shared<FakeOutbound>();
   out->push(Delivery::rejected("HTTP 400 bad dossier"));
