@@ -25,3 +25,5 @@ pkg_check_modules(XMLSEC REQUIRED IMPORTED_TARGET xmlsec1-openssl)
 if(LIENTHONG_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# libpq, for the shared store of cluster mode (store: { postgresql: ... }).
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <deque>
+#include <fstream>
 #include <map>
 
 #include "lienthong/template.h"
@@ -258,6 +260,32 @@ std::optional<std::string> MapReader::oneOf(std::string_view key,
   for (const auto& w : words) list += (list.empty() ? "" : ", ") + w;
   impl_->error(*n, "'" + std::string(key) + "' must be one of: " + list);
   return std::nullopt;
+}
+
+std::optional<std::string> MapReader::secret(const std::string& what) {
+  BuildContext& ctx = *impl_->ctx;
+  if (const YAML::Node* n = node(what + "-file")) {
+    auto path = ctx.path(*n, PathKind::kFile);
+    if (!path) return std::nullopt;
+    std::ifstream in(*path);
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  if (const YAML::Node* n = node(what + "-env")) {
+    if (!n->IsScalar()) {
+      impl_->error(*n, "'" + what + "-env' must name an environment variable");
+      return std::nullopt;
+    }
+    const char* value = std::getenv(n->Scalar().c_str());
+    if (!value) {
+      if (!ctx.checkOnly()) impl_->error(*n, "environment variable " + n->Scalar() + " is not set");
+      return std::string();
+    }
+    return std::string(value);
+  }
+  return std::string();
 }
 
 std::optional<std::vector<std::string>> MapReader::stringList(std::string_view key, bool required) {

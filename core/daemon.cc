@@ -39,15 +39,17 @@ Daemon::~Daemon() {
 }
 
 Result<void> Daemon::start() {
-  if (!config_.store_path.empty() && !store_) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(config_.store_path).parent_path(),
-                                        ec);
+  if (config_.store.configured() && !store_) {
+    if (!config_.store.path.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(config_.store.path).parent_path(),
+                                          ec);
+    }
     // One-way messages wait for the store and its journal's recovery (in activate()):
     // nothing one-way is accepted that could not be kept, or ahead of what the journal
     // holds; the rest runs.
     engine_->requireStore();
-    auto store = openSqliteStore(config_.store_path);
+    auto store = openStore(config_.store);
     if (store.ok()) {
       store_ = std::move(*store);
       store_view_ = store_.get();
@@ -79,7 +81,9 @@ Result<void> Daemon::start() {
     std::lock_guard lock(mutex_);
     pending_.reset();
   }
-  if (!config_.store_path.empty() && !journal_recovered_) {
+  // The opener tries the store until it opens; with a shared store it then goes on taking
+  // over the journal of nodes that are gone.
+  if (config_.store.configured() && (!journal_recovered_ || !config_.store.url.empty())) {
     opener_quit_ = false;
     store_opener_ = std::thread([this] { reopenStore(); });
   }
@@ -88,7 +92,7 @@ Result<void> Daemon::start() {
 
 bool Daemon::takeUpStore() {
   if (!store_) {
-    auto store = openSqliteStore(config_.store_path);
+    auto store = openStore(config_.store);
     if (!store.ok()) {
       if (store.error().message != opener_error_) {
         opener_error_ = store.error().message;
@@ -108,20 +112,48 @@ bool Daemon::takeUpStore() {
   if (!table || !recoverJournal(table)) return false;
   journal_recovered_ = true;
   engine_->storeReady();
-  log::info("daemon", "store " + config_.store_path + " open: one-way messages are accepted");
+  log::info("daemon", config_.store.describe() + " open: one-way messages are accepted");
   return true;
 }
 
 void Daemon::reopenStore() {
   std::unique_lock lock(opener_mutex_);
   while (!opener_quit_) {
-    opener_cv_.wait_for(lock, config_.store_reopen);
+    const bool open = journal_recovered_;
+    opener_cv_.wait_for(lock, open ? config_.store.take_over_every : config_.store_reopen);
     if (opener_quit_) return;
     lock.unlock();  // a stop does not wait for the lock behind an open or a recovery
-    const bool done = takeUpStore();
+    if (!open) {
+      const bool done = takeUpStore();
+      if (done && !store_->shared()) return;
+    } else {
+      takeOver();
+    }
     lock.lock();
-    if (done) return;
   }
+}
+
+void Daemon::takeOver() {
+  auto claimed = store_->takeOver();
+  if (!claimed.ok()) {
+    if (claimed.error().message != opener_error_) {
+      opener_error_ = claimed.error().message;
+      log::warn("daemon", "looking for the journal of nodes that are gone: " + opener_error_);
+    }
+    return;
+  }
+  opener_error_.clear();
+  if (claimed->empty()) return;
+  std::shared_ptr<RouteTable> table;
+  {
+    std::lock_guard lock(mutex_);
+    if (active_) table = active_->table;
+  }
+  if (!table) return;  // stays claimed: taken up at this node's next start
+  const std::size_t n = claimed->size();
+  const std::size_t resumed = resume(table, *claimed);
+  log::warn("daemon", std::to_string(resumed) + " journalled message(s) of " + std::to_string(n) +
+                          " taken over from nodes that are gone (or replayed)");
 }
 
 bool Daemon::recoverJournal(const std::shared_ptr<RouteTable>& table) {
@@ -131,8 +163,18 @@ bool Daemon::recoverJournal(const std::shared_ptr<RouteTable>& table) {
                              "); one-way messages are refused until it can be");
     return false;
   }
+  const std::size_t recovered = resume(table, *pending);
+  if (!pending->empty()) {
+    log::info("daemon", std::to_string(recovered) + " journalled message(s) of " +
+                            std::to_string(pending->size()) + " taken up again after a restart");
+  }
+  return true;
+}
+
+std::size_t Daemon::resume(const std::shared_ptr<RouteTable>& table,
+                           std::vector<StoredMessage>& messages) {
   std::size_t recovered = 0;
-  for (StoredMessage& p : *pending) {
+  for (StoredMessage& p : messages) {
     auto route = table->find(p.route);
     if (!route || !route->enabled) {
       const std::string why = "route '" + p.route + "' is not loaded or not enabled any more";
@@ -145,11 +187,7 @@ bool Daemon::recoverJournal(const std::shared_ptr<RouteTable>& table) {
       ++recovered;
     }
   }
-  if (!pending->empty()) {
-    log::info("daemon", std::to_string(recovered) + " journalled message(s) of " +
-                            std::to_string(pending->size()) + " taken up again after a restart");
-  }
-  return true;
+  return recovered;
 }
 
 Result<void> Daemon::activate(std::shared_ptr<RouteTable> table, bool recover) {
@@ -279,7 +317,7 @@ std::size_t Daemon::stop() {
 }
 
 Result<std::map<std::string, RouteDepth>> Daemon::storeFigures() {
-  if (config_.store_path.empty()) {
+  if (!config_.store.configured()) {
     return makeError(ErrorCode::kInvalidConfig, "the daemon has no store");
   }
   Store* store = store_view_.load();

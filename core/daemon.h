@@ -64,8 +64,15 @@ class Daemon {
   // through their routes again; those whose route is gone go to the dead letters.
   // False when the journal cannot be read (one-way messages stay refused).
   bool recoverJournal(const std::shared_ptr<RouteTable>& table);
+  // Journalled messages go through their routes (again); those whose route is gone go to
+  // the dead letters. Returns how many the engine took.
+  std::size_t resume(const std::shared_ptr<RouteTable>& table,
+                     std::vector<StoredMessage>& messages);
+  // A shared store: claims and delivers the journal of nodes that are gone.
+  void takeOver();
   // A store that could not be opened at start (damaged, held by another process) is
-  // tried again every `store.reopen-every` until it opens or the daemon stops.
+  // tried again every `store.reopen-every` until it opens or the daemon stops; a shared
+  // one is then asked every `take-over-every` for the journal of nodes that are gone.
   void reopenStore();
   // Opens the store if it is not open, takes up its journal and lets one-way messages
   // in; false when either step failed (tried again later).

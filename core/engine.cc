@@ -26,6 +26,8 @@ struct Engine::Job {
   bool probing = false;                // its attempt is the probe of an open breaker
   std::uint64_t probe_generation = 0;  // the breaker's generation when it was let through
   bool held = false;                   // a step keeps it: the journal entry is not settled here
+  std::optional<Delivery> sent;        // an asynchronous output's answer, to be handled
+  std::string remember_key;            // idempotency key to record once delivered
   SteadyClock::time_point deadline{};  // the route's (request-reply); attempts may be shorter
   SteadyClock::time_point due{};
 
@@ -65,9 +67,23 @@ void mergeReply(Message& message, Message&& reply) {
   for (auto& [name, value] : reply.headers()) message.setHeader(name, std::move(value));
 }
 
-Engine::Engine(EngineSettings settings) : settings_(settings) {}
+// Outputs hold this, not the engine, while they deliver asynchronously: a settlement
+// that comes after the engine is gone finds no engine and is dropped.
+struct Engine::AsyncGate {
+  std::mutex mutex;
+  Engine* engine = nullptr;
+};
 
-Engine::~Engine() { drain(std::chrono::milliseconds(0)); }
+Engine::Engine(EngineSettings settings)
+    : settings_(settings), gate_(std::make_shared<AsyncGate>()) {
+  gate_->engine = this;
+}
+
+Engine::~Engine() {
+  drain(std::chrono::milliseconds(0));
+  std::lock_guard lock(gate_->mutex);  // waits for a settlement being handled now
+  gate_->engine = nullptr;
+}
 
 void Engine::start() {
   std::lock_guard lock(mutex_);
@@ -162,11 +178,39 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   // Ready is read first: once it is set, the store is too.
   const bool store_ready = store_ready_.load();
   Store* const store = store_.load();
-  const bool journal = one_way && store && seq == 0;
+  // An input whose broker keeps the message until its outcome: the broker is its journal.
+  const bool kept_by_input = one_way && seq == 0 && first_step == 0 && job->route->from &&
+                             job->route->from->keepsMessages();
+  const bool journal = one_way && store && seq == 0 && !kept_by_input;
   if (one_way && seq == 0 && store_required_ && (!store_ready || !store)) {
     std::lock_guard lock(mutex_);
     ++counters_.refused;
     return {Admission::kUnavailable, {}};
+  }
+  // Kept by its input's broker: a key seen before makes it a duplicate now; a new key is
+  // recorded once it is delivered (a node that dies first leaves it to another).
+  if (kept_by_input && store && store_ready && job->route->idempotency_key) {
+    std::vector<std::string> missing;
+    std::string key = job->route->idempotency_key->render(job->exchange, &missing);
+    if (key.empty() || !missing.empty()) {
+      job->refusal = keyRefusal("idempotency key", *job->route->idempotency_key, missing);
+    } else {
+      auto seen = store->known(job->route->id, key, SystemClock::now());
+      if (!seen.ok()) {
+        std::lock_guard lock(mutex_);
+        ++counters_.refused;
+        if (!store_failing_.exchange(true)) {
+          log::error("engine", "the store cannot check idempotency keys (" + seen.error().message +
+                                   "); route " + job->route->id + " takes no message until it can");
+        }
+        return {Admission::kUnavailable, {}};
+      }
+      if (*seen) {
+        job->duplicate = true;
+      } else {
+        job->remember_key = std::move(key);
+      }
+    }
   }
   // Held in memory only: acknowledged only while its output can take it (a broker that
   // is down would leave it in a process that may not live to deliver it).
@@ -178,13 +222,33 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   }
   bool run_here = false;
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (!accepting_) return {Admission::kStopping, {}};
     // A request-reply caller waits for the outcome anyway: with a free slot and nobody
-    // queued ahead, it runs the exchange itself and saves two thread hand-offs.
-    run_here = may_run_here && !one_way && running_ < settings_.workers && queue_.empty();
-    if (!run_here && !past_limits &&
-        (queue_.size() >= settings_.queue || (one_way && held_one_way_ >= settings_.max_pending))) {
+    // queued ahead, it runs the exchange itself and saves two thread hand-offs. So does a
+    // one-way caller whose output is asynchronous (the run ends once the message is handed
+    // to the output), unless the message must wait behind others with its order key.
+    const bool caller_may_run =
+        may_run_here &&
+        (!one_way || (job->lane.empty() && job->route->to && job->route->to->asynchronous()));
+    const auto mayRunHere = [&] {
+      return caller_may_run && running_ < settings_.workers && queue_.empty() &&
+             (!one_way || held_one_way_ < settings_.max_pending);
+    };
+    run_here = mayRunHere();
+    // An input's message waits a while for a place: a short overload slows its callers
+    // down instead of refusing them (and the refusals' churn would take the CPU).
+    const bool input = seq == 0 && first_step == 0;
+    if (!run_here && !past_limits && input && !roomLocked(one_way) &&
+        settings_.admission_wait.count() > 0) {
+      ++room_waiters_;
+      room_cv_.wait_for(lock, settings_.admission_wait,
+                        [&] { return !accepting_ || roomLocked(one_way); });
+      --room_waiters_;
+      if (!accepting_) return {Admission::kStopping, {}};
+      run_here = mayRunHere();
+    }
+    if (!run_here && !past_limits && !roomLocked(one_way)) {
       ++counters_.refused;
       return {Admission::kBusy, {}};
     }
@@ -232,13 +296,15 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
         --unsettled_;
         --counters_.accepted;
         ++counters_.refused;
+        if (run_here) --running_;
       } else {
         if (*written) {
           job->seq = **written;
           job->exchange.setJournalSeq(job->seq);
         }
         abandoned = stopping_;  // the workers are gone: it stays in the journal
-        if (!abandoned) enqueueLocked(std::move(job));
+        if (abandoned && run_here) --running_;
+        if (!abandoned && !run_here) enqueueLocked(std::move(job));
       }
     }
     if (!written.ok()) {
@@ -276,6 +342,10 @@ Admission Engine::recover(std::shared_ptr<const Route> route, std::uint64_t vers
       .admission;
 }
 
+bool Engine::roomLocked(bool one_way) const {
+  return queue_.size() < settings_.queue && (!one_way || held_one_way_ < settings_.max_pending);
+}
+
 void Engine::runInSlot(JobPtr job) {
   run(job);
   bool queued = false;
@@ -291,18 +361,33 @@ void Engine::runInSlot(JobPtr job) {
 void Engine::workerLoop() {
   for (;;) {
     JobPtr job;
+    std::vector<JobPtr> settled;
     {
       std::unique_lock lock(mutex_);
       // At most `workers` exchanges run at once, counting request-reply callers that run
-      // their own exchange.
-      work_cv_.wait(lock,
-                    [&] { return stopping_ || (!queue_.empty() && running_ < settings_.workers); });
+      // their own exchange; settlements of an asynchronous output come first.
+      work_cv_.wait(lock, [&] {
+        return stopping_ || (!settled_.empty() && !settling_) ||
+               (!queue_.empty() && running_ < settings_.workers);
+      });
       if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-      ++running_;
+      if (!settled_.empty() && !settling_) {
+        settled.swap(settled_);
+        settling_ = true;
+      } else {
+        job = std::move(queue_.front());
+        queue_.pop_front();
+        ++running_;
+        if (room_waiters_ > 0) room_cv_.notify_one();
+      }
     }
-    runInSlot(std::move(job));
+    if (job) {
+      runInSlot(std::move(job));
+      continue;
+    }
+    for (JobPtr& j : settled) run(j);  // each ends its exchange (or schedules a retry)
+    std::lock_guard lock(mutex_);
+    settling_ = false;
   }
 }
 
@@ -353,6 +438,13 @@ void Engine::runSteps(JobPtr& job) {
   Exchange& ex = job->exchange;
   const Route& route = *job->route;
   bool request_reply = ex.pattern() == ExchangePattern::kRequestReply;
+
+  if (job->sent) {  // back from an asynchronous output
+    Delivery d = std::move(*job->sent);
+    job->sent.reset();
+    afterSend(std::move(job), std::move(d));
+    return;
+  }
 
   if (job->duplicate) {
     {
@@ -431,7 +523,58 @@ void Engine::runSteps(JobPtr& job) {
   if (route.attempt_timeout.count() > 0) {
     ex.setDeadline(std::min(job->deadline, SteadyClock::now() + route.attempt_timeout));
   }
-  Delivery d = route.to->send(ex);
+  if (route.to->asynchronous()) {
+    // The output keeps many in flight: the job waits in in_flight_, not on a worker.
+    const std::shared_ptr<const Route> keep = job->route;
+    std::uint64_t id = 0;
+    {
+      std::lock_guard lock(mutex_);
+      id = ++next_flight_;
+      in_flight_.emplace(id, std::move(job));
+    }
+    keep->to->sendAsync(ex, [gate = gate_, id](Delivery d) { asyncSent(gate, id, std::move(d)); });
+    return;
+  }
+  afterSend(std::move(job), route.to->send(ex));
+}
+
+void Engine::asyncSent(const std::shared_ptr<AsyncGate>& gate, std::uint64_t id,
+                       Delivery delivery) {
+  std::lock_guard lock(gate->mutex);
+  if (gate->engine) gate->engine->sent(id, std::move(delivery));
+}
+
+void Engine::sent(std::uint64_t id, Delivery delivery) {
+  JobPtr job;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = in_flight_.find(id);
+    if (it == in_flight_.end()) return;  // abandoned by a drain meanwhile
+    job = std::move(it->second);
+    in_flight_.erase(it);
+    if (!stopping_) {
+      job->sent = std::move(delivery);
+      const bool wake = settled_.empty() && !settling_;
+      settled_.push_back(std::move(job));
+      if (!wake) return;  // the batch under way or already signalled takes it
+    }
+  }
+  if (!job) {
+    work_cv_.notify_one();
+    return;
+  }
+  // Stopping: the workers are gone or going; the outcome is recorded here.
+  try {
+    afterSend(std::move(job), std::move(delivery));
+  } catch (const std::exception& e) {
+    log::error("engine", std::string("a settlement at stop threw: ") + e.what());
+  }
+}
+
+void Engine::afterSend(JobPtr job, Delivery d) {
+  Exchange& ex = job->exchange;
+  const Route& route = *job->route;
+  const bool request_reply = ex.pattern() == ExchangePattern::kRequestReply;
   ex.setDeadline(job->deadline);
   if (route.breaker.failures > 0) breakerResult(*job, d.status == Delivery::Status::kRetry);
   switch (d.status) {
@@ -647,6 +790,17 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     log::error("engine", "not delivered before stop: route " + route.id + ", message " +
                              job->exchange.message().id() + " (" + error.message + ")");
   }
+  if (!job->remember_key.empty() && store_ &&
+      (status == Outcome::Status::kDelivered || status == Outcome::Status::kStopped)) {
+    auto kept = store_.load()->remember(route.id, job->remember_key,
+                                        SystemClock::now() + route.idempotency_keep);
+    if (!kept.ok()) {
+      log::error("engine", "route " + route.id + ", message " + job->exchange.message().id() +
+                               ": its idempotency key was not recorded (a redelivery would go "
+                               "through again): " +
+                               kept.error().message);
+    }
+  }
   if (job->seq != 0 && store_ && !rerouted && !job->held) {
     // The journal follows the outcome; an abandoned message stays for the next start.
     Result<void> settled;
@@ -694,6 +848,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     if (!lane.empty()) next_in_lane = releaseLaneLocked(lane);
     if (one_way) --held_one_way_;
     --unsettled_;
+    if (room_waiters_ > 0) room_cv_.notify_one();
     switch (status) {
       case Outcome::Status::kDelivered:
       case Outcome::Status::kStopped:
@@ -718,9 +873,11 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
 
 std::size_t Engine::drain(std::chrono::milliseconds timeout) {
   std::vector<JobPtr> abandoned;
+  std::vector<JobPtr> settled;
   {
     std::unique_lock lock(mutex_);
     accepting_ = false;
+    room_cv_.notify_all();
     if (workers_.empty() && !timer_.joinable()) return 0;
     idle_cv_.wait_for(lock, timeout, [&] { return unsettled_ == 0; });
     stopping_ = true;
@@ -737,11 +894,16 @@ std::size_t Engine::drain(std::chrono::milliseconds timeout) {
     for (auto& [key, waiting] : lanes_) {
       for (auto& j : waiting) abandoned.push_back(std::move(j));
     }
+    // Still with an asynchronous output: its late settlement finds nothing here.
+    for (auto& [id, j] : in_flight_) abandoned.push_back(std::move(j));
+    in_flight_.clear();
+    settled.swap(settled_);
     queue_.clear();
     retry_heap_.clear();
     lanes_.clear();
     in_order_ = 0;
   }
+  for (auto& job : settled) run(job);  // settled before the stop: their outcome counts
   std::size_t n = abandoned.size();
   for (auto& job : abandoned) {
     complete(std::move(job), Outcome::Status::kAbandoned,
@@ -760,6 +922,8 @@ Engine::Stats Engine::stats() const {
   Stats s = counters_;
   s.queued = queue_.size();
   s.running = running_;
+  s.sending = in_flight_.size() + settled_.size();
+  s.waiting_for_room = room_waiters_;
   s.retrying = retry_heap_.size();
   s.held_one_way = held_one_way_;
   s.in_order = in_order_;

@@ -26,10 +26,12 @@ using SteadyClockPoint = std::chrono::steady_clock::time_point;
 class Engine {
  public:
   struct Stats {
-    std::size_t queued = 0;        // waiting for a worker
-    std::size_t running = 0;       // on a worker now
-    std::size_t retrying = 0;      // waiting for their next attempt
-    std::size_t held_one_way = 0;  // one-way messages accepted and not yet settled
+    std::size_t queued = 0;            // waiting for a worker
+    std::size_t running = 0;           // on a worker now
+    std::size_t sending = 0;           // handed to an asynchronous output, not settled yet
+    std::size_t waiting_for_room = 0;  // inputs' messages waiting for a place (admission-wait)
+    std::size_t retrying = 0;          // waiting for their next attempt
+    std::size_t held_one_way = 0;      // one-way messages accepted and not yet settled
     std::uint64_t accepted = 0;
     std::uint64_t refused = 0;  // kBusy answers
     std::uint64_t delivered = 0;
@@ -78,7 +80,8 @@ class Engine {
   // completions told kAbandoned). Returns how many were abandoned.
   std::size_t drain(std::chrono::milliseconds timeout);
 
-  // Thread-safe. See InboundContext::submit and InboundContext::admit.
+  // Thread-safe. See InboundContext::submit and InboundContext::admit: when the engine
+  // is full they wait up to `admission_wait` for a place (inputs' messages only).
   Admission submit(std::shared_ptr<const Route> route, std::uint64_t version, Message message,
                    Completion done);
   InboundContext::Admitted admit(std::shared_ptr<const Route> route, std::uint64_t version,
@@ -116,6 +119,14 @@ class Engine {
   void runInSlot(JobPtr job);
   void run(JobPtr& job);
   void runSteps(JobPtr& job);
+  // What the output said about the job's attempt: delivered, retried or given up.
+  void afterSend(JobPtr job, Delivery delivery);
+  // Any thread: an asynchronous output settled in-flight job `id`. Through `gate`, so
+  // that a settlement after the engine is gone is dropped.
+  struct AsyncGate;
+  static void asyncSent(const std::shared_ptr<AsyncGate>& gate, std::uint64_t id,
+                        Delivery delivery);
+  void sent(std::uint64_t id, Delivery delivery);
   void failInternal(JobPtr job, const std::string& what);
   void retryLater(JobPtr job, const Error& why, std::optional<Delivery> last = std::nullopt);
   void complete(JobPtr job, Outcome::Status status, Error error = {},
@@ -123,6 +134,8 @@ class Engine {
   // With mutex_ held: queues the job, or holds it behind the running message with its
   // order key. True when it went into the queue (a worker should be woken).
   bool enqueueLocked(JobPtr job);
+  // With mutex_ held: whether a message of the pattern would be admitted now.
+  bool roomLocked(bool one_way) const;
   // With mutex_ held: the job is done with its order key; the next one waiting for the
   // key goes to the queue. True when one did.
   bool releaseLaneLocked(const std::string& lane_key);
@@ -146,6 +159,8 @@ class Engine {
   std::condition_variable work_cv_;   // workers wait for jobs
   std::condition_variable timer_cv_;  // the timer waits for the next due retry
   std::condition_variable idle_cv_;   // drain waits for everything to settle
+  std::condition_variable room_cv_;   // inputs wait for a place (waitForRoom)
+  std::size_t room_waiters_ = 0;
   std::deque<JobPtr> queue_;
   std::vector<JobPtr> retry_heap_;  // min-heap on due time
   // Per (route, order key) with a message under way: the ones accepted after it.
@@ -161,6 +176,14 @@ class Engine {
     std::uint64_t generation = 0;
   };
   std::map<std::string, Breaker> breakers_;  // by peer
+  // Handed to an asynchronous output, by id: back to a worker when it settles.
+  std::map<std::uint64_t, JobPtr> in_flight_;
+  std::uint64_t next_flight_ = 0;
+  // Settled by their output, waiting for a worker: one worker takes them all at once, so
+  // that a burst of settlements wakes one thread, not one each.
+  std::vector<JobPtr> settled_;
+  bool settling_ = false;  // a worker is handling a batch of them
+  std::shared_ptr<AsyncGate> gate_;
   std::size_t running_ = 0;
   std::size_t held_one_way_ = 0;
   std::size_t unsettled_ = 0;  // accepted, completion not yet called
@@ -186,7 +209,8 @@ class RouteContext final : public InboundContext {
   ExchangePattern pattern() const override { return route_->pattern; }
   std::chrono::milliseconds timeout() const override { return route_->timeout; }
   bool journalled() const override {
-    return route_->pattern == ExchangePattern::kOneWay && engine_.journals();
+    return route_->pattern == ExchangePattern::kOneWay && engine_.journals() &&
+           !(route_->from && route_->from->keepsMessages());
   }
 
  private:

@@ -1,5 +1,7 @@
 #include "core/loader.h"
 
+#include <unistd.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -529,6 +531,7 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
       config.engine.max_pending = static_cast<std::size_t>(*v);
     }
     if (auto v = r.duration("drain-timeout")) config.engine.drain_timeout = *v;
+    if (auto v = r.duration("admission-wait")) config.engine.admission_wait = *v;
   }
   if (const YAML::Node* n = top.node("xml")) {
     MapReader r(*n, ctx, "xml");
@@ -552,10 +555,27 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
   }
   if (const YAML::Node* n = top.node("store")) {
     MapReader r(*n, ctx, "store");
-    if (auto p = r.string("path", true)) {
+    const YAML::Node* pg = r.node("postgresql");
+    if (auto p = r.string("path", pg == nullptr)) {
       fs::path path(*p);
       if (path.is_relative()) path = fs::path(config.home) / path;
-      config.store_path = path.lexically_normal().string();
+      config.store.path = path.lexically_normal().string();
+      if (pg) ctx.error(*pg, "a store is either embedded ('path') or 'postgresql', not both");
+    }
+    if (pg && config.store.path.empty()) {
+      MapReader pr(*pg, ctx, "postgresql store");
+      if (auto url = pr.string("url", true)) config.store.url = *url;
+      if (auto pw = pr.secret("password")) config.store.password = *pw;
+      if (auto node = pr.string("node")) {
+        config.store.node = *node;
+      } else {
+        char host[256] = {0};
+        if (::gethostname(host, sizeof host - 1) == 0) config.store.node = host;
+      }
+      if (auto every = pr.positiveDuration("take-over-every")) {
+        config.store.take_over_every = *every;
+      }
+      pr.finish();
     }
     if (auto every = r.positiveDuration("reopen-every")) config.store_reopen = *every;
   }
@@ -755,7 +775,7 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
           ir.finish();
           if (route->pattern != ExchangePattern::kOneWay) {
             ctx.error(*idem, "idempotency is for one-way routes");
-          } else if (config.store_path.empty()) {
+          } else if (!config.store.configured()) {
             ctx.error(*idem,
                       "idempotency needs a store in the daemon config (store: { path: "
                       "var/lienthong.db }): the keys must outlive a restart");

@@ -12,6 +12,7 @@
 
 #include "core/pki.h"
 #include "core/route.h"
+#include "core/store.h"
 #include "core/xml_document.h"
 #include "lienthong/config.h"
 #include "lienthong/log.h"
@@ -23,6 +24,9 @@ struct EngineSettings {
   std::size_t workers = 32;
   std::size_t queue = 1024;
   std::size_t max_pending = 10'000;
+  // How long an input waits for room when the engine is full before it is pushed back
+  // (HTTP 503): a client then sees a slower answer instead of a refusal. 0: at once.
+  std::chrono::milliseconds admission_wait{1000};
   std::chrono::milliseconds drain_timeout{30'000};
 };
 
@@ -41,7 +45,7 @@ struct DaemonConfig {
   SourceLocation plugins_where;           // the config's `plugins` key
   std::map<std::string, std::shared_ptr<const pki::SigningKey>> keys;
   std::map<std::string, std::shared_ptr<const pki::TrustStore>> trust;
-  std::string store_path;  // the embedded store (absolute); "" = one-way messages in memory
+  StoreSettings store;  // none configured: one-way messages are held in memory
   // While the store cannot be opened (damaged, held by another process): how often the
   // daemon tries again; one-way inputs answer 503 meanwhile.
   std::chrono::milliseconds store_reopen{5000};

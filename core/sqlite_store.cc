@@ -29,40 +29,6 @@ SystemClock::time_point fromMs(std::int64_t ms) {
   return SystemClock::time_point(std::chrono::milliseconds(ms));
 }
 
-// Headers as length-prefixed name/value pairs (values may hold any byte).
-std::string encodeHeaders(const Headers& headers) {
-  std::string out;
-  auto put = [&](const std::string& s) {
-    const auto n = static_cast<std::uint32_t>(s.size());
-    out.append(reinterpret_cast<const char*>(&n), sizeof n);
-    out += s;
-  };
-  for (const auto& [name, value] : headers) {
-    put(name);
-    put(value);
-  }
-  return out;
-}
-
-Headers decodeHeaders(const void* data, int size) {
-  Headers out;
-  const char* p = static_cast<const char*>(data);
-  const char* end = p + size;
-  auto get = [&](std::string& s) {
-    std::uint32_t n = 0;
-    if (end - p < static_cast<std::ptrdiff_t>(sizeof n)) return false;
-    std::memcpy(&n, p, sizeof n);
-    p += sizeof n;
-    if (end - p < static_cast<std::ptrdiff_t>(n)) return false;
-    s.assign(p, n);
-    p += n;
-    return true;
-  };
-  std::string name, value;
-  while (p < end && get(name) && get(value)) out.emplace(name, value);
-  return out;
-}
-
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
@@ -103,7 +69,7 @@ Message messageAt(Statement& s, int first) {
   m.setDossierKey(s.text(first + 4));
   m.setContentType(s.text(first + 5));
   const std::string h = s.bytes(first + 6);
-  m.headers() = decodeHeaders(h.data(), static_cast<int>(h.size()));
+  m.headers() = decodeStoredHeaders(h);
   m.setBody(s.bytes(first + 7));
   return m;
 }
@@ -251,6 +217,20 @@ class SqliteStore final : public Store {
     op.at = toMs(now);
     if (auto e = submit(op)) return *e;
     return static_cast<std::size_t>(op.seq);
+  }
+
+  Result<bool> known(const std::string& route, const std::string& key,
+                     SystemClock::time_point now) override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_,
+                "SELECT 1 FROM idempotency WHERE route = ?1 AND key = ?2 AND expires_ms > ?3");
+    s.bind(1, route);
+    s.bind(2, key);
+    s.bind(3, toMs(now));
+    const int rc = sqlite3_step(s.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the idempotency keys");
+    return false;
   }
 
   Result<std::vector<StoredMessage>> pending() override {
@@ -481,7 +461,7 @@ class SqliteStore final : public Store {
         s.bind(4, m.correlationId());
         s.bind(5, m.dossierKey());
         s.bind(6, m.contentType());
-        s.blob(7, encodeHeaders(m.headers()));
+        s.blob(7, encodeStoredHeaders(m.headers()));
         s.blob(8, m.body());
         s.bind(9, op.step);
         if (!stepDone(s)) return false;
@@ -518,7 +498,7 @@ class SqliteStore final : public Store {
                     "UPDATE journal SET route = ?2, headers = ?3, first_step = 0 WHERE seq = ?1");
         s.bind(1, op.seq);
         s.bind(2, op.route);
-        s.blob(3, encodeHeaders(op.message->headers()));
+        s.blob(3, encodeStoredHeaders(op.message->headers()));
         if (!stepDone(s)) return false;
         if (sqlite3_changes(write_db_) == 0) {
           op.error = Error(ErrorCode::kInternal, "store " + path_ + ": no journal entry " +

@@ -1,8 +1,8 @@
 #pragma once
 // The store: the journal of accepted one-way messages, their delivery state, dead letters
-// and idempotency keys. One embedded implementation (SQLite in WAL mode, group commit);
-// the interface lets a shared backend (PostgreSQL) take its place without the routes
-// knowing.
+// and idempotency keys. Two implementations behind one interface, so that routes do not
+// know which: the embedded one (SQLite in WAL mode, group commit) for one daemon, and a
+// shared one (PostgreSQL) that several daemons of a cluster use at once.
 
 #include <chrono>
 #include <cstdint>
@@ -97,6 +97,11 @@ class Store {
   virtual Result<bool> remember(const std::string& route, const std::string& key,
                                 SystemClock::time_point expires) = 0;
 
+  // Whether `key` is remembered for the route and has not expired by `now` (a read: an
+  // input whose broker keeps its messages records keys only once they are delivered).
+  virtual Result<bool> known(const std::string& route, const std::string& key,
+                             SystemClock::time_point now) = 0;
+
   // Journalled messages not yet settled, in acceptance order (recovery at start).
   virtual Result<std::vector<StoredMessage>> pending() = 0;
   virtual Result<std::vector<DeadLetter>> deadLetters(const DeadLetterFilter& filter) = 0;
@@ -115,7 +120,37 @@ class Store {
 
   // Commits so far (each one fsync): the group commit's measure.
   virtual std::uint64_t commits() const = 0;
+
+  // A shared store: each daemon is a node that owns the journal entries it accepted.
+  // Claims the entries of nodes that are gone (their database session ended, seen at
+  // two looks in a row) and of no node (dead letters an operator replayed), and returns
+  // them in acceptance order for this node to deliver. The embedded store: nothing.
+  virtual Result<std::vector<StoredMessage>> takeOver() { return std::vector<StoredMessage>(); }
+  virtual bool shared() const { return false; }
 };
+
+// Where the store is (the daemon config's `store`).
+struct StoreSettings {
+  std::string path;      // the embedded store (absolute); "" = none or postgresql
+  std::string url;       // postgresql: a libpq URI or conninfo; "" = none or embedded
+  std::string password;  // postgresql: from password-file or password-env ("" = libpq's)
+  std::string node;      // postgresql: this daemon's node name (default: the host name)
+  std::chrono::milliseconds take_over_every{5000};  // postgresql: how often to look
+  bool configured() const { return !path.empty() || !url.empty(); }
+  // "store /var/lib/lienthong/lienthong.db" or "store postgresql://db/lienthong (node a)".
+  std::string describe() const;
+};
+
+// Opens the store the settings name. `as_node`: the daemon (a cluster node that owns
+// what it journals); false for an operator's tool, which only reads and replays.
+Result<std::unique_ptr<Store>> openStore(const StoreSettings& settings, bool as_node = true);
+
+// Opens the shared store; creates its tables (prefixed lienthong_) when missing.
+Result<std::unique_ptr<Store>> openPostgresStore(const StoreSettings& settings, bool as_node);
+
+// The journal's encoding of headers: length-prefixed name/value pairs (any byte).
+std::string encodeStoredHeaders(const Headers& headers);
+Headers decodeStoredHeaders(std::string_view data);
 
 // Opens (creating if needed) the embedded store at `path`. Refuses a file that is not a
 // store, or one another process holds open, with the reason.

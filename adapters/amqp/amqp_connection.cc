@@ -19,8 +19,10 @@
 #include <proton/sender_options.hpp>
 #include <proton/session.hpp>
 #include <proton/source.hpp>
+#include <proton/source_options.hpp>
 #include <proton/ssl.hpp>
 #include <proton/target.hpp>
+#include <proton/target_options.hpp>
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
 #include <proton/types.hpp>
@@ -139,12 +141,30 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     {
       std::lock_guard lock(start_mutex_);
       stopped_ = true;
+      stopped_flag_ = true;
       connection_queue_ = nullptr;
     }
     container_->stop();
     if (thread_.joinable()) thread_.join();
     queue_.reset();
     container_.reset();
+    // The AMQP thread is gone: what it had not settled is failed here.
+    const Delivery closed =
+        Delivery::retry(Delivery::Failure::kConnect, "the connection was closed at stop");
+    std::vector<Op> left;
+    {
+      std::lock_guard lock(outbox_mutex_);
+      left.swap(outbox_);
+    }
+    for (Op& op : left) {
+      if (op.send) finish(*op.send, closed);
+    }
+    for (auto& [address, list] : waiting_) {
+      for (auto& p : list) finish(*p, closed);
+    }
+    waiting_.clear();
+    for (auto& [tag, p] : unsettled_) finish(*p, closed);
+    unsettled_.clear();
   }
 
   bool connected() const { return connected_.load(); }
@@ -163,9 +183,25 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   struct PendingSend {
     std::string address;
     proton::message message;
-    std::promise<Delivery> done;
-    bool finished = false;  // AMQP thread only
+    Clock::time_point deadline;
+    std::function<void(Delivery)> done;
+    bool finished = false;  // AMQP thread only (or after it ended)
   };
+
+  // Any thread: sends and settlements wait in one outbox, and the AMQP thread is woken
+  // once for all that gathered meanwhile, not once each.
+  void enqueueSend(std::shared_ptr<PendingSend> p) {
+    Op op;
+    op.send = std::move(p);
+    enqueue(std::move(op));
+  }
+  void enqueueSettle(std::uint64_t key, Settle how, const std::string& reason) {
+    Op op;
+    op.key = key;
+    op.how = how;
+    op.reason = reason;
+    enqueue(std::move(op));
+  }
 
   // AMQP thread.
   void send(const std::shared_ptr<PendingSend>& p) {
@@ -177,6 +213,9 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     if (it == senders_.end()) {
       proton::sender_options options;
       options.delivery_mode(proton::delivery_mode::AT_LEAST_ONCE);
+      // A durable terminus: a broker that creates the queue on attach (RabbitMQ's
+      // /queue/NAME) makes it durable, and agrees with one declared durable.
+      options.target(proton::target_options().durability_mode(proton::terminus::CONFIGURATION));
       options.auto_settle(true);
       proton::sender s = session_.open_sender(p->address, options);
       log::debug("amqp", "connection " + s_.name + ": opening a sender to " + p->address);
@@ -184,11 +223,6 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     }
     waiting_[p->address].push_back(p);
     flush(p->address);
-  }
-
-  // AMQP thread: a caller gave up waiting.
-  void forget(const std::shared_ptr<PendingSend>& p) {
-    finish(*p, Delivery::retry(Delivery::Failure::kTimeout, "no settlement in time"));
   }
 
   // --- receivers -------------------------------------------------------------------
@@ -282,6 +316,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       o.failover_urls(std::vector<std::string>(s_.urls.begin() + 1, s_.urls.end()));
     }
     connection_ = c.connect(s_.urls.front(), o);
+    c.schedule(sweepEvery(), [this] { sweep(); });
   }
 
   void on_connection_open(proton::connection& c) override {
@@ -449,6 +484,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   void openReceiver(std::uint64_t id, Subscription& sub) {
     proton::receiver_options o;
     o.auto_accept(false);
+    o.source(proton::source_options().durability_mode(proton::terminus::CONFIGURATION));
     o.credit_window(0);  // credit is granted by hand: one per settled message
     o.name("lienthong-" + s_.name + "-" + std::to_string(id));
     sub.open = false;
@@ -495,7 +531,80 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   void finish(PendingSend& p, Delivery outcome) {
     if (p.finished) return;
     p.finished = true;
-    p.done.set_value(std::move(outcome));
+    auto done = std::move(p.done);
+    done(std::move(outcome));
+  }
+
+  // AMQP thread, every sweepEvery(): sends past their deadline fail (retry) now; a late
+  // settlement of one of them finds nothing.
+  void sweep() {
+    const auto now = Clock::now();
+    const Delivery late =
+        Delivery::retry(Delivery::Failure::kTimeout, "no settlement from the broker in time");
+    for (auto& [address, list] : waiting_) {
+      for (auto& p : list) {
+        if (p->deadline <= now) finish(*p, late);  // dropped by flush()
+      }
+    }
+    for (auto it = unsettled_.begin(); it != unsettled_.end();) {
+      if (it->second->deadline <= now) {
+        finish(*it->second, late);
+        it = unsettled_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (container_ && !stopped_flag_.load())
+      container_->schedule(sweepEvery(), [this] { sweep(); });
+  }
+
+  struct Op {
+    std::shared_ptr<PendingSend> send;  // a send, or else a settlement:
+    std::uint64_t key = 0;
+    Settle how = Settle::kAccept;
+    std::string reason;
+  };
+
+  void enqueue(Op op) {
+    bool wake = false;
+    {
+      std::lock_guard lock(outbox_mutex_);
+      outbox_.push_back(std::move(op));
+      wake = !outbox_posted_;
+      outbox_posted_ = true;
+    }
+    if (wake && !post([this] { runOutbox(); })) {
+      // The container is gone: sends fail now; settlements do not matter any more (the
+      // broker hands the messages out again).
+      std::vector<Op> left;
+      {
+        std::lock_guard lock(outbox_mutex_);
+        left.swap(outbox_);
+        outbox_posted_ = false;
+      }
+      for (Op& o : left) {
+        if (o.send) {
+          finish(*o.send, Delivery::retry(Delivery::Failure::kConnect, "the connection is closed"));
+        }
+      }
+    }
+  }
+
+  // AMQP thread.
+  void runOutbox() {
+    std::vector<Op> batch;
+    {
+      std::lock_guard lock(outbox_mutex_);
+      batch.swap(outbox_);
+      outbox_posted_ = false;
+    }
+    for (Op& op : batch) {
+      if (op.send) {
+        send(op.send);
+      } else {
+        settle(op.key, op.how, op.reason);
+      }
+    }
   }
 
   void failWaiting(const std::string& address, const Delivery& why) {
@@ -548,9 +657,15 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     }
   }
 
+  static proton::duration sweepEvery() { return proton::duration(250); }
+
   const AmqpConnectionSettings& s_;
   std::mutex start_mutex_;
   bool stopped_ = false;
+  std::atomic<bool> stopped_flag_{false};  // stopped_, for the AMQP thread's sweep
+  std::mutex outbox_mutex_;
+  std::vector<Op> outbox_;
+  bool outbox_posted_ = false;  // a runOutbox() is on its way
   std::unique_ptr<proton::container> container_;
   std::unique_ptr<proton::work_queue> queue_;
   proton::work_queue* connection_queue_ = nullptr;  // the open connection's
@@ -607,15 +722,21 @@ bool AmqpConnection::readyToSend() {
   return handler_->connected();
 }
 
-Delivery AmqpConnection::send(const std::string& address, const Message& message,
-                              const std::string& group_id, Clock::time_point deadline) {
+void AmqpConnection::sendAsync(const std::string& address, const Message& message,
+                               const std::string& group_id, Clock::time_point deadline,
+                               std::function<void(Delivery)> done) {
   ensureStarted();
   if (!handler_->connected()) {
-    return Delivery::retry(Delivery::Failure::kConnect,
-                           describe() + ": not connected to the broker");
+    done(
+        Delivery::retry(Delivery::Failure::kConnect, describe() + ": not connected to the broker"));
+    return;
   }
   auto p = std::make_shared<Handler::PendingSend>();
   p->address = address;
+  // Without a deadline (one-way), a settlement that never comes must not hold the
+  // message for ever.
+  p->deadline =
+      deadline == Clock::time_point::max() ? Clock::now() + std::chrono::seconds(60) : deadline;
   proton::message& m = p->message;
   m.id(message.id());
   if (!message.correlationId().empty()) m.correlation_id(message.correlationId());
@@ -627,23 +748,28 @@ Delivery AmqpConnection::send(const std::string& address, const Message& message
   for (const auto& [name, value] : message.headers()) {
     if (!transportHeader(name)) m.properties().put(name, value);
   }
-  std::future<Delivery> result = p->done.get_future();
-  Handler* h = handler_.get();
-  if (!h->post([h, p] { h->send(p); })) {
-    return Delivery::retry(Delivery::Failure::kConnect, describe() + ": the connection is closed");
-  }
-  // Without a deadline (one-way), a settlement that never comes must not hold a worker.
+  p->done = [where = describe() + " " + address, done = std::move(done)](Delivery d) {
+    if (d.status != Delivery::Status::kAccepted) d.detail = where + ": " + d.detail;
+    done(std::move(d));
+  };
+  handler_->enqueueSend(std::move(p));
+}
+
+Delivery AmqpConnection::send(const std::string& address, const Message& message,
+                              const std::string& group_id, Clock::time_point deadline) {
+  auto result = std::make_shared<std::promise<Delivery>>();
+  std::future<Delivery> settled = result->get_future();
+  sendAsync(address, message, group_id, deadline,
+            [result](Delivery d) { result->set_value(std::move(d)); });
+  // The AMQP thread fails a send at its deadline; a second later it has ended.
   const auto until =
-      deadline == Clock::time_point::max() ? Clock::now() + std::chrono::seconds(60) : deadline;
-  if (result.wait_until(until) != std::future_status::ready) {
-    h->post([h, p] { h->forget(p); });
+      (deadline == Clock::time_point::max() ? Clock::now() + std::chrono::seconds(60) : deadline) +
+      std::chrono::seconds(1);
+  if (settled.wait_until(until) != std::future_status::ready) {
     return Delivery::retry(Delivery::Failure::kTimeout,
                            describe() + ": no settlement from the broker for " + address);
   }
-  Delivery d = result.get();
-  if (d.status != Delivery::Status::kAccepted)
-    d.detail = describe() + " " + address + ": " + d.detail;
-  return d;
+  return settled.get();
 }
 
 std::uint64_t AmqpConnection::subscribe(const std::string& address, std::uint32_t credit,
@@ -675,8 +801,7 @@ void AmqpConnection::unsubscribe(std::uint64_t id) {
 }
 
 void AmqpConnection::settle(std::uint64_t key, Settle how, const std::string& reason) {
-  Handler* h = handler_.get();
-  h->post([h, key, how, reason] { h->settle(key, how, reason); });
+  handler_->enqueueSettle(key, how, reason);
 }
 
 }  // namespace lienthong::adapters::amqp

@@ -62,9 +62,14 @@ class AmqpConnection final : public Connection {
   std::string describe() const override;
   const AmqpConnectionSettings& settings() const { return settings_; }
 
-  // Worker threads. Sends a durable message to `address` and waits for the broker's
-  // settlement until `deadline`: accepted, rejected (permanent, with the broker's
-  // reason) or anything else (retry). `group_id` "" = none.
+  // Any thread. Sends a durable message to `address`; `done` gets the broker's
+  // settlement, once, on the AMQP thread (or on this one when it cannot go out): accepted,
+  // rejected (permanent, with the broker's reason) or anything else (retry), or a retry
+  // at `deadline` (a minute when max()). `group_id` "" = none. Everything it needs from
+  // `message` is copied before it returns.
+  void sendAsync(const std::string& address, const Message& message, const std::string& group_id,
+                 Clock::time_point deadline, std::function<void(Delivery)> done);
+  // The same, waiting for the settlement.
   Delivery send(const std::string& address, const Message& message, const std::string& group_id,
                 Clock::time_point deadline);
 

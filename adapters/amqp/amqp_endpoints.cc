@@ -71,14 +71,23 @@ std::string AmqpInbound::refusal(const Message& m) const {
 }
 
 void AmqpInbound::admitLoop() {
+  std::deque<Received> batch;  // all that came since the last look, taken at once
   for (;;) {
-    Received r;
-    {
+    if (batch.empty()) {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping
-      r = std::move(queue_.front());
-      queue_.pop_front();
+      batch.swap(queue_);
+    }
+    Received r = std::move(batch.front());
+    batch.pop_front();
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) {  // stop() releases what is left in queue_
+        queue_.push_front(std::move(r));
+        for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+        return;
+      }
     }
     if (const std::string why = refusal(r.message); !why.empty()) {
       log::warn("amqp", "route " + context_->routeId() + ": rejected message " + r.message.id() +
@@ -159,6 +168,18 @@ Delivery AmqpOutbound::send(Exchange& exchange) {
   }
   const std::string group = s_.group_id ? s_.group_id->render(exchange) : exchange.orderKey();
   return s_.connection->send(address, exchange.message(), group, exchange.deadline());
+}
+
+void AmqpOutbound::sendAsync(Exchange& exchange, SendDone done) {
+  const std::string address = s_.address->render(exchange);
+  if (address.empty()) {
+    done(Delivery::rejected(describe() + ": the address '" + s_.address->source() +
+                            "' renders empty"));
+    return;
+  }
+  const std::string group = s_.group_id ? s_.group_id->render(exchange) : exchange.orderKey();
+  s_.connection->sendAsync(address, exchange.message(), group, exchange.deadline(),
+                           std::move(done));
 }
 
 }  // namespace lienthong::adapters::amqp

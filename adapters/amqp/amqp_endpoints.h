@@ -24,6 +24,9 @@ struct AmqpInboundSettings {
   std::uint32_t credit = 100;  // messages unsettled at most (the broker holds the rest)
   std::size_t max_size = 10 * 1024 * 1024;  // larger bodies are rejected
   std::vector<std::string> content_types;   // accepted content types; empty = any
+  // Settle when delivered, not when journalled: the broker keeps the message until its
+  // outcome (cluster mode: another node takes it over when this one dies).
+  bool settle_on_delivery = false;
 };
 
 class AmqpInbound final : public InboundEndpoint {
@@ -35,6 +38,7 @@ class AmqpInbound final : public InboundEndpoint {
   void stop() override;
   std::string describe() const override;
   std::string exclusiveKey() const override;
+  bool keepsMessages() const override { return s_.settle_on_delivery; }
 
  private:
   void admitLoop();
@@ -60,8 +64,11 @@ struct AmqpOutboundSettings {
 class AmqpOutbound final : public OutboundEndpoint {
  public:
   explicit AmqpOutbound(AmqpOutboundSettings settings) : s_(std::move(settings)) {}
-  // Engine worker threads, concurrently. Never throws.
+  // Engine worker threads, concurrently. Never throws. The engine uses sendAsync():
+  // a message waits for the broker's settlement without holding a worker.
   Delivery send(Exchange& exchange) override;
+  bool asynchronous() const override { return true; }
+  void sendAsync(Exchange& exchange, SendDone done) override;
   std::string describe() const override;
   std::string target(const Exchange& exchange) const override;
   std::string refusal(const Exchange& exchange) const override;

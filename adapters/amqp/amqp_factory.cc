@@ -14,34 +14,6 @@ namespace lienthong::adapters::amqp {
 
 namespace {
 
-// A secret from a file (first line) or an environment variable, never from the config.
-std::optional<std::string> secret(MapReader& r, BuildContext& ctx, const std::string& what) {
-  if (const YAML::Node* n = r.node(what + "-file")) {
-    auto path = ctx.path(*n, PathKind::kFile);
-    if (!path) return std::nullopt;
-    std::ifstream in(*path);
-    std::string line;
-    std::getline(in, line);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    return line;
-  }
-  if (const YAML::Node* n = r.node(what + "-env")) {
-    if (!n->IsScalar()) {
-      ctx.error(*n, "'" + what + "-env' must name an environment variable");
-      return std::nullopt;
-    }
-    const char* value = std::getenv(n->Scalar().c_str());
-    if (!value) {
-      if (!ctx.checkOnly()) {
-        ctx.error(*n, "environment variable " + n->Scalar() + " is not set");
-      }
-      return std::string();
-    }
-    return std::string(value);
-  }
-  return std::string();
-}
-
 std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::Node& node,
                                            BuildContext& ctx) {
   const std::size_t before = ctx.errors().size();
@@ -67,7 +39,7 @@ std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::
     }
   }
   if (auto u = r.string("user")) s.user = *u;
-  if (auto p = secret(r, ctx, "password")) s.password = *p;
+  if (auto p = r.secret("password")) s.password = *p;
   if (const YAML::Node* n = r.node("sasl")) {
     MapReader sr(*n, ctx, "sasl");
     if (auto m = sr.stringList("mechanisms")) {
@@ -141,6 +113,9 @@ std::unique_ptr<InboundEndpoint> makeInbound(const YAML::Node& node, BuildContex
   if (auto c = r.integer("credit", 1, 100'000)) s.credit = static_cast<std::uint32_t>(*c);
   if (auto m = r.size("max-size")) s.max_size = static_cast<std::size_t>(*m);
   if (auto t = r.stringList("content-types")) s.content_types = *t;
+  if (auto w = r.oneOf("settle", {"journalled", "delivered"})) {
+    s.settle_on_delivery = *w == "delivered";
+  }
   r.finish();
   if (ctx.pattern() != ExchangePattern::kOneWay) {
     ctx.error(node, "an amqp input feeds one-way routes (a queue has nobody waiting for a reply)");

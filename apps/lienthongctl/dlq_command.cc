@@ -153,7 +153,7 @@ int dlqCommand(const std::vector<std::string>& args) {
     std::fputs(errors.str().c_str(), stderr);
     return 1;
   }
-  if (config->store_path.empty()) {
+  if (!config->store.configured()) {
     std::fprintf(stderr, "%s has no store: dead letters are only logged\n", file.c_str());
     return 1;
   }
@@ -165,7 +165,7 @@ int dlqCommand(const std::vector<std::string>& args) {
       return 1;
     }
   }
-  auto store = openSqliteStore(config->store_path);
+  auto store = openStore(config->store, false);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
     return 1;
@@ -286,11 +286,11 @@ int storeCommand(const std::vector<std::string>& args) {
     std::fputs(errors.str().c_str(), stderr);
     return 1;
   }
-  if (config->store_path.empty()) {
+  if (!config->store.configured()) {
     std::fprintf(stderr, "%s has no store: one-way messages are held in memory\n", file.c_str());
     return 1;
   }
-  auto store = openSqliteStore(config->store_path);
+  auto store = openStore(config->store, false);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
     return 1;
@@ -331,7 +331,7 @@ int storeCommand(const std::vector<std::string>& args) {
     dead += d.dead_letters;
   }
   std::printf("%zu journalled, %zu dead letter(s) in %s\n", journalled, dead,
-              config->store_path.c_str());
+              config->store.describe().c_str());
   return 0;
 }
 

@@ -138,6 +138,10 @@ class MapReader {
   std::optional<std::string> oneOf(std::string_view key, const std::vector<std::string>& words,
                                    bool required = false);
   std::optional<std::vector<std::string>> stringList(std::string_view key, bool required = false);
+  // A secret named `what` (e.g. "password"), never written in the config itself: the
+  // first line of the file `what-file`, or the environment variable `what-env`. "" when
+  // neither key is there; nullopt after an error (reported at its place).
+  std::optional<std::string> secret(const std::string& what);
   std::shared_ptr<const Template> templ(std::string_view key, bool required = false);
 
   // Reports unknown keys. Called by the destructor if not called before.

@@ -41,10 +41,24 @@ struct Delivery {
 // Contract: send() is called from engine worker threads, concurrently; it blocks until
 // the peer settled the message or the exchange's deadline/endpoint timeout passed. It
 // never throws.
+//
+// An endpoint whose peer settles many messages in flight (a broker) may also say
+// asynchronous(): the engine then calls sendAsync() instead, which starts the delivery
+// and returns at once, so that a worker is not held while the peer settles.
 class OutboundEndpoint {
  public:
+  using SendDone = std::function<void(Delivery)>;
+
   virtual ~OutboundEndpoint() = default;
   virtual Delivery send(Exchange& exchange) = 0;
+  // Whether the engine should use sendAsync(). Constant for the endpoint's life.
+  virtual bool asynchronous() const { return false; }
+  // Engine worker threads, concurrently; never throws. Reads the exchange only during
+  // the call (it may be gone or in use elsewhere once `done` ran). `done` is called
+  // exactly once, from any thread and possibly before sendAsync() returns, by the
+  // exchange's deadline or the endpoint's own timeout at the latest; it only queues
+  // the result and takes no lock of the endpoint's.
+  virtual void sendAsync(Exchange& exchange, SendDone done) { done(send(exchange)); }
   // A short description for logs, e.g. "http POST http://host:port/path".
   virtual std::string describe() const = 0;
   // Where this exchange goes: the description with its templates rendered for it
@@ -93,7 +107,9 @@ enum class Admission {
 class InboundContext {
  public:
   virtual ~InboundContext() = default;
-  // Thread-safe. Hands a message to the route. When it returns kAccepted, `done` is
+  // Thread-safe. Hands a message to the route; when the engine is full it waits up to
+  // the daemon's `admission-wait` for a place before it answers kBusy. When it returns
+  // kAccepted, `done` is
   // called exactly once, from an engine thread or, for a request-reply route, possibly on
   // the calling thread before submit() returns (when a worker slot is free).
   virtual Admission submit(Message message, Completion done) = 0;
@@ -130,6 +146,10 @@ class InboundEndpoint {
   virtual Result<void> start(InboundContext& context) = 0;
   virtual void stop() = 0;
   virtual std::string describe() const = 0;
+  // Whether the input's source keeps each message until the input settles it by its
+  // outcome (a broker queue): the engine then does not journal it (the broker is its
+  // journal), and a route's idempotency keys are recorded when a message is delivered.
+  virtual bool keepsMessages() const { return false; }
   // A key no other route's inbound endpoint may share (e.g. "http public /dossiers"), so
   // that the loader refuses two routes bound to the same input. Empty: no such limit.
   virtual std::string exclusiveKey() const { return {}; }

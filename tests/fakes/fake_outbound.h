@@ -65,4 +65,51 @@ class FakeOutbound : public OutboundEndpoint {
   std::atomic<bool> ready_{true};
 };
 
+// An asynchronous fake output: it keeps what it was sent, with its `done`, until the
+// test settles it (in any order, from the test's thread).
+class FakeAsyncOutbound : public OutboundEndpoint {
+ public:
+  struct InFlight {
+    Message message{std::string()};
+    SendDone done;
+  };
+  Delivery send(Exchange&) override {
+    return Delivery::retry(Delivery::Failure::kRemote, "send() of an asynchronous output");
+  }
+  bool asynchronous() const override { return true; }
+  void sendAsync(Exchange& exchange, SendDone done) override {
+    {
+      std::lock_guard lock(mutex_);
+      in_flight_.push_back({exchange.message(), std::move(done)});
+    }
+    cv_.notify_all();
+  }
+  std::string describe() const override { return "fake-async"; }
+
+  bool waitForInFlight(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return in_flight_.size() >= n; });
+  }
+  // Settles the one sent `index`-th among those in flight now; returns its message.
+  Message settle(std::size_t index, Delivery d) {
+    InFlight f;
+    {
+      std::lock_guard lock(mutex_);
+      f = std::move(in_flight_.at(index));
+      in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(index));
+    }
+    f.done(std::move(d));
+    return f.message;
+  }
+  std::size_t inFlight() const {
+    std::lock_guard lock(mutex_);
+    return in_flight_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<InFlight> in_flight_;
+};
+
 }  // namespace lienthong::testing

@@ -111,7 +111,8 @@ def route_files(root):
     found = []
     for base, pattern in (("routes", "**/*.yaml"),
                           ("tests/data/routes/good", "**/*.yaml"),
-                          ("bench", "**/routes*.yaml")):
+                          ("bench", "**/routes*.yaml"),
+                          ("deploy/cluster/routes", "*.yaml")):
         d = root / base
         if d.is_dir():
             found += [p for p in sorted(d.glob(pattern))
@@ -131,7 +132,7 @@ def route_test_files(root):
 
 def config_files(root):
     found = []
-    for base in ("config", "tests/data/config/good"):
+    for base in ("config", "tests/data/config/good", "deploy/cluster"):
         d = root / base
         if d.is_dir():
             found += [p for p in sorted(d.glob("*.yaml")) if p.is_file()]

@@ -97,7 +97,7 @@ TEST(Engine, PushesBackWhenTheQueueIsFull) {
   auto out = std::make_shared<FakeOutbound>();
   std::promise<void> release;
   holdUntil(*out, release);
-  Engine engine(EngineSettings{1, 1, 100, 1s});
+  Engine engine(EngineSettings{1, 1, 100, 1s, 0ms});  // no admission wait: refused at once
   engine.start();
   auto route = makeRoute(ExchangePattern::kOneWay, out);
   Waiter a, b;
@@ -227,11 +227,51 @@ TEST(Engine, AnAdmittedCallerRunThatIsDroppedStillRunsAndCompletes) {
   EXPECT_EQ(engine.stats().running, 0u);
 }
 
+// With an admission wait, an input's message waits for a place instead of being refused
+// at once; past the wait it is refused.
+TEST(Engine, AnInputWaitsUpToAdmissionWaitForAPlace) {
+  auto out = std::make_shared<FakeOutbound>();
+  std::promise<void> release;
+  holdUntil(*out, release);
+  Engine engine(EngineSettings{1, 1, 100, 1s, 10s});
+  engine.start();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  Waiter a, b, c;
+  ASSERT_EQ(engine.submit(route, 1, body("a"), a.completion()), Admission::kAccepted);
+  ASSERT_TRUE(out->waitForSent(1, 5s));
+  ASSERT_EQ(engine.submit(route, 1, body("b"), b.completion()), Admission::kAccepted);
+  auto waiting = std::async(std::launch::async,
+                            [&] { return engine.submit(route, 1, body("c"), c.completion()); });
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (engine.stats().waiting_for_room == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(engine.stats().waiting_for_room, 1u);
+  release.set_value();  // a settles, b leaves the queue: c finds its place
+  EXPECT_EQ(waiting.get(), Admission::kAccepted);
+  EXPECT_EQ(c.get().status, Outcome::Status::kDelivered);
+  EXPECT_EQ(engine.stats().refused, 0u);
+
+  Engine short_wait(EngineSettings{1, 1, 100, 1s, 30ms});
+  short_wait.start();
+  auto held = std::make_shared<FakeOutbound>();
+  std::promise<void> hold;
+  holdUntil(*held, hold);
+  auto route2 = makeRoute(ExchangePattern::kOneWay, held);
+  ASSERT_EQ(short_wait.submit(route2, 1, body("x"), nullptr), Admission::kAccepted);
+  ASSERT_TRUE(held->waitForSent(1, 5s));
+  ASSERT_EQ(short_wait.submit(route2, 1, body("y"), nullptr), Admission::kAccepted);
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(short_wait.submit(route2, 1, body("z"), nullptr), Admission::kBusy);
+  EXPECT_GE(std::chrono::steady_clock::now() - asked, 30ms);
+  hold.set_value();
+}
+
 TEST(Engine, LimitsOneWayMessagesHeldInMemory) {
   auto out = std::make_shared<FakeOutbound>();
   out->setScript(
       [](const Exchange&) { return Delivery::retry(Delivery::Failure::kConnect, "down"); });
-  Engine engine(EngineSettings{2, 100, 2, 100ms});
+  Engine engine(EngineSettings{2, 100, 2, 100ms, 0ms});
   engine.start();
   auto route = makeRoute(ExchangePattern::kOneWay, out);
   route->retry.initial = 1h;
@@ -566,6 +606,74 @@ TEST(Engine, ADrainAbandonsTheMessagesWaitingForTheirKey) {
   EXPECT_EQ(second.get().status, Outcome::Status::kAbandoned);
   EXPECT_EQ(out->sent().size(), 1u);
   EXPECT_EQ(engine.stats().in_order, 0u);
+}
+
+// An asynchronous output holds many messages in flight without holding a worker each;
+// its settlements, in any order, end the exchanges as send() would.
+TEST(Engine, AnAsynchronousOutputKeepsManyInFlightOnOneWorker) {
+  auto out = std::make_shared<testing::FakeAsyncOutbound>();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  route->retry.attempts = 2;
+  Engine engine(EngineSettings{1, 64, 64, 1s});
+  engine.start();
+  constexpr int kCount = 20;
+  std::vector<std::unique_ptr<Waiter>> waiters;
+  for (int i = 0; i < kCount; ++i) {
+    waiters.push_back(std::make_unique<Waiter>());
+    ASSERT_EQ(engine.submit(route, 1, body("m" + std::to_string(i)), waiters.back()->completion()),
+              Admission::kAccepted);
+  }
+  ASSERT_TRUE(out->waitForInFlight(kCount, 5s));  // one worker, twenty in flight
+  EXPECT_EQ(engine.stats().sending, static_cast<std::size_t>(kCount));
+  EXPECT_EQ(engine.stats().running, 0u);
+  // The last one is rejected, the first one is retried once, the rest are accepted.
+  Message rejected = out->settle(kCount - 1, Delivery::rejected("no such queue"));
+  Message retried = out->settle(0, Delivery::retry(Delivery::Failure::kRemote, "released"));
+  while (out->inFlight() > 0) out->settle(out->inFlight() - 1, Delivery::accepted());
+  ASSERT_TRUE(out->waitForInFlight(1, 5s));  // the retry's second attempt
+  EXPECT_EQ(out->settle(0, Delivery::accepted()).body(), retried.body());
+  int delivered = 0;
+  int dead = 0;
+  for (auto& w : waiters) {
+    Outcome o = w->get();
+    if (o.status == Outcome::Status::kDelivered) ++delivered;
+    if (o.status == Outcome::Status::kDeadLettered) {
+      ++dead;
+      EXPECT_EQ(o.message.body(), rejected.body());
+      EXPECT_NE(o.error.message.find("no such queue"), std::string::npos) << o.error.message;
+    }
+  }
+  EXPECT_EQ(delivered, kCount - 1);
+  EXPECT_EQ(dead, 1);
+  auto stats = engine.stats();
+  EXPECT_EQ(stats.sending, 0u);
+  EXPECT_EQ(stats.held_one_way, 0u);
+  EXPECT_EQ(stats.retries, 1u);
+}
+
+// A drain waits for what is in flight; what is still there at its end is abandoned, and
+// its late settlement (even after the engine is gone) changes nothing.
+TEST(Engine, ADrainAbandonsWhatAnAsynchronousOutputStillHolds) {
+  auto out = std::make_shared<testing::FakeAsyncOutbound>();
+  auto route = makeRoute(ExchangePattern::kOneWay, out);
+  Waiter settled, abandoned;
+  {
+    Engine engine(EngineSettings{2, 8, 8, 1s});
+    engine.start();
+    ASSERT_EQ(engine.submit(route, 1, body("a"), settled.completion()), Admission::kAccepted);
+    ASSERT_EQ(engine.submit(route, 1, body("b"), abandoned.completion()), Admission::kAccepted);
+    ASSERT_TRUE(out->waitForInFlight(2, 5s));
+    std::thread settler([&] {
+      std::this_thread::sleep_for(20ms);  // while the drain waits
+      out->settle(0, Delivery::accepted());
+    });
+    EXPECT_EQ(engine.drain(300ms), 1u);
+    settler.join();
+    EXPECT_EQ(settled.get().status, Outcome::Status::kDelivered);
+    EXPECT_EQ(abandoned.get().status, Outcome::Status::kAbandoned);
+  }
+  out->settle(0, Delivery::accepted());  // the engine is gone: dropped
+  EXPECT_EQ(out->inFlight(), 0u);
 }
 
 // With a store: a held message stays journalled; a dead letter moved to another route

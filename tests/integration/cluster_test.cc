@@ -1,0 +1,326 @@
+// Cluster mode: two real lienthongd nodes share a RabbitMQ queue and a PostgreSQL store
+// (both started by the CTest fixtures), and one of them is killed mid-stream. Also the
+// shared store on its own: keys seen by every node, one daemon per node name, and the
+// journal of a node that is gone taken over by one that lives.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+
+#include "core/store.h"
+#include "fakes/http_peer.h"
+#include "integration/daemon_process.h"
+#include "integration/test_support.h"
+
+namespace lienthong {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::DaemonProcess;
+using testing::HttpPeer;
+using testing::post;
+using testing::readText;
+using testing::TempHome;
+
+// A fixture's folder (rabbitmq, postgresql), from CTest.
+std::string fixtureDir(const char* name) {
+  const char* dir = std::getenv("LIENTHONG_TEST_FIXTURES_DIR");
+  return dir ? std::string(dir) + "/" + name : "";
+}
+
+std::string portOf(const std::string& dir) {
+  std::ifstream in(dir + "/port");
+  std::string port;
+  std::getline(in, port);
+  return port;
+}
+
+// Runs a fixture script's command; its output.
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, p)) out += buffer;
+  ::pclose(p);
+  return out;
+}
+
+std::string script(const char* name) {
+  return std::string(LIENTHONG_SOURCE_DIR) + "/tests/fixtures/" + name;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pg_ = fixtureDir("postgresql");
+    broker_ = fixtureDir("rabbitmq");
+    if (pg_.empty() || broker_.empty()) {
+      GTEST_SKIP() << "no database or broker: run through ctest (fixtures postgresql, rabbitmq)";
+    }
+    static int n = 0;
+    const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++n);
+    const std::string made =
+        run(script("postgresql.sh") + " psql " + pg_ + " -q -c 'CREATE DATABASE " + name + "'");
+    ASSERT_EQ(made, "") << made;
+    settings_.url = "postgresql://postgres@127.0.0.1:" + portOf(pg_) + "/" + name;
+    queue_ = "cluster-" + name;
+  }
+
+  // A count from the test's database.
+  long count(const std::string& sql) {
+    const std::string db = settings_.url.substr(settings_.url.rfind('/') + 1);
+    const std::string out =
+        run(script("postgresql.sh") + " psql " + pg_ + " -d " + db + " -tA -c \"" + sql + "\"");
+    return std::atol(out.c_str());
+  }
+
+  StoreSettings node(const std::string& name) const {
+    StoreSettings s = settings_;
+    s.node = name;
+    return s;
+  }
+
+  std::string pg_;
+  std::string broker_;
+  std::string queue_;
+  StoreSettings settings_;
+};
+
+Message status(const std::string& id) {
+  Message m(id);
+  m.setBody("<TrangThai>" + id + "</TrangThai>");
+  m.setHeader("MaHoSo", "H22-" + id);
+  return m;
+}
+
+// Keys are shared; a node name is one daemon's; a node that is gone leaves its journal
+// to the next look but one of a live node; replays belong to whoever claims them.
+TEST_F(ClusterTest, TheSharedStoreHandsTheJournalOfAGoneNodeToALiveOne) {
+  auto a = openStore(node("a"));
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto b = openStore(node("b"));
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  auto again = openStore(node("a"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("node 'a' is in use"), std::string::npos)
+      << again.error().message;
+
+  const auto keep = SystemClock::now() + 1h;
+  auto first = (*a)->appendOnce("intake", status("m1"), "m1", keep);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  auto dup = (*b)->appendOnce("intake", status("m1-again"), "m1", keep);
+  ASSERT_TRUE(dup.ok());
+  EXPECT_FALSE(dup->has_value()) << "node b must see node a's key";
+  auto seen = (*b)->known("intake", "m1", SystemClock::now());
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(*seen);
+  ASSERT_TRUE((*a)->append("intake", status("m2")).ok());
+  auto dead = (*a)->append("intake", status("m3"));
+  ASSERT_TRUE(dead.ok());
+  ASSERT_TRUE((*a)->deadLetter(*dead, "Permanent: HTTP 400").ok());
+
+  auto none = (*b)->takeOver();
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_TRUE(none->empty()) << "node a lives";
+  a->reset();  // node a is gone: its session and its lock with it
+  auto look = (*b)->takeOver();
+  ASSERT_TRUE(look.ok());
+  EXPECT_TRUE(look->empty()) << "a node is taken over at the second look that finds it gone";
+  auto taken = (*b)->takeOver();
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  ASSERT_EQ(taken->size(), 2u);
+  EXPECT_EQ((*taken)[0].message.id(), "m1");
+  EXPECT_EQ((*taken)[1].message.id(), "m2");
+  auto mine = (*b)->pending();
+  ASSERT_TRUE(mine.ok());
+  EXPECT_EQ(mine->size(), 2u);
+
+  // An operator replays the dead letter from a tool (no node): a live node claims it.
+  auto tool = openStore(settings_, false);
+  ASSERT_TRUE(tool.ok()) << tool.error().message;
+  auto letters = (*tool)->deadLetters({});
+  ASSERT_TRUE(letters.ok());
+  ASSERT_EQ(letters->size(), 1u);
+  ASSERT_TRUE((*tool)->replay((*letters)[0].seq, "", "operator").ok());
+  auto replayed = (*b)->takeOver();
+  ASSERT_TRUE(replayed.ok());
+  ASSERT_EQ(replayed->size(), 1u);
+  EXPECT_EQ((*replayed)[0].message.id(), "m3");
+  auto depths = (*tool)->depths();
+  ASSERT_TRUE(depths.ok());
+  EXPECT_EQ((*depths)["intake"].depth, 3u);
+  EXPECT_EQ((*depths)["intake"].dead_letters, 0u);
+}
+
+// Two nodes take dossier status messages over HTTP and hand them to a single-active-
+// consumer quorum queue before answering; the consumer delivers them to the one-stop
+// system with idempotency keys in PostgreSQL. The node that consumes is SIGKILLed
+// mid-stream: every acknowledged message arrives, each dossier's in order, duplicates
+// only for what was under way at the kill.
+TEST_F(ClusterTest, TwoNodesOneKilledNothingLostOrderKept) {
+  constexpr int kDossiers = 40;
+  constexpr int kPerDossier = 250;  // 10,000 messages
+  constexpr int kClients = 8;
+  ASSERT_EQ(run(script("rabbitmq.sh") + " declare " + broker_ + " " + queue_ + " >/dev/null"), "");
+
+  struct Received {
+    std::string dossier;
+    int seq;
+    std::string id;
+  };
+  std::mutex received_mutex;
+  std::vector<Received> received;
+  HttpPeer backend;
+  backend.setHandler([&](const HttpPeer::Request& r) {
+    auto header = [&](const char* name) {
+      auto it = r.headers.find(name);
+      return it == r.headers.end() ? std::string() : it->second;
+    };
+    std::lock_guard lock(received_mutex);
+    received.push_back(
+        {header("MaHoSo"), std::atoi(header("ThuTu").c_str()), header("MaThongDiep")});
+    return HttpPeer::Response{200, "ok", "text/plain"};
+  });
+  auto delivered = [&] {
+    std::lock_guard lock(received_mutex);
+    return received.size();
+  };
+
+  ::setenv("LIENTHONG_TEST_AMQP_PASSWORD", "guest", 1);
+  TempHome home_a, home_b;
+  auto configure = [&](TempHome& home, const std::string& name) {
+    home.write("config.yaml",
+               "log: { level: info }\n"
+               "engine: { workers: 16 }\n"
+               "listeners:\n  public: { http: { port: 0, threads: 32 } }\n"
+               "connections:\n"
+               "  backend: { http: { url: \"" +
+                   backend.url() +
+                   "\", pool: 16 } }\n"
+                   "  broker: { amqp: { url: \"amqp://127.0.0.1:" +
+                   portOf(broker_) +
+                   "\", user: guest, password-env: LIENTHONG_TEST_AMQP_PASSWORD,\n"
+                   "                    sasl: { mechanisms: [PLAIN], allow-insecure: true },\n"
+                   "                    reconnect: { initial: 50ms, max: 1s } } }\n"
+                   "store:\n  postgresql: { url: \"" +
+                   settings_.url + "\", node: " + name +
+                   ", take-over-every: 500ms }\n"
+                   "routes: [ routes ]\n");
+    home.write("routes/cluster.yaml",
+               "routes:\n"
+               "  - id: intake\n"
+               "    pattern: request-reply\n"
+               "    from: { http: { listener: public, path: /status } }\n"
+               "    delivery: { retry: { attempts: 3, initial: 50ms } }\n"
+               "    to: { amqp: { connection: broker, address: /amq/queue/" +
+                   queue_ +
+                   ", group-id: \"${MaHoSo}\" } }\n"
+                   "  - id: deliver\n"
+                   "    pattern: one-way\n"
+                   "    from: { amqp: { connection: broker, address: /amq/queue/" +
+                   queue_ +
+                   ", settle: delivered, credit: 200 } }\n"
+                   "    delivery:\n"
+                   "      retry: { initial: 20ms, max: 200ms }\n"
+                   "      idempotency: { key: \"${MaThongDiep}\", keep: 1d }\n"
+                   "      ordering: { key: \"${MaHoSo}\" }\n"
+                   "    to: { http: { connection: backend, path: /in,\n"
+                   "                  forward-headers: [MaHoSo, ThuTu, MaThongDiep] } }\n");
+  };
+  configure(home_a, "node-a");
+  configure(home_b, "node-b");
+  // b first: it is the queue's active consumer, and the one that is killed.
+  auto b = std::make_unique<DaemonProcess>(home_b.path("config.yaml"), home_b.path("d.log"));
+  std::atomic<std::uint16_t> port_b{b->waitReady()};
+  ASSERT_NE(port_b.load(), 0) << readText(home_b.path("d.log"));
+  DaemonProcess a(home_a.path("config.yaml"), home_a.path("d.log"));
+  const std::uint16_t port_a = a.waitReady();
+  ASSERT_NE(port_a, 0) << readText(home_a.path("d.log"));
+  auto logs = [&] {
+    return "node a:\n" + readText(home_a.path("d.log")) + "node b:\n" +
+           readText(home_b.path("d.log"));
+  };
+
+  // Clients: dossiers alternate between the nodes; each dossier's messages go one after
+  // the other, each resent (to the other node once b is gone) until it is answered 200.
+  std::atomic<bool> b_alive{true};
+  std::atomic<bool> give_up{false};
+  std::mutex acked_mutex;
+  std::set<std::string> acknowledged;
+  std::atomic<int> resent{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int d = c; d < kDossiers; d += kClients) {
+        const std::string dossier = "000.00.01.H22-" + std::to_string(1000 + d);
+        for (int seq = 0; seq < kPerDossier; ++seq) {
+          for (int attempt = 0;; ++attempt) {
+            const bool to_b = d % 2 == 1 && b_alive.load();
+            const int status = post(to_b ? port_b.load() : port_a, dossier, seq);
+            if (status == 200) break;
+            resent.fetch_add(1);
+            if (give_up.load()) return;
+            if (attempt > 2000) {
+              ADD_FAILURE() << dossier << " " << seq << " never accepted (last " << status << ")";
+              return;
+            }
+            std::this_thread::sleep_for(5ms);  // a pause before the resend, as a client would
+          }
+          std::lock_guard lock(acked_mutex);
+          acknowledged.insert(dossier + "-" + std::to_string(seq));
+        }
+      }
+    });
+  }
+  if (!testing::eventually([&] { return delivered() >= 3000; }, 120s)) {
+    give_up = true;
+    for (auto& t : clients) t.join();
+    FAIL() << "3000 messages did not arrive\n" << logs();
+  }
+  b_alive = false;
+  EXPECT_EQ(b->kill(SIGKILL), 128 + SIGKILL);
+  for (auto& t : clients) t.join();
+  ASSERT_EQ(acknowledged.size(), static_cast<std::size_t>(kDossiers * kPerDossier));
+
+  auto all_there = [&] {
+    std::set<std::string> got;
+    std::lock_guard lock(received_mutex);
+    for (const auto& r : received) got.insert(r.id);
+    return std::includes(got.begin(), got.end(), acknowledged.begin(), acknowledged.end());
+  };
+  ASSERT_TRUE(testing::eventually(all_there, 120s)) << logs();
+  EXPECT_EQ(a.kill(SIGTERM), 0) << logs();
+
+  // In order per dossier: each message arrives after the ones before it; a message that
+  // was being delivered at the kill may arrive twice, right after itself.
+  std::map<std::string, std::vector<int>> by_dossier;
+  std::set<std::string> unique;
+  for (const auto& r : received) {
+    by_dossier[r.dossier].push_back(r.seq);
+    unique.insert(r.id);
+  }
+  const std::size_t duplicates = received.size() - unique.size();
+  for (const auto& [dossier, seqs] : by_dossier) {
+    for (std::size_t i = 1; i < seqs.size(); ++i) {
+      ASSERT_TRUE(seqs[i] == seqs[i - 1] + 1 || seqs[i] == seqs[i - 1])
+          << dossier << ": " << seqs[i] << " after " << seqs[i - 1];
+    }
+  }
+  // What b had under way when it died: at most its credit (200) per route.
+  EXPECT_LE(duplicates, 200u);
+  // Every key is in the shared store once, whichever node delivered the message.
+  EXPECT_EQ(count("SELECT count(*) FROM lienthong_idempotency WHERE route = 'deliver'"),
+            kDossiers * kPerDossier);
+  std::printf("[ figures  ] %zu delivered for %d acknowledged: %zu duplicate(s); %d resend(s)\n",
+              received.size(), kDossiers * kPerDossier, duplicates, resent.load());
+}
+
+}  // namespace
+}  // namespace lienthong
