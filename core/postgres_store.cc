@@ -6,32 +6,21 @@
 // two looks in a row has its entries claimed by a live node, which delivers them.
 
 #include <libpq-fe.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <limits>
 #include <mutex>
 #include <set>
-#include <thread>
 
-#include "core/store.h"
+#include "core/batched_store.h"
 
 namespace lienthong {
 
 namespace {
 
 constexpr const char* kFormat = "lienthong-pg-1";
-
-std::int64_t toMs(SystemClock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-SystemClock::time_point fromMs(std::int64_t ms) {
-  return SystemClock::time_point(std::chrono::milliseconds(ms));
-}
 
 // Parameters of one statement: text values, and bytea values sent as binary.
 class Params {
@@ -142,15 +131,10 @@ CREATE TABLE IF NOT EXISTS lienthong_idempotency (
 // The advisory lock that says a node is alive: held by its writer's session.
 constexpr const char* kNodeLock = "hashtextextended('lienthong-node:' || $1, 0)";
 
-class PostgresStore final : public Store {
+class PostgresStore final : public BatchedStore {
  public:
   ~PostgresStore() override {
-    {
-      std::lock_guard lock(mutex_);
-      quit_ = true;
-    }
-    work_cv_.notify_all();
-    if (writer_.joinable()) writer_.join();
+    stopWriter();
     if (write_) PQfinish(write_);
     if (read_) PQfinish(read_);
   }
@@ -162,91 +146,6 @@ class PostgresStore final : public Store {
   }
 
   bool shared() const override { return true; }
-
-  Result<std::int64_t> append(const std::string& route, const Message& message,
-                              std::size_t first_step,
-                              const std::vector<std::int64_t>& settles) override {
-    Op op(Op::kAppend);
-    op.route = route;
-    op.message = &message;
-    op.step = static_cast<std::int64_t>(first_step);
-    op.settles = &settles;
-    if (auto e = submit(op)) return *e;
-    return op.seq;
-  }
-
-  Result<std::optional<std::int64_t>> appendOnce(const std::string& route, const Message& message,
-                                                 const std::string& key,
-                                                 SystemClock::time_point expires) override {
-    Op op(Op::kAppend);
-    op.route = route;
-    op.message = &message;
-    op.text = key;
-    op.at = toMs(expires);
-    if (auto e = submit(op)) return *e;
-    if (!op.fresh) return std::optional<std::int64_t>();
-    return std::optional<std::int64_t>(op.seq);
-  }
-
-  Result<void> delivered(std::int64_t seq) override {
-    Op op(Op::kDelivered);
-    op.seq = seq;
-    if (auto e = submit(op)) return *e;
-    return {};
-  }
-
-  Result<void> deadLetter(std::int64_t seq, const std::string& reason) override {
-    Op op(Op::kDeadLetter);
-    op.seq = seq;
-    op.text = reason;
-    if (auto e = submit(op)) return *e;
-    return {};
-  }
-
-  Result<void> reroute(std::int64_t seq, const std::string& route,
-                       const Message& message) override {
-    Op op(Op::kReroute);
-    op.seq = seq;
-    op.route = route;
-    op.message = &message;
-    if (auto e = submit(op)) return *e;
-    return {};
-  }
-
-  Result<bool> remember(const std::string& route, const std::string& key,
-                        SystemClock::time_point expires) override {
-    Op op(Op::kRemember);
-    op.route = route;
-    op.text = key;
-    op.at = toMs(expires);
-    if (auto e = submit(op)) return *e;
-    return op.fresh;
-  }
-
-  Result<std::int64_t> replay(std::int64_t seq, const std::string& route,
-                              const std::string& who) override {
-    Op op(Op::kReplay);
-    op.seq = seq;
-    op.route = route;
-    op.text = who;
-    if (auto e = submit(op)) return *e;
-    return op.seq;
-  }
-
-  Result<void> purge(std::int64_t seq, const std::string& who) override {
-    Op op(Op::kPurge);
-    op.seq = seq;
-    op.text = who;
-    if (auto e = submit(op)) return *e;
-    return {};
-  }
-
-  Result<std::size_t> expireKeys(SystemClock::time_point now) override {
-    Op op(Op::kExpire);
-    op.at = toMs(now);
-    if (auto e = submit(op)) return *e;
-    return static_cast<std::size_t>(op.seq);
-  }
 
   Result<std::vector<StoredMessage>> takeOver() override {
     if (!as_node_) return std::vector<StoredMessage>();
@@ -260,7 +159,7 @@ class PostgresStore final : public Store {
   Result<bool> known(const std::string& route, const std::string& key,
                      SystemClock::time_point now) override {
     Params p;
-    p.text(route).text(key).integer(toMs(now));
+    p.text(route).text(key).integer(toEpochMs(now));
     auto r = read(
         "SELECT 1 FROM lienthong_idempotency WHERE route = $1 AND key = $2 AND expires_ms > $3", p,
         "reading the idempotency keys");
@@ -284,8 +183,8 @@ class PostgresStore final : public Store {
   Result<std::vector<DeadLetter>> deadLetters(const DeadLetterFilter& f) override {
     Params p;
     p.text(f.route).text(f.reason).text(f.dossier_key);
-    p.integer(f.since ? toMs(*f.since) : std::numeric_limits<std::int64_t>::min());
-    p.integer(f.until ? toMs(*f.until) : std::numeric_limits<std::int64_t>::max());
+    p.integer(f.since ? toEpochMs(*f.since) : std::numeric_limits<std::int64_t>::min());
+    p.integer(f.until ? toEpochMs(*f.until) : std::numeric_limits<std::int64_t>::max());
     p.integer(static_cast<std::int64_t>(f.limit));
     auto r = read(std::string("SELECT seq, ") + kMessageColumns +
                       ", dead_ms, reason FROM lienthong_dead_letters "
@@ -300,9 +199,9 @@ class PostgresStore final : public Store {
       DeadLetter d;
       d.seq = rows.integer(i, 0);
       d.route = rows.text(i, 1);
-      d.accepted = fromMs(rows.integer(i, 2));
+      d.accepted = fromEpochMs(rows.integer(i, 2));
       d.message = messageAt(rows, i, 1);
-      d.dead = fromMs(rows.integer(i, 9));
+      d.dead = fromEpochMs(rows.integer(i, 9));
       d.reason = rows.text(i, 10);
       out.push_back(std::move(d));
     }
@@ -319,7 +218,7 @@ class PostgresStore final : public Store {
     for (int i = 0; i < (*journal)->rows(); ++i) {
       RouteDepth d;
       d.depth = static_cast<std::size_t>((*journal)->integer(i, 1));
-      d.oldest = fromMs((*journal)->integer(i, 2));
+      d.oldest = fromEpochMs((*journal)->integer(i, 2));
       out[(*journal)->text(i, 0)] = d;
     }
     auto dead = read("SELECT route, COUNT(*) FROM lienthong_dead_letters GROUP BY route", none,
@@ -339,42 +238,13 @@ class PostgresStore final : public Store {
     std::vector<StoreAction> out;
     const Rows& rows = **r;
     for (int i = 0; i < rows.rows(); ++i) {
-      out.push_back({fromMs(rows.integer(i, 0)), rows.text(i, 1), rows.text(i, 2),
+      out.push_back({fromEpochMs(rows.integer(i, 0)), rows.text(i, 1), rows.text(i, 2),
                      rows.integer(i, 3), rows.text(i, 4)});
     }
     return out;
   }
 
-  std::uint64_t commits() const override { return commits_.load(); }
-
  private:
-  struct Op {
-    enum Kind {
-      kAppend,
-      kDelivered,
-      kDeadLetter,
-      kReroute,
-      kRemember,
-      kExpire,
-      kReplay,
-      kPurge,
-      kTakeOver
-    };
-    explicit Op(Kind k) : kind(k) {}
-    Kind kind;
-    std::string route;
-    const Message* message = nullptr;
-    const std::vector<std::int64_t>* settles = nullptr;
-    std::string text;
-    std::int64_t at = 0;
-    std::int64_t seq = 0;
-    std::int64_t step = 0;
-    bool fresh = false;
-    std::vector<StoredMessage> claimed;  // takeOver
-    std::optional<Error> error;
-    bool done = false;
-  };
-
   PostgresStore(const StoreSettings& settings, bool as_node)
       : settings_(settings), as_node_(as_node), node_(as_node ? settings.node : std::string()) {}
 
@@ -382,7 +252,7 @@ class PostgresStore final : public Store {
     StoredMessage m;
     m.seq = rows.integer(i, 0);
     m.route = rows.text(i, 1);
-    m.accepted = fromMs(rows.integer(i, 2));
+    m.accepted = fromEpochMs(rows.integer(i, 2));
     m.message = messageAt(rows, i, 1);
     m.first_step = static_cast<std::size_t>(rows.integer(i, 9));
     return m;
@@ -449,7 +319,7 @@ class PostgresStore final : public Store {
                        (format.ok() && format.rows() == 1 ? format.text(0, 0) : "none") + ")");
     }
     if (as_node_ && !holdNodeLock(e)) return e;
-    writer_ = std::thread([this] { writerLoop(); });
+    startWriter();
     return std::nullopt;
   }
 
@@ -486,14 +356,6 @@ class PostgresStore final : public Store {
     return failure(read_, doing);
   }
 
-  std::optional<Error> submit(Op& op) {
-    std::unique_lock lock(mutex_);
-    queue_.push_back(&op);
-    work_cv_.notify_one();
-    done_cv_.wait(lock, [&] { return op.done; });
-    return op.error;
-  }
-
   bool rememberKey(Op& op, std::int64_t now) {
     Params p;
     p.text(op.route).text(op.text).integer(op.at).integer(now);
@@ -510,7 +372,7 @@ class PostgresStore final : public Store {
   // One write inside the open transaction; false when it failed (the transaction is then
   // aborted).
   bool apply(Op& op) {
-    const std::int64_t now = toMs(SystemClock::now());
+    const std::int64_t now = toEpochMs(SystemClock::now());
     switch (op.kind) {
       case Op::kAppend: {
         op.fresh = true;
@@ -676,56 +538,38 @@ class PostgresStore final : public Store {
     return !as_node_ || holdNodeLock(e);
   }
 
-  void writerLoop() {
-    for (;;) {
-      std::deque<Op*> batch;
-      {
-        std::unique_lock lock(mutex_);
-        work_cv_.wait(lock, [&] { return quit_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        batch.swap(queue_);
+  // A deadlock with another node's batch (keys taken in another order) aborts one of
+  // them: it is tried again, up to three times.
+  std::optional<Error> commitBatch(Batch& batch) override {
+    std::optional<Error> failed;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (PQstatus(write_) != CONNECTION_OK && !reconnect()) {
+        return failure(write_, "the connection was lost");
       }
-      std::optional<Error> failed;
-      // A deadlock with another node's batch (keys taken in another order) aborts one of
-      // them: it is tried again, up to three times.
-      for (int attempt = 0; attempt < 3; ++attempt) {
-        failed.reset();
-        if (PQstatus(write_) != CONNECTION_OK && !reconnect()) {
-          failed = failure(write_, "the connection was lost");
+      for (Op* op : batch) {
+        op->error.reset();
+        op->claimed.clear();
+      }
+      last_state_.clear();
+      Params none;
+      if (!exec("BEGIN", none).ok()) {
+        failed = failure(write_, "starting a transaction");
+        continue;
+      }
+      failed.reset();
+      for (Op* op : batch) {
+        if (!apply(*op)) {
+          failed = failure(write_, "writing");
           break;
         }
-        for (Op* op : batch) {
-          op->error.reset();
-          op->claimed.clear();
-        }
-        last_state_.clear();
-        Params none;
-        if (!exec("BEGIN", none).ok()) {
-          failed = failure(write_, "starting a transaction");
-          continue;
-        }
-        for (Op* op : batch) {
-          if (!apply(*op)) {
-            failed = failure(write_, "writing");
-            break;
-          }
-        }
-        if (!failed && !exec("COMMIT", none).ok()) failed = failure(write_, "committing");
-        if (!failed) break;
-        const std::string state = last_state_;
-        exec("ROLLBACK", none);
-        if (state != "40P01" && state != "40001") break;  // not a deadlock or a conflict
       }
-      if (!failed) commits_.fetch_add(1);
-      {
-        std::lock_guard lock(mutex_);
-        for (Op* op : batch) {
-          if (failed) op->error = *failed;
-          op->done = true;
-        }
-      }
-      done_cv_.notify_all();
+      if (!failed && !exec("COMMIT", none).ok()) failed = failure(write_, "committing");
+      if (!failed) return std::nullopt;
+      const std::string state = last_state_;
+      exec("ROLLBACK", none);
+      if (state != "40P01" && state != "40001") break;  // not a deadlock or a conflict
     }
+    return failed;
   }
 
   const StoreSettings settings_;
@@ -736,13 +580,6 @@ class PostgresStore final : public Store {
   std::mutex read_mutex_;
   std::set<std::string> seen_gone_;  // writer thread: nodes whose lock was free last look
   std::string last_state_;           // writer thread: SQLSTATE of the last failed statement
-  std::mutex mutex_;
-  std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  std::deque<Op*> queue_;
-  bool quit_ = false;
-  std::thread writer_;
-  std::atomic<std::uint64_t> commits_{0};
 };
 
 }  // namespace

@@ -8,26 +8,15 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <mutex>
-#include <thread>
 
-#include "core/store.h"
+#include "core/batched_store.h"
 
 namespace lienthong {
 
 namespace {
-
-std::int64_t toMs(SystemClock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-SystemClock::time_point fromMs(std::int64_t ms) {
-  return SystemClock::time_point(std::chrono::milliseconds(ms));
-}
 
 class Statement {
  public:
@@ -96,15 +85,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
   PRIMARY KEY (route, key));
 )";
 
-class SqliteStore final : public Store {
+class SqliteStore final : public BatchedStore {
  public:
   ~SqliteStore() override {
-    {
-      std::lock_guard lock(mutex_);
-      quit_ = true;
-    }
-    work_cv_.notify_all();
-    if (writer_.joinable()) writer_.join();
+    stopWriter();
     append_.reset();
     delivered_.reset();
     dead_copy_.reset();
@@ -122,101 +106,16 @@ class SqliteStore final : public Store {
     return std::unique_ptr<Store>(std::move(s));
   }
 
-  Result<std::int64_t> append(const std::string& route, const Message& message,
-                              std::size_t first_step,
-                              const std::vector<std::int64_t>& settles) override {
-    Op op(Op::kAppend);
-    op.route = route;
-    op.message = &message;
-    op.step = static_cast<std::int64_t>(first_step);
-    op.settles = &settles;
-    if (auto e = submit(op)) return *e;
-    return op.seq;
-  }
-
-  Result<std::optional<std::int64_t>> appendOnce(const std::string& route, const Message& message,
-                                                 const std::string& key,
-                                                 SystemClock::time_point expires) override {
-    Op op(Op::kAppend);
-    op.route = route;
-    op.message = &message;
-    op.text = key;
-    op.at = toMs(expires);
-    if (auto e = submit(op)) return *e;
-    if (!op.fresh) return std::optional<std::int64_t>();
-    return std::optional<std::int64_t>(op.seq);
-  }
-
-  Result<void> delivered(std::int64_t seq) override {
-    Op op(Op::kDelivered);
-    op.seq = seq;
-    if (auto e = submit(op)) return *e;
-    return {};
-  }
-
-  Result<void> deadLetter(std::int64_t seq, const std::string& reason) override {
-    Op op(Op::kDeadLetter);
-    op.seq = seq;
-    op.text = reason;
-    if (auto e = submit(op)) return *e;
-    return {};
-  }
-
-  Result<void> reroute(std::int64_t seq, const std::string& route,
-                       const Message& message) override {
-    Op op(Op::kReroute);
-    op.seq = seq;
-    op.route = route;
-    op.message = &message;
-    if (auto e = submit(op)) return *e;
-    return {};
-  }
-
-  Result<bool> remember(const std::string& route, const std::string& key,
-                        SystemClock::time_point expires) override {
-    Op op(Op::kRemember);
-    op.route = route;
-    op.text = key;
-    op.at = toMs(expires);
-    if (auto e = submit(op)) return *e;
-    return op.fresh;
-  }
-
-  Result<std::int64_t> replay(std::int64_t seq, const std::string& route,
-                              const std::string& who) override {
-    Op op(Op::kReplay);
-    op.seq = seq;
-    op.route = route;
-    op.text = who;
-    if (auto e = submit(op)) return *e;
-    return op.seq;
-  }
-
-  Result<void> purge(std::int64_t seq, const std::string& who) override {
-    Op op(Op::kPurge);
-    op.seq = seq;
-    op.text = who;
-    if (auto e = submit(op)) return *e;
-    return {};
-  }
-
   Result<std::vector<StoreAction>> actions() override {
     std::lock_guard lock(read_mutex_);
     Statement s(read_db_, "SELECT at_ms, who, action, seq, detail FROM actions ORDER BY id");
     std::vector<StoreAction> out;
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-      out.push_back({fromMs(s.integer(0)), s.text(1), s.text(2), s.integer(3), s.text(4)});
+      out.push_back({fromEpochMs(s.integer(0)), s.text(1), s.text(2), s.integer(3), s.text(4)});
     }
     if (rc != SQLITE_DONE) return failure(read_db_, "reading the actions");
     return out;
-  }
-
-  Result<std::size_t> expireKeys(SystemClock::time_point now) override {
-    Op op(Op::kExpire);
-    op.at = toMs(now);
-    if (auto e = submit(op)) return *e;
-    return static_cast<std::size_t>(op.seq);
   }
 
   Result<bool> known(const std::string& route, const std::string& key,
@@ -226,7 +125,7 @@ class SqliteStore final : public Store {
                 "SELECT 1 FROM idempotency WHERE route = ?1 AND key = ?2 AND expires_ms > ?3");
     s.bind(1, route);
     s.bind(2, key);
-    s.bind(3, toMs(now));
+    s.bind(3, toEpochMs(now));
     const int rc = sqlite3_step(s.get());
     if (rc == SQLITE_ROW) return true;
     if (rc != SQLITE_DONE) return failure(read_db_, "reading the idempotency keys");
@@ -244,7 +143,7 @@ class SqliteStore final : public Store {
       StoredMessage m;
       m.seq = s.integer(0);
       m.route = s.text(1);
-      m.accepted = fromMs(s.integer(2));
+      m.accepted = fromEpochMs(s.integer(2));
       m.message = messageAt(s, 1);
       m.first_step = static_cast<std::size_t>(s.integer(9));
       out.push_back(std::move(m));
@@ -264,8 +163,8 @@ class SqliteStore final : public Store {
     s.bind(1, f.route);
     s.bind(2, f.reason);
     s.bind(3, f.dossier_key);
-    s.bind(4, f.since ? toMs(*f.since) : std::numeric_limits<std::int64_t>::min());
-    s.bind(5, f.until ? toMs(*f.until) : std::numeric_limits<std::int64_t>::max());
+    s.bind(4, f.since ? toEpochMs(*f.since) : std::numeric_limits<std::int64_t>::min());
+    s.bind(5, f.until ? toEpochMs(*f.until) : std::numeric_limits<std::int64_t>::max());
     s.bind(6, static_cast<std::int64_t>(f.limit));
     std::vector<DeadLetter> out;
     int rc;
@@ -273,9 +172,9 @@ class SqliteStore final : public Store {
       DeadLetter d;
       d.seq = s.integer(0);
       d.route = s.text(1);
-      d.accepted = fromMs(s.integer(2));
+      d.accepted = fromEpochMs(s.integer(2));
       d.message = messageAt(s, 1);
-      d.dead = fromMs(s.integer(9));
+      d.dead = fromEpochMs(s.integer(9));
       d.reason = s.text(10);
       out.push_back(std::move(d));
     }
@@ -291,7 +190,7 @@ class SqliteStore final : public Store {
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
       RouteDepth d;
       d.depth = static_cast<std::size_t>(s.integer(1));
-      d.oldest = fromMs(s.integer(2));
+      d.oldest = fromEpochMs(s.integer(2));
       out[s.text(0)] = d;
     }
     if (rc != SQLITE_DONE) return failure(read_db_, "reading the journal");
@@ -303,25 +202,7 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  std::uint64_t commits() const override { return commits_.load(); }
-
  private:
-  struct Op {
-    enum Kind { kAppend, kDelivered, kDeadLetter, kReroute, kRemember, kExpire, kReplay, kPurge };
-    explicit Op(Kind k) : kind(k) {}
-    Kind kind;
-    std::string route;
-    const Message* message = nullptr;
-    const std::vector<std::int64_t>* settles = nullptr;  // append: entries it replaces
-    std::string text;
-    std::int64_t at = 0;
-    std::int64_t seq = 0;
-    std::int64_t step = 0;  // append: the top-level step the message resumes at
-    bool fresh = false;
-    std::optional<Error> error;
-    bool done = false;
-  };
-
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
   Error failure(sqlite3* db, const std::string& doing) const {
@@ -411,19 +292,11 @@ class SqliteStore final : public Store {
                     remember_.get(), expire_.get()}) {
       if (!s->get()) return failure(write_db_, "preparing statements");
     }
-    writer_ = std::thread([this] { writerLoop(); });
+    startWriter();
     return std::nullopt;
   }
 
   // Queues the write and waits until the batch it went into is committed.
-  std::optional<Error> submit(Op& op) {
-    std::unique_lock lock(mutex_);
-    queue_.push_back(&op);
-    work_cv_.notify_one();
-    done_cv_.wait(lock, [&] { return op.done; });
-    return op.error;
-  }
-
   // Upserts the idempotency key op.text of op.route; op.fresh says whether it was new
   // (or expired). False when the write failed.
   bool rememberKey(Op& op, std::int64_t now) {
@@ -438,9 +311,27 @@ class SqliteStore final : public Store {
     return true;
   }
 
+  std::optional<Error> commitBatch(Batch& batch) override {
+    if (sqlite3_exec(write_db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return failure(write_db_, "starting a transaction");
+    }
+    std::optional<Error> failed;
+    for (Op* op : batch) {
+      if (!apply(*op)) {
+        failed = failure(write_db_, "writing");
+        break;
+      }
+    }
+    if (!failed && sqlite3_exec(write_db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      failed = failure(write_db_, "committing");
+    }
+    if (failed) sqlite3_exec(write_db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return failed;
+  }
+
   // One write inside the open transaction; false (with the error) when it failed.
   bool apply(Op& op) {
-    const std::int64_t now = toMs(SystemClock::now());
+    const std::int64_t now = toEpochMs(SystemClock::now());
     auto stepDone = [&](Statement& s) {
       const int rc = sqlite3_step(s.get());
       return rc == SQLITE_DONE || rc == SQLITE_ROW;
@@ -511,6 +402,8 @@ class SqliteStore final : public Store {
       case Op::kReplay:
       case Op::kPurge:
         return applyOperator(op, now);
+      case Op::kTakeOver:
+        return true;  // one node: nothing to claim
       case Op::kExpire:
         expire_->reset();
         expire_->bind(1, op.at);
@@ -566,55 +459,12 @@ class SqliteStore final : public Store {
     return sqlite3_step(record.get()) == SQLITE_DONE;
   }
 
-  void writerLoop() {
-    for (;;) {
-      std::deque<Op*> batch;
-      {
-        std::unique_lock lock(mutex_);
-        work_cv_.wait(lock, [&] { return quit_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // quitting with nothing left
-        batch.swap(queue_);
-      }
-      std::optional<Error> failed;
-      if (sqlite3_exec(write_db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-        failed = failure(write_db_, "starting a transaction");
-      } else {
-        for (Op* op : batch) {
-          if (!apply(*op)) {
-            failed = failure(write_db_, "writing");
-            break;
-          }
-        }
-        if (!failed && sqlite3_exec(write_db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-          failed = failure(write_db_, "committing");
-        }
-        if (failed) sqlite3_exec(write_db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      }
-      if (!failed) commits_.fetch_add(1);
-      {
-        std::lock_guard lock(mutex_);
-        for (Op* op : batch) {
-          if (failed) op->error = *failed;  // nothing of the batch was written
-          op->done = true;
-        }
-      }
-      done_cv_.notify_all();
-    }
-  }
-
   const std::string path_;
   int lock_fd_ = -1;
   sqlite3* write_db_ = nullptr;  // the writer thread's
   sqlite3* read_db_ = nullptr;   // under read_mutex_
   std::mutex read_mutex_;
   std::unique_ptr<Statement> append_, delivered_, dead_copy_, dead_delete_, remember_, expire_;
-  std::mutex mutex_;
-  std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  std::deque<Op*> queue_;
-  bool quit_ = false;
-  std::thread writer_;
-  std::atomic<std::uint64_t> commits_{0};
 };
 
 }  // namespace

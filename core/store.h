@@ -19,6 +19,14 @@ namespace lienthong {
 
 using SystemClock = std::chrono::system_clock;
 
+// Times as the stores keep them: milliseconds since the epoch.
+inline std::int64_t toEpochMs(SystemClock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+inline SystemClock::time_point fromEpochMs(std::int64_t ms) {
+  return SystemClock::time_point(std::chrono::milliseconds(ms));
+}
+
 // A journalled one-way message, accepted and not yet settled.
 struct StoredMessage {
   std::int64_t seq = 0;  // the journal's order of acceptance

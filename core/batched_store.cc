@@ -1,0 +1,134 @@
+#include "core/batched_store.h"
+
+namespace lienthong {
+
+Result<std::int64_t> BatchedStore::append(const std::string& route, const Message& message,
+                                          std::size_t first_step,
+                                          const std::vector<std::int64_t>& settles) {
+  Op op(Op::kAppend);
+  op.route = route;
+  op.message = &message;
+  op.step = static_cast<std::int64_t>(first_step);
+  op.settles = &settles;
+  if (auto e = submit(op)) return *e;
+  return op.seq;
+}
+
+Result<std::optional<std::int64_t>> BatchedStore::appendOnce(const std::string& route,
+                                                             const Message& message,
+                                                             const std::string& key,
+                                                             SystemClock::time_point expires) {
+  Op op(Op::kAppend);
+  op.route = route;
+  op.message = &message;
+  op.text = key;
+  op.at = toEpochMs(expires);
+  if (auto e = submit(op)) return *e;
+  if (!op.fresh) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(op.seq);
+}
+
+Result<void> BatchedStore::delivered(std::int64_t seq) {
+  Op op(Op::kDelivered);
+  op.seq = seq;
+  if (auto e = submit(op)) return *e;
+  return {};
+}
+
+Result<void> BatchedStore::deadLetter(std::int64_t seq, const std::string& reason) {
+  Op op(Op::kDeadLetter);
+  op.seq = seq;
+  op.text = reason;
+  if (auto e = submit(op)) return *e;
+  return {};
+}
+
+Result<void> BatchedStore::reroute(std::int64_t seq, const std::string& route,
+                                   const Message& message) {
+  Op op(Op::kReroute);
+  op.seq = seq;
+  op.route = route;
+  op.message = &message;
+  if (auto e = submit(op)) return *e;
+  return {};
+}
+
+Result<bool> BatchedStore::remember(const std::string& route, const std::string& key,
+                                    SystemClock::time_point expires) {
+  Op op(Op::kRemember);
+  op.route = route;
+  op.text = key;
+  op.at = toEpochMs(expires);
+  if (auto e = submit(op)) return *e;
+  return op.fresh;
+}
+
+Result<std::int64_t> BatchedStore::replay(std::int64_t seq, const std::string& route,
+                                          const std::string& who) {
+  Op op(Op::kReplay);
+  op.seq = seq;
+  op.route = route;
+  op.text = who;
+  if (auto e = submit(op)) return *e;
+  return op.seq;
+}
+
+Result<void> BatchedStore::purge(std::int64_t seq, const std::string& who) {
+  Op op(Op::kPurge);
+  op.seq = seq;
+  op.text = who;
+  if (auto e = submit(op)) return *e;
+  return {};
+}
+
+Result<std::size_t> BatchedStore::expireKeys(SystemClock::time_point now) {
+  Op op(Op::kExpire);
+  op.at = toEpochMs(now);
+  if (auto e = submit(op)) return *e;
+  return static_cast<std::size_t>(op.seq);
+}
+
+void BatchedStore::startWriter() {
+  writer_ = std::thread([this] { writerLoop(); });
+}
+
+void BatchedStore::stopWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    quit_ = true;
+  }
+  work_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::optional<Error> BatchedStore::submit(Op& op) {
+  std::unique_lock lock(mutex_);
+  queue_.push_back(&op);
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return op.done; });
+  return op.error;
+}
+
+void BatchedStore::writerLoop() {
+  for (;;) {
+    Batch batch;
+    {
+      std::unique_lock lock(mutex_);
+      work_cv_.wait(lock, [&] { return quit_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // quitting with nothing left
+      batch.swap(queue_);
+    }
+    const std::optional<Error> failed = commitBatch(batch);
+    if (!failed) commits_.fetch_add(1);
+    {
+      std::lock_guard lock(mutex_);
+      for (Op* op : batch) {
+        if (failed) op->error = *failed;  // nothing of the batch was written
+        op->done = true;
+      }
+    }
+    done_cv_.notify_all();
+  }
+}
+
+}  // namespace lienthong
