@@ -30,11 +30,13 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "lienthong/log.h"
 
@@ -99,13 +101,15 @@ bool transportHeader(const std::string& name) {
 
 class AmqpConnection::Handler final : public proton::messaging_handler {
  public:
-  explicit Handler(const AmqpConnectionSettings& s) : s_(s) {}
+  Handler(const AmqpConnectionSettings& s, std::string description)
+      : s_(s), description_(std::move(description)) {}
   ~Handler() override { stop(); }
 
   // Any thread: the container starts on its own thread once.
   void start() {
     std::lock_guard lock(start_mutex_);
-    if (container_ || stopped_) return;
+    if (stopped_ || container_) return;
+    started_ = true;
     container_ = std::make_unique<proton::container>(*this, "lienthong-" + s_.name);
     container_->auto_stop(false);  // it runs until stop(), connected or not
     queue_ = std::make_unique<proton::work_queue>(*container_);
@@ -141,40 +145,31 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     {
       std::lock_guard lock(start_mutex_);
       stopped_ = true;
-      stopped_flag_ = true;
       connection_queue_ = nullptr;
     }
     container_->stop();
     if (thread_.joinable()) thread_.join();
-    queue_.reset();
-    container_.reset();
+    {
+      std::lock_guard lock(start_mutex_);  // post() and start() read them under it
+      queue_.reset();
+      container_.reset();
+    }
     // The AMQP thread is gone: what it had not settled is failed here.
     const Delivery closed =
         Delivery::retry(Delivery::Failure::kConnect, "the connection was closed at stop");
-    std::vector<Op> left;
-    {
-      std::lock_guard lock(outbox_mutex_);
-      left.swap(outbox_);
-    }
-    for (Op& op : left) {
-      if (op.send) finish(*op.send, closed);
-    }
-    for (auto& [address, list] : waiting_) {
-      for (auto& p : list) finish(*p, closed);
-    }
-    waiting_.clear();
-    for (auto& [tag, p] : unsettled_) finish(*p, closed);
-    unsettled_.clear();
+    failOutbox(closed);
+    failSends(everySend, closed);
   }
 
   bool connected() const { return connected_.load(); }
+  bool started() const { return started_.load(); }
 
   // Any thread: runs `fn` on the AMQP thread; false when the container is gone. Through
   // the connection's own queue while it is open, so that what `fn` does (a send, a
   // settlement) goes out at once: the container's queue would not wake the connection.
   bool post(std::function<void()> fn) {
     std::lock_guard lock(start_mutex_);
-    if (!queue_ || stopped_) return false;
+    if (stopped_ || !queue_) return false;
     if (connection_queue_) return connection_queue_->add(std::move(fn));
     return queue_->add(std::move(fn));
   }
@@ -276,9 +271,13 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       case Settle::kRelease:
         d.release();
         break;
-      case Settle::kModify:
+      case Settle::kModify: {
+        // delivery-failed: the broker counts the attempt (the binding's modify() does not).
+        pn_delivery_t* raw = proton::internal::factory<proton::delivery>::lienthongRawDelivery(d);
+        pn_disposition_set_failed(pn_delivery_local(raw), true);
         d.modify();
         break;
+      }
     }
     auto s = subscriptions_.find(sub);
     if (s != subscriptions_.end() && s->second.open && s->second.receiver.active() &&
@@ -296,7 +295,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     o.sasl_enabled(true);
     if (!s_.sasl_mechanisms.empty()) o.sasl_allowed_mechs(s_.sasl_mechanisms);
     o.sasl_allow_insecure_mechs(s_.sasl_allow_insecure);
-    if (s_.urls.front().rfind("amqps:", 0) == 0) {
+    if (isTls(s_.urls.front())) {
       const auto mode = s_.tls.verify ? proton::ssl::VERIFY_PEER_NAME : proton::ssl::ANONYMOUS_PEER;
       if (!s_.tls.cert.empty()) {
         o.ssl_client_options(proton::ssl_client_options(
@@ -432,11 +431,11 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     got.key = ++next_key_;
     Message& msg = got.message;
     const std::string id = text(m.id());
-    if (!id.empty()) msg = Message(id);
+    msg = id.empty() ? Message() : Message(id);  // without an id, a fresh one
     msg.setCorrelationId(text(m.correlation_id()));
     msg.setContentType(m.content_type());
     const proton::value& body = m.body();
-    bool readable = true;
+    std::string unreadable;  // why the message cannot be taken, if it cannot
     switch (body.type()) {
       case proton::BINARY: {
         const proton::binary b = proton::get<proton::binary>(body);
@@ -450,7 +449,8 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
         msg.setBody(std::string());
         break;
       default:
-        readable = false;
+        unreadable = "the body is an AMQP " + proton::type_name(body.type()) +
+                     " value; lienthong takes data (binary) or string bodies";
         break;
     }
     if (!m.properties().empty()) {
@@ -458,7 +458,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       try {
         proton::get(m.properties().value(), properties);
       } catch (const proton::error&) {
-        readable = false;  // keys that are not strings: not properties lienthong knows
+        unreadable = "its application properties are not all string keys with simple values";
       }
       for (const auto& [name, value] : properties) msg.setHeader(name, text(value));
     }
@@ -466,10 +466,8 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     if (!m.subject().empty()) msg.setHeader("amqp.subject", m.subject());
     msg.setHeader("amqp.address", sub->address);
     received_[got.key] = {d, sub_id};
-    if (!readable) {
-      settle(got.key, Settle::kReject,
-             "the body is an AMQP " + proton::type_name(body.type()) +
-                 " value; lienthong takes data (binary) or string bodies");
+    if (!unreadable.empty()) {
+      settle(got.key, Settle::kReject, unreadable);
       return;
     }
     sub->on_message(std::move(got));
@@ -508,21 +506,29 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     auto w = waiting_.find(address);
     if (s == senders_.end() || w == waiting_.end()) return;
     proton::sender& sender = s->second;
+    const auto now = Clock::now();
     while (!w->second.empty() && sender.active() && sender.credit() > 0) {
       std::shared_ptr<PendingSend> p = std::move(w->second.front());
       w->second.pop_front();
-      if (p->finished) continue;  // its caller gave up
+      if (p->finished) continue;
+      if (p->deadline <= now) {  // too late: its retry would make a second copy
+        finish(*p, late());
+        continue;
+      }
       const std::uint64_t tag = ++next_tag_;
-      const std::string tag_text = std::to_string(tag);
-      sender.send(p->message, proton::binary(tag_text));
-      unsettled_[tag_text] = p;
+      sender.send(p->message, proton::binary(reinterpret_cast<const char*>(&tag),
+                                             reinterpret_cast<const char*>(&tag) + sizeof tag));
+      unsettled_[tag] = std::move(p);
     }
   }
 
   void settled(proton::tracker& t, Delivery outcome) {
     const proton::binary tag = t.tag();
-    auto it = unsettled_.find(std::string(tag.begin(), tag.end()));
-    if (it == unsettled_.end()) return;
+    std::uint64_t key = 0;
+    if (tag.size() != sizeof key) return;
+    std::memcpy(&key, tag.data(), sizeof key);
+    auto it = unsettled_.find(key);
+    if (it == unsettled_.end()) return;  // failed already (deadline, lost link)
     std::shared_ptr<PendingSend> p = std::move(it->second);
     unsettled_.erase(it);
     finish(*p, std::move(outcome));
@@ -531,31 +537,49 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   void finish(PendingSend& p, Delivery outcome) {
     if (p.finished) return;
     p.finished = true;
+    if (outcome.status != Delivery::Status::kAccepted) {
+      outcome.detail = description_ + " " + p.address + ": " + outcome.detail;
+    }
     auto done = std::move(p.done);
     done(std::move(outcome));
   }
 
-  // AMQP thread, every sweepEvery(): sends past their deadline fail (retry) now; a late
-  // settlement of one of them finds nothing.
-  void sweep() {
-    const auto now = Clock::now();
-    const Delivery late =
-        Delivery::retry(Delivery::Failure::kTimeout, "no settlement from the broker in time");
-    for (auto& [address, list] : waiting_) {
-      for (auto& p : list) {
-        if (p->deadline <= now) finish(*p, late);  // dropped by flush()
+  static Delivery late() {
+    return Delivery::retry(Delivery::Failure::kTimeout, "no settlement from the broker in time");
+  }
+
+  // AMQP thread (or stop(), once it has ended): fails, and forgets, every send waiting or
+  // unsettled that `matches`; a late settlement of one of them finds nothing.
+  template <typename Matches>
+  void failSends(const Matches& matches, const Delivery& why) {
+    for (auto w = waiting_.begin(); w != waiting_.end();) {
+      auto& list = w->second;
+      for (auto it = list.begin(); it != list.end();) {
+        if (matches(**it)) {
+          finish(**it, why);
+          it = list.erase(it);
+        } else {
+          ++it;
+        }
       }
+      w = list.empty() ? waiting_.erase(w) : std::next(w);
     }
     for (auto it = unsettled_.begin(); it != unsettled_.end();) {
-      if (it->second->deadline <= now) {
-        finish(*it->second, late);
+      if (matches(*it->second)) {
+        finish(*it->second, why);
         it = unsettled_.erase(it);
       } else {
         ++it;
       }
     }
-    if (container_ && !stopped_flag_.load())
-      container_->schedule(sweepEvery(), [this] { sweep(); });
+  }
+  static bool everySend(const PendingSend&) { return true; }
+
+  // AMQP thread, every sweepEvery(): sends past their deadline fail (retry) now.
+  void sweep() {
+    const auto now = Clock::now();
+    failSends([now](const PendingSend& p) { return p.deadline <= now; }, late());
+    if (!stopped_.load()) container_->schedule(sweepEvery(), [this] { sweep(); });
   }
 
   struct Op {
@@ -576,29 +600,28 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     if (wake && !post([this] { runOutbox(); })) {
       // The container is gone: sends fail now; settlements do not matter any more (the
       // broker hands the messages out again).
-      std::vector<Op> left;
-      {
-        std::lock_guard lock(outbox_mutex_);
-        left.swap(outbox_);
-        outbox_posted_ = false;
-      }
-      for (Op& o : left) {
-        if (o.send) {
-          finish(*o.send, Delivery::retry(Delivery::Failure::kConnect, "the connection is closed"));
-        }
-      }
+      failOutbox(Delivery::retry(Delivery::Failure::kConnect, "the connection is closed"));
+    }
+  }
+
+  // Everything in the outbox, which is empty (and not posted) afterwards.
+  std::vector<Op> takeOutbox() {
+    std::vector<Op> ops;
+    std::lock_guard lock(outbox_mutex_);
+    ops.swap(outbox_);
+    outbox_posted_ = false;
+    return ops;
+  }
+
+  void failOutbox(const Delivery& why) {
+    for (Op& op : takeOutbox()) {
+      if (op.send) finish(*op.send, why);
     }
   }
 
   // AMQP thread.
   void runOutbox() {
-    std::vector<Op> batch;
-    {
-      std::lock_guard lock(outbox_mutex_);
-      batch.swap(outbox_);
-      outbox_posted_ = false;
-    }
-    for (Op& op : batch) {
+    for (Op& op : takeOutbox()) {
       if (op.send) {
         send(op.send);
       } else {
@@ -608,19 +631,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   }
 
   void failWaiting(const std::string& address, const Delivery& why) {
-    auto w = waiting_.find(address);
-    if (w != waiting_.end()) {
-      for (auto& p : w->second) finish(*p, why);
-      waiting_.erase(w);
-    }
-    for (auto it = unsettled_.begin(); it != unsettled_.end();) {
-      if (it->second->address == address) {
-        finish(*it->second, why);
-        it = unsettled_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    failSends([&](const PendingSend& p) { return p.address == address; }, why);
   }
 
   // The connection is gone (Proton reconnects by itself): what was under way is not.
@@ -637,14 +648,8 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     } else if (was) {
       log::warn("amqp", "connection " + s_.name + " lost (" + why + "); reconnecting");
     }
-    const Delivery failed = Delivery::retry(Delivery::Failure::kConnect,
-                                            "the connection to the broker was lost (" + why + ")");
-    for (auto& [address, list] : waiting_) {
-      for (auto& p : list) finish(*p, failed);
-    }
-    waiting_.clear();
-    for (auto& [tag, p] : unsettled_) finish(*p, failed);
-    unsettled_.clear();
+    failSends(everySend, Delivery::retry(Delivery::Failure::kConnect,
+                                         "the connection to the broker was lost (" + why + ")"));
     senders_.clear();
     received_.clear();  // the broker hands those out again
     for (auto it = subscriptions_.begin(); it != subscriptions_.end();) {
@@ -655,14 +660,17 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
         ++it;
       }
     }
+    // A run of the outbox posted to the closed connection's queue may never come: what
+    // waits there is handled now (sends fail, settlements of lost deliveries are void).
+    runOutbox();
   }
 
   static proton::duration sweepEvery() { return proton::duration(250); }
 
   const AmqpConnectionSettings& s_;
+  const std::string description_;  // "amqp connection NAME URL, ...", for failures
   std::mutex start_mutex_;
-  bool stopped_ = false;
-  std::atomic<bool> stopped_flag_{false};  // stopped_, for the AMQP thread's sweep
+  std::atomic<bool> stopped_{false};  // set under start_mutex_; read by the sweep too
   std::mutex outbox_mutex_;
   std::vector<Op> outbox_;
   bool outbox_posted_ = false;  // a runOutbox() is on its way
@@ -670,6 +678,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   std::unique_ptr<proton::work_queue> queue_;
   proton::work_queue* connection_queue_ = nullptr;  // the open connection's
   std::thread thread_;
+  std::atomic<bool> started_{false};  // start() ran: callers skip its lock
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false};  // stop() closes the connection: not a loss
   std::mutex closed_mutex_;           // stop() waits for the connection to close
@@ -680,28 +689,34 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   proton::session session_;
   std::map<std::string, proton::sender> senders_;
   std::map<std::string, std::deque<std::shared_ptr<PendingSend>>> waiting_;
-  std::map<std::string, std::shared_ptr<PendingSend>> unsettled_;  // by delivery tag
+  std::unordered_map<std::uint64_t, std::shared_ptr<PendingSend>> unsettled_;  // by tag
   std::uint64_t next_tag_ = 0;
   std::map<std::uint64_t, Subscription> subscriptions_;
   std::map<std::uint64_t, Taken> received_;
   std::uint64_t next_key_ = 0;
 };
 
+std::string AmqpConnection::urlProblem(const std::string& url) {
+  if (url.rfind("amqp://", 0) == 0 || isTls(url)) return {};
+  return "'" + url + "' is not an amqp:// or amqps:// URL";
+}
+
+bool AmqpConnection::isTls(const std::string& url) { return url.rfind("amqps://", 0) == 0; }
+
 Result<std::shared_ptr<AmqpConnection>> AmqpConnection::create(AmqpConnectionSettings settings) {
   if (settings.urls.empty()) {
     return makeError(ErrorCode::kInvalidConfig, "an amqp connection needs at least one URL");
   }
   for (const auto& url : settings.urls) {
-    if (url.rfind("amqp://", 0) != 0 && url.rfind("amqps://", 0) != 0) {
-      return makeError(ErrorCode::kInvalidConfig,
-                       "'" + url + "' is not an amqp:// or amqps:// URL");
+    if (std::string why = urlProblem(url); !why.empty()) {
+      return makeError(ErrorCode::kInvalidConfig, why);
     }
   }
   return std::shared_ptr<AmqpConnection>(new AmqpConnection(std::move(settings)));
 }
 
 AmqpConnection::AmqpConnection(AmqpConnectionSettings settings)
-    : settings_(std::move(settings)), handler_(std::make_unique<Handler>(settings_)) {}
+    : settings_(std::move(settings)), handler_(std::make_unique<Handler>(settings_, describe())) {}
 
 AmqpConnection::~AmqpConnection() { handler_->stop(); }
 
@@ -713,7 +728,9 @@ std::string AmqpConnection::describe() const {
   return out;
 }
 
-void AmqpConnection::ensureStarted() { handler_->start(); }
+void AmqpConnection::ensureStarted() {
+  if (!handler_->started()) handler_->start();
+}
 
 bool AmqpConnection::connected() const { return handler_->connected(); }
 
@@ -748,28 +765,8 @@ void AmqpConnection::sendAsync(const std::string& address, const Message& messag
   for (const auto& [name, value] : message.headers()) {
     if (!transportHeader(name)) m.properties().put(name, value);
   }
-  p->done = [where = describe() + " " + address, done = std::move(done)](Delivery d) {
-    if (d.status != Delivery::Status::kAccepted) d.detail = where + ": " + d.detail;
-    done(std::move(d));
-  };
+  p->done = std::move(done);
   handler_->enqueueSend(std::move(p));
-}
-
-Delivery AmqpConnection::send(const std::string& address, const Message& message,
-                              const std::string& group_id, Clock::time_point deadline) {
-  auto result = std::make_shared<std::promise<Delivery>>();
-  std::future<Delivery> settled = result->get_future();
-  sendAsync(address, message, group_id, deadline,
-            [result](Delivery d) { result->set_value(std::move(d)); });
-  // The AMQP thread fails a send at its deadline; a second later it has ended.
-  const auto until =
-      (deadline == Clock::time_point::max() ? Clock::now() + std::chrono::seconds(60) : deadline) +
-      std::chrono::seconds(1);
-  if (settled.wait_until(until) != std::future_status::ready) {
-    return Delivery::retry(Delivery::Failure::kTimeout,
-                           describe() + ": no settlement from the broker for " + address);
-  }
-  return settled.get();
 }
 
 std::uint64_t AmqpConnection::subscribe(const std::string& address, std::uint32_t credit,

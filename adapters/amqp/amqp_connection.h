@@ -55,6 +55,9 @@ class AmqpConnection final : public Connection {
   using OnMessage = std::function<void(Received)>;
 
   static Result<std::shared_ptr<AmqpConnection>> create(AmqpConnectionSettings settings);
+  // Why `url` is not one a connection takes ("" when it is: amqp:// or amqps://).
+  static std::string urlProblem(const std::string& url);
+  static bool isTls(const std::string& url);
   ~AmqpConnection() override;
   AmqpConnection(const AmqpConnection&) = delete;
   AmqpConnection& operator=(const AmqpConnection&) = delete;
@@ -65,13 +68,11 @@ class AmqpConnection final : public Connection {
   // Any thread. Sends a durable message to `address`; `done` gets the broker's
   // settlement, once, on the AMQP thread (or on this one when it cannot go out): accepted,
   // rejected (permanent, with the broker's reason) or anything else (retry), or a retry
-  // at `deadline` (a minute when max()). `group_id` "" = none. Everything it needs from
-  // `message` is copied before it returns.
+  // at `deadline` (a minute when max()); a send still waiting for credit at its deadline
+  // is not sent. `group_id` "" = none. What it needs from `message` is copied before it
+  // returns.
   void sendAsync(const std::string& address, const Message& message, const std::string& group_id,
                  Clock::time_point deadline, std::function<void(Delivery)> done);
-  // The same, waiting for the settlement.
-  Delivery send(const std::string& address, const Message& message, const std::string& group_id,
-                Clock::time_point deadline);
 
   // Control thread. Opens a receiver on `address` (again after every reconnect) with at
   // most `credit` messages unsettled; returns its id.

@@ -1,6 +1,7 @@
 #include "adapters/amqp/amqp_endpoints.h"
 
 #include <algorithm>
+#include <future>
 
 #include "lienthong/log.h"
 
@@ -39,16 +40,27 @@ Result<void> AmqpInbound::start(InboundContext& context) {
 }
 
 void AmqpInbound::stop() {
-  if (subscription_ != 0) {
-    s_.connection->unsubscribe(subscription_);  // no message is taken after this
-    subscription_ = 0;
-  }
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   cv_.notify_all();
-  if (admitter_.joinable()) admitter_.join();
+  if (admitter_.joinable()) admitter_.join();  // nothing is admitted after this
+  // Admitted and settled by their outcome: the link stays attached until they are (a
+  // reload must not hand them to the broker again while the route still delivers them),
+  // for a while at most; one settled later is void, and the broker redelivers it.
+  {
+    std::unique_lock lock(outcomes_->mutex);
+    if (!outcomes_->cv.wait_for(lock, kOutcomeWaitAtStop,
+                                [&] { return outcomes_->pending == 0; })) {
+      log::warn("amqp", describe() + ": " + std::to_string(outcomes_->pending) +
+                            " message(s) still under way at stop go back to the broker");
+    }
+  }
+  if (subscription_ != 0) {
+    s_.connection->unsubscribe(subscription_);  // no message is taken after this
+    subscription_ = 0;
+  }
   // Taken and not admitted: back to the broker, untried.
   for (Received& r : queue_) s_.connection->settle(r.key, Settle::kRelease);
   queue_.clear();
@@ -75,19 +87,16 @@ void AmqpInbound::admitLoop() {
   for (;;) {
     if (batch.empty()) {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [&] { return stopping_.load() || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping
       batch.swap(queue_);
     }
     Received r = std::move(batch.front());
     batch.pop_front();
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) {  // stop() releases what is left in queue_
-        queue_.push_front(std::move(r));
-        for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
-        return;
-      }
+    if (stopping_.load()) {  // what is left goes back to the broker, untried
+      s_.connection->settle(r.key, Settle::kRelease);
+      for (const Received& left : batch) s_.connection->settle(left.key, Settle::kRelease);
+      return;
     }
     if (const std::string why = refusal(r.message); !why.empty()) {
       log::warn("amqp", "route " + context_->routeId() + ": rejected message " + r.message.id() +
@@ -102,7 +111,11 @@ void AmqpInbound::admitLoop() {
     const std::uint64_t key = r.key;
     Completion done;
     if (!journalled) {
-      done = [connection, key](Outcome&& o) {
+      {
+        std::lock_guard lock(outcomes_->mutex);
+        ++outcomes_->pending;
+      }
+      done = [connection, key, outcomes = outcomes_](Outcome&& o) {
         switch (o.status) {
           case Outcome::Status::kDelivered:
           case Outcome::Status::kStopped:
@@ -118,6 +131,7 @@ void AmqpInbound::admitLoop() {
             connection->settle(key, Settle::kRelease);
             break;
         }
+        outcomes->settled();
       };
     }
     for (std::chrono::milliseconds pause = 10ms;;
@@ -133,9 +147,10 @@ void AmqpInbound::admitLoop() {
       if (a == Admission::kStopping || stopping_) {
         lock.unlock();
         connection->settle(key, Settle::kRelease);
+        if (!journalled) outcomes_->settled();  // its completion will not come
         break;
       }
-      cv_.wait_for(lock, pause, [&] { return stopping_; });
+      cv_.wait_for(lock, pause, [&] { return stopping_.load(); });
     }
   }
 }
@@ -161,13 +176,11 @@ std::string AmqpOutbound::peer() const { return s_.connection->describe(); }
 bool AmqpOutbound::ready() const { return s_.connection->readyToSend(); }
 
 Delivery AmqpOutbound::send(Exchange& exchange) {
-  const std::string address = s_.address->render(exchange);
-  if (address.empty()) {
-    return Delivery::rejected(describe() + ": the address '" + s_.address->source() +
-                              "' renders empty");
-  }
-  const std::string group = s_.group_id ? s_.group_id->render(exchange) : exchange.orderKey();
-  return s_.connection->send(address, exchange.message(), group, exchange.deadline());
+  // The engine uses sendAsync(); this waits for it, for callers that need an answer.
+  std::promise<Delivery> result;
+  std::future<Delivery> settled = result.get_future();
+  sendAsync(exchange, [&result](Delivery d) { result.set_value(std::move(d)); });
+  return settled.get();  // the connection answers every send by its deadline or at stop
 }
 
 void AmqpOutbound::sendAsync(Exchange& exchange, SendDone done) {

@@ -3,6 +3,8 @@
 // only once it is kept (journalled) or delivered, and a sender that counts a message as
 // delivered only once the broker accepted it.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,13 +47,30 @@ class AmqpInbound final : public InboundEndpoint {
   // Why a message is refused before the route sees it, or "".
   std::string refusal(const Message& m) const;
 
+  // Messages admitted that settle by their outcome and have not yet: stop() waits for
+  // them. Shared with their completions, which may come after the endpoint is gone.
+  struct Outcomes {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::size_t pending = 0;
+    void settled() {
+      {
+        std::lock_guard lock(mutex);
+        --pending;
+      }
+      cv.notify_all();
+    }
+  };
+  static constexpr std::chrono::seconds kOutcomeWaitAtStop{10};
+
   AmqpInboundSettings s_;
+  std::shared_ptr<Outcomes> outcomes_ = std::make_shared<Outcomes>();
   InboundContext* context_ = nullptr;
   std::uint64_t subscription_ = 0;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<Received> queue_;  // taken on the AMQP thread, admitted on admitter_
-  bool stopping_ = false;
+  std::deque<Received> queue_;         // taken on the AMQP thread, admitted on admitter_
+  std::atomic<bool> stopping_{false};  // written under mutex_ (cv_ waits on it)
   std::thread admitter_;
 };
 

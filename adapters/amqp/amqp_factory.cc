@@ -22,6 +22,7 @@ std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::
   AmqpConnectionSettings s;
   s.name = name;
   if (r.has("url") && r.has("urls")) {
+    r.node("url");  // read: one error for both, not also an unknown key
     ctx.error(*r.node("urls"), "give 'url' or 'urls' (failover, in order), not both");
   } else if (auto u = r.string("url")) {
     s.urls.push_back(*u);
@@ -32,10 +33,9 @@ std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::
     ctx.error(node, "amqp connection needs 'url' or 'urls'");
   }
   for (std::size_t i = 0; i < s.urls.size(); ++i) {
-    const std::string& url = s.urls[i];
-    if (url.rfind("amqp://", 0) != 0 && url.rfind("amqps://", 0) != 0) {
+    if (std::string why = AmqpConnection::urlProblem(s.urls[i]); !why.empty()) {
       const YAML::Node* at = r.has("url") ? r.node("url") : r.node("urls");
-      ctx.error(r.has("url") ? *at : (*at)[i], "'" + url + "' is not an amqp:// or amqps:// URL");
+      ctx.error(r.has("url") ? *at : (*at)[i], why);
     }
   }
   if (auto u = r.string("user")) s.user = *u;
@@ -77,7 +77,7 @@ std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::
   if (auto v = r.positiveDuration("idle-timeout")) s.idle_timeout = *v;
   r.finish();
   if (ctx.errors().size() != before) return nullptr;
-  const bool tls_url = !s.urls.empty() && s.urls.front().rfind("amqps:", 0) == 0;
+  const bool tls_url = !s.urls.empty() && AmqpConnection::isTls(s.urls.front());
   if (tls_node && !tls_url) {
     ctx.error(*tls_node, "amqp connection '" + name + "': 'tls' applies to amqps:// URLs only");
     return nullptr;

@@ -6,11 +6,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <set>
 
 #include "adapters/http/http_listener.h"
 #include "core/daemon.h"
 #include "fakes/http_peer.h"
+#include "integration/fixtures.h"
 #include "integration/test_support.h"
 
 namespace lienthong {
@@ -22,35 +24,11 @@ using testing::httpCall;
 using testing::HttpPeer;
 using testing::TempHome;
 
-// The broker's folder, from the fixture.
-std::string brokerDir() {
-  const char* dir = std::getenv("LIENTHONG_TEST_RABBITMQ_DIR");
-  return dir ? dir : "";
-}
+std::string brokerDir() { return testing::fixtureDir("rabbitmq"); }
 
-std::string brokerUrl() {
-  std::ifstream in(brokerDir() + "/port");
-  std::string port;
-  std::getline(in, port);
-  return "amqp://127.0.0.1:" + port;
-}
+std::string brokerUrl() { return "amqp://127.0.0.1:" + testing::fixturePort(brokerDir()); }
 
-// Messages waiting in a queue, as the broker counts them (-1 when unknown).
-long queueDepth(const std::string& queue) {
-  const std::string cmd = std::string(LIENTHONG_SOURCE_DIR) + "/tests/fixtures/rabbitmq.sh ctl " +
-                          brokerDir() + " list_queues name messages --quiet 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  char line[512];
-  long depth = 0;
-  while (std::fgets(line, sizeof line, p)) {
-    char name[400];
-    long n = 0;
-    if (std::sscanf(line, "%399s %ld", name, &n) == 2 && queue == name) depth = n;
-  }
-  ::pclose(p);
-  return depth;
-}
+long queueDepth(const std::string& queue) { return testing::queueDepth(brokerDir(), queue); }
 
 class AmqpTest : public ::testing::Test {
  protected:
@@ -175,11 +153,60 @@ TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
   EXPECT_EQ(peer_.requests()[0].body, "<ok/>");
 }
 
+// A reload while a message is being delivered: the old input keeps its link until the
+// message's outcome is settled, so the broker does not hand it out again.
+TEST_F(AmqpTest, AReloadLetsTheMessagesUnderWayFinishBeforeTheOldInputLetsGo) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  peer_.setHandler([released](const HttpPeer::Request& r) {
+    if (r.body == "held") released.wait();
+    return HttpPeer::Response{200, "ok", "text/plain"};
+  });
+  const std::string routes =
+      "routes:\n"
+      "  - id: in\n"
+      "    pattern: one-way\n"
+      "    from: { http: { listener: public, path: /in } }\n"
+      "    to: { amqp: { connection: broker, address: /queue/" +
+      queue_ +
+      " } }\n"
+      "  - id: out\n"
+      "    pattern: one-way\n"
+      "    from: { amqp: { connection: broker, address: /queue/" +
+      queue_ +
+      " } }\n"
+      "    to: { http: { connection: backend } }\n";
+  start(routes);
+  postWhenUp("/in", "held", {});
+  ASSERT_TRUE(peer_.waitForRequests(1, 20s));  // under way, settled by its outcome
+  home_.write("routes/r.yaml", routes + "    description: reloaded\n");
+  auto reloaded = std::async(std::launch::async, [&] {
+    ConfigErrors errors;
+    return daemon_->reload(errors);
+  });
+  // The reload waits for the held message (the old input's link stays attached).
+  EXPECT_EQ(reloaded.wait_for(300ms), std::future_status::timeout);
+  release.set_value();
+  ASSERT_TRUE(reloaded.get());
+  postWhenUp("/in", "after", {});
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& r : peer_.requests()) {
+          if (r.body == "after") return true;
+        }
+        return false;
+      },
+      20s));
+  int held = 0;
+  for (const auto& r : peer_.requests()) held += r.body == "held" ? 1 : 0;
+  EXPECT_EQ(held, 1) << "the message under way at the reload was delivered again";
+}
+
 // Runs the broker script on a broker of the test's own.
 int broker(const std::string& command, const std::string& dir) {
-  const std::string cmd = std::string(LIENTHONG_SOURCE_DIR) + "/tests/fixtures/rabbitmq.sh " +
-                          command + " " + dir + " >/dev/null 2>&1";
-  return std::system(cmd.c_str());
+  int status = 0;
+  testing::runCommand(testing::fixtureScript("rabbitmq.sh") + " " + command + " " + dir, &status);
+  return status;
 }
 
 // The broker goes away and comes back. Without a store the HTTP input answers 503 while it
@@ -192,10 +219,7 @@ TEST_F(AmqpTest, WhileTheBrokerIsAwayOneWayInputsAnswer503AndResumeByThemselves)
     std::string dir;
     ~Stop() { broker("stop", dir); }
   } stop{dir};
-  std::ifstream in(dir + "/port");
-  std::string port;
-  std::getline(in, port);
-  url_ = "amqp://127.0.0.1:" + port;
+  url_ = "amqp://127.0.0.1:" + testing::fixturePort(dir);
   const std::string q = "/queue/" + queue_;
   start(
       "routes:\n"
@@ -215,25 +239,34 @@ TEST_F(AmqpTest, WhileTheBrokerIsAwayOneWayInputsAnswer503AndResumeByThemselves)
   ASSERT_TRUE(peer_.waitForRequests(5, 30s));
 
   ASSERT_EQ(broker("stop", dir), 0);
-  int status = 0;
+  // Until the daemon sees the broker gone, a post may still be taken (202): it must
+  // arrive. Once refused (503), it must never arrive.
+  std::set<std::string> taken, refused;
+  int n = 0;
   ASSERT_TRUE(eventually(
-      [&] { return (status = httpCall(port_, "POST", "/in", "lost?").status) == 503; }, 20s))
-      << status;
+      [&] {
+        const std::string body = "during-" + std::to_string(n++);
+        const int status = httpCall(port_, "POST", "/in", body).status;
+        (status == 202 ? taken : refused).insert(body);
+        return status == 503;
+      },
+      20s));
 
   ASSERT_EQ(broker("resume", dir), 0);
   postWhenUp("/in", "after-0", {});
   for (int i = 1; i < 5; ++i) {
     EXPECT_EQ(httpCall(port_, "POST", "/in", "after-" + std::to_string(i)).status, 202);
   }
-  ASSERT_TRUE(peer_.waitForRequests(10, 30s)) << peer_.requests().size();
+  ASSERT_TRUE(peer_.waitForRequests(10 + taken.size(), 30s)) << peer_.requests().size();
   std::set<std::string> bodies;
   for (const auto& r : peer_.requests()) bodies.insert(r.body);
   for (int i = 0; i < 5; ++i) {
     EXPECT_TRUE(bodies.count("before-" + std::to_string(i)));
     EXPECT_TRUE(bodies.count("after-" + std::to_string(i)));
   }
-  EXPECT_FALSE(bodies.count("lost?"));  // refused, never acknowledged
-  daemon_->stop();                      // before its broker goes
+  for (const auto& b : taken) EXPECT_TRUE(bodies.count(b)) << b << " was acknowledged, then lost";
+  for (const auto& b : refused) EXPECT_FALSE(bodies.count(b)) << b << " was refused, yet sent";
+  daemon_->stop();  // before its broker goes
   daemon_.reset();
 }
 
@@ -257,7 +290,10 @@ TEST(AmqpConfig, BadSettingsAreReportedAtTheirPlace) {
              "    from: { amqp: { connection: good, address: /queue/q } }\n"
              "  - id: wrong-kind\n"
              "    pattern: one-way\n"
-             "    from: { amqp: { connection: web, address: /queue/q } }\n");
+             "    from: { amqp: { connection: web, address: /queue/q } }\n"
+             "  - id: bad-settle\n"
+             "    pattern: one-way\n"
+             "    from: { amqp: { connection: good, address: /queue/q, settle: always } }\n");
   ConfigErrors errors;
   auto daemon = Daemon::create(home.path("config.yaml").string(), errors);
   EXPECT_FALSE(daemon);
@@ -282,6 +318,9 @@ TEST(AmqpConfig, BadSettingsAreReportedAtTheirPlace) {
   EXPECT_NE(routes.find("r.yaml:4:19: an amqp input feeds one-way routes"), std::string::npos)
       << routes;
   EXPECT_NE(routes.find("r.yaml:7:33: connection 'web' is a http connection, not amqp"),
+            std::string::npos)
+      << routes;
+  EXPECT_NE(routes.find("r.yaml:10:66: 'settle' must be one of: journalled, delivered"),
             std::string::npos)
       << routes;
 }

@@ -16,6 +16,7 @@
 #include "core/store.h"
 #include "fakes/http_peer.h"
 #include "integration/daemon_process.h"
+#include "integration/fixtures.h"
 #include "integration/test_support.h"
 
 namespace lienthong {
@@ -28,33 +29,11 @@ using testing::post;
 using testing::readText;
 using testing::TempHome;
 
-// A fixture's folder (rabbitmq, postgresql), from CTest.
-std::string fixtureDir(const char* name) {
-  const char* dir = std::getenv("LIENTHONG_TEST_FIXTURES_DIR");
-  return dir ? std::string(dir) + "/" + name : "";
-}
+using testing::fixtureDir;
+using testing::fixturePort;
+using testing::runCommand;
 
-std::string portOf(const std::string& dir) {
-  std::ifstream in(dir + "/port");
-  std::string port;
-  std::getline(in, port);
-  return port;
-}
-
-// Runs a fixture script's command; its output.
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buffer[512];
-  while (std::fgets(buffer, sizeof buffer, p)) out += buffer;
-  ::pclose(p);
-  return out;
-}
-
-std::string script(const char* name) {
-  return std::string(LIENTHONG_SOURCE_DIR) + "/tests/fixtures/" + name;
-}
+std::string script(const char* name) { return testing::fixtureScript(name); }
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -66,18 +45,18 @@ class ClusterTest : public ::testing::Test {
     }
     static int n = 0;
     const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++n);
-    const std::string made =
-        run(script("postgresql.sh") + " psql " + pg_ + " -q -c 'CREATE DATABASE " + name + "'");
+    const std::string made = runCommand(script("postgresql.sh") + " psql " + pg_ +
+                                        " -q -c 'CREATE DATABASE " + name + "'");
     ASSERT_EQ(made, "") << made;
-    settings_.url = "postgresql://postgres@127.0.0.1:" + portOf(pg_) + "/" + name;
+    settings_.url = "postgresql://postgres@127.0.0.1:" + fixturePort(pg_) + "/" + name;
     queue_ = "cluster-" + name;
   }
 
   // A count from the test's database.
   long count(const std::string& sql) {
     const std::string db = settings_.url.substr(settings_.url.rfind('/') + 1);
-    const std::string out =
-        run(script("postgresql.sh") + " psql " + pg_ + " -d " + db + " -tA -c \"" + sql + "\"");
+    const std::string out = runCommand(script("postgresql.sh") + " psql " + pg_ + " -d " + db +
+                                       " -tA -c \"" + sql + "\"");
     return std::atol(out.c_str());
   }
 
@@ -166,6 +145,108 @@ TEST_F(ClusterTest, TheSharedStoreHandsTheJournalOfAGoneNodeToALiveOne) {
   EXPECT_EQ((*depths)["intake"].dead_letters, 0u);
 }
 
+// The daemon side of a take-over: a node that is gone left a journalled message; the
+// live daemon claims it (at its second look) and delivers it through the route.
+TEST_F(ClusterTest, ADaemonDeliversTheJournalOfANodeThatIsGone) {
+  {
+    auto gone = openStore(node("gone"));
+    ASSERT_TRUE(gone.ok()) << gone.error().message;
+    ASSERT_TRUE((*gone)->append("relay", status("left-behind")).ok());
+  }  // its session ends: its lock is free
+  HttpPeer backend;
+  TempHome home;
+  home.write("config.yaml",
+             "log: { level: warn }\n"
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n  backend: { http: { url: \"" +
+                 backend.url() +
+                 "\" } }\n"
+                 "store:\n  postgresql: { url: \"" +
+                 settings_.url +
+                 "\", node: live, take-over-every: 100ms }\n"
+                 "routes: [ routes ]\n");
+  home.write("routes/relay.yaml",
+             "routes:\n"
+             "  - id: relay\n"
+             "    pattern: one-way\n"
+             "    from: { http: { listener: public, path: /relay } }\n"
+             "    to: { http: { connection: backend, path: /in } }\n");
+  std::unique_ptr<Daemon> daemon;
+  ASSERT_NE(testing::startDaemon(home.path("config.yaml"), daemon), 0u);
+  ASSERT_TRUE(backend.waitForRequests(1, 10s)) << "the gone node's message was not taken over";
+  EXPECT_EQ(backend.requests()[0].body, "<TrangThai>left-behind</TrangThai>");
+  ASSERT_TRUE(testing::eventually([&] {
+    return count("SELECT count(*) FROM lienthong_journal") == 0;
+  })) << "delivered, but still journalled";
+  daemon->stop();
+}
+
+// `settle: delivered`: the broker keeps the message until it is delivered, nothing is
+// journalled, and an idempotency key recorded before (by any node) drops the message.
+TEST_F(ClusterTest, AnInputThatSettlesOnDeliveryDropsAKeyAnyNodeRecorded) {
+  HttpPeer backend;
+  {
+    auto tool = openStore(settings_, false);
+    ASSERT_TRUE(tool.ok()) << tool.error().message;
+    ASSERT_TRUE((*tool)->remember("deliver", "seen-before", SystemClock::now() + 1h).ok());
+  }
+  ::setenv("LIENTHONG_TEST_AMQP_PASSWORD", "guest", 1);
+  TempHome home;
+  home.write("config.yaml",
+             "log: { level: warn }\n"
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n"
+             "  backend: { http: { url: \"" +
+                 backend.url() +
+                 "\" } }\n"
+                 "  broker: { amqp: { url: \"amqp://127.0.0.1:" +
+                 fixturePort(broker_) +
+                 "\", user: guest, password-env: LIENTHONG_TEST_AMQP_PASSWORD,\n"
+                 "                    sasl: { mechanisms: [PLAIN], allow-insecure: true } } }\n"
+                 "store:\n  postgresql: { url: \"" +
+                 settings_.url +
+                 "\", node: only }\n"
+                 "routes: [ routes ]\n");
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: intake\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /status } }\n"
+             "    to: { amqp: { connection: broker, address: /queue/" +
+                 queue_ +
+                 " } }\n"
+                 "  - id: deliver\n"
+                 "    pattern: one-way\n"
+                 "    from: { amqp: { connection: broker, address: /queue/" +
+                 queue_ +
+                 ", settle: delivered } }\n"
+                 "    delivery: { idempotency: { key: \"${MaThongDiep}\" } }\n"
+                 "    to: { http: { connection: backend, path: /in,\n"
+                 "                  forward-headers: [MaThongDiep] } }\n");
+  std::unique_ptr<Daemon> daemon;
+  const std::uint16_t port = testing::startDaemon(home.path("config.yaml"), daemon);
+  ASSERT_NE(port, 0u);
+  auto send = [&](const std::string& key) {
+    return testing::httpCall(port, "POST", "/status", key, {{"MaThongDiep", key}}).status;
+  };
+  ASSERT_TRUE(testing::eventually([&] { return send("seen-before") == 200; }, 20s));
+  ASSERT_EQ(send("new"), 200);
+  ASSERT_TRUE(backend.waitForRequests(1, 20s));
+  // Both left the queue: the duplicate acknowledged, not delivered.
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        return testing::queueDepth(broker_, queue_) == 0 &&
+               daemon->engine().stats().duplicates == 1;
+      },
+      20s));
+  ASSERT_EQ(backend.requests().size(), 1u);
+  EXPECT_EQ(backend.requests()[0].headers.at("MaThongDiep"), "new");
+  EXPECT_EQ(count("SELECT count(*) FROM lienthong_journal"), 0) << "nothing is journalled";
+  EXPECT_EQ(count("SELECT count(*) FROM lienthong_idempotency WHERE key = 'new'"), 1)
+      << "a delivered message's key is recorded";
+  daemon->stop();
+}
+
 // Two nodes take dossier status messages over HTTP and hand them to a single-active-
 // consumer quorum queue before answering; the consumer delivers them to the one-stop
 // system with idempotency keys in PostgreSQL. The node that consumes is SIGKILLed
@@ -175,12 +256,14 @@ TEST_F(ClusterTest, TwoNodesOneKilledNothingLostOrderKept) {
   constexpr int kDossiers = 40;
   constexpr int kPerDossier = 250;  // 10,000 messages
   constexpr int kClients = 8;
-  ASSERT_EQ(run(script("rabbitmq.sh") + " declare " + broker_ + " " + queue_ + " >/dev/null"), "");
+  ASSERT_EQ(
+      runCommand(script("rabbitmq.sh") + " declare " + broker_ + " " + queue_ + " >/dev/null"), "");
 
   struct Received {
     std::string dossier;
     int seq;
     std::string id;
+    std::string node;  // which node delivered it
   };
   std::mutex received_mutex;
   std::vector<Received> received;
@@ -191,8 +274,8 @@ TEST_F(ClusterTest, TwoNodesOneKilledNothingLostOrderKept) {
       return it == r.headers.end() ? std::string() : it->second;
     };
     std::lock_guard lock(received_mutex);
-    received.push_back(
-        {header("MaHoSo"), std::atoi(header("ThuTu").c_str()), header("MaThongDiep")});
+    received.push_back({header("MaHoSo"), std::atoi(header("ThuTu").c_str()), header("MaThongDiep"),
+                        header("X-Node")});
     return HttpPeer::Response{200, "ok", "text/plain"};
   });
   auto delivered = [&] {
@@ -212,7 +295,7 @@ TEST_F(ClusterTest, TwoNodesOneKilledNothingLostOrderKept) {
                    backend.url() +
                    "\", pool: 16 } }\n"
                    "  broker: { amqp: { url: \"amqp://127.0.0.1:" +
-                   portOf(broker_) +
+                   fixturePort(broker_) +
                    "\", user: guest, password-env: LIENTHONG_TEST_AMQP_PASSWORD,\n"
                    "                    sasl: { mechanisms: [PLAIN], allow-insecure: true },\n"
                    "                    reconnect: { initial: 50ms, max: 1s } } }\n"
@@ -238,8 +321,11 @@ TEST_F(ClusterTest, TwoNodesOneKilledNothingLostOrderKept) {
                    "      retry: { initial: 20ms, max: 200ms }\n"
                    "      idempotency: { key: \"${MaThongDiep}\", keep: 1d }\n"
                    "      ordering: { key: \"${MaHoSo}\" }\n"
+                   "    steps: [ { set-header: { X-Node: " +
+                   name +
+                   " } } ]\n"
                    "    to: { http: { connection: backend, path: /in,\n"
-                   "                  forward-headers: [MaHoSo, ThuTu, MaThongDiep] } }\n");
+                   "                  forward-headers: [MaHoSo, ThuTu, MaThongDiep, X-Node] } }\n");
   };
   configure(home_a, "node-a");
   configure(home_b, "node-b");
@@ -247,6 +333,14 @@ TEST_F(ClusterTest, TwoNodesOneKilledNothingLostOrderKept) {
   auto b = std::make_unique<DaemonProcess>(home_b.path("config.yaml"), home_b.path("d.log"));
   std::atomic<std::uint16_t> port_b{b->waitReady()};
   ASSERT_NE(port_b.load(), 0) << readText(home_b.path("d.log"));
+  // a starts once b consumes: b is the queue's single active consumer.
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        return runCommand(script("rabbitmq.sh") + " ctl " + broker_ + " list_consumers --quiet")
+                   .find(queue_) != std::string::npos;
+      },
+      30s))
+      << readText(home_b.path("d.log"));
   DaemonProcess a(home_a.path("config.yaml"), home_a.path("d.log"));
   const std::uint16_t port_a = a.waitReady();
   ASSERT_NE(port_a, 0) << readText(home_a.path("d.log"));
@@ -291,6 +385,13 @@ TEST_F(ClusterTest, TwoNodesOneKilledNothingLostOrderKept) {
     for (auto& t : clients) t.join();
     FAIL() << "3000 messages did not arrive\n" << logs();
   }
+  std::size_t before_kill = 0;
+  {
+    std::lock_guard lock(received_mutex);
+    before_kill = received.size();
+    // b is the queue's single active consumer: everything so far came through it.
+    for (const auto& r : received) ASSERT_EQ(r.node, "node-b") << "a consumed before the kill";
+  }
   b_alive = false;
   EXPECT_EQ(b->kill(SIGKILL), 128 + SIGKILL);
   for (auto& t : clients) t.join();
@@ -314,6 +415,10 @@ TEST_F(ClusterTest, TwoNodesOneKilledNothingLostOrderKept) {
     unique.insert(r.id);
   }
   const std::size_t duplicates = received.size() - unique.size();
+  // The survivor took over the queue: what arrived after the kill came through a.
+  for (std::size_t i = before_kill + 200; i < received.size(); ++i) {
+    ASSERT_EQ(received[i].node, "node-a") << "delivery " << i << " after the kill";
+  }
   for (const auto& [dossier, seqs] : by_dossier) {
     for (std::size_t i = 1; i < seqs.size(); ++i) {
       ASSERT_TRUE(seqs[i] == seqs[i - 1] + 1 || seqs[i] == seqs[i - 1])
