@@ -178,14 +178,14 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   // Ready is read first: once it is set, the store is too.
   const bool store_ready = store_ready_.load();
   Store* const store = store_.load();
+  // An input's message (not one a step emitted, a recovered or a rerouted one).
+  const bool input = seq == 0 && first_step == 0;
   // An input whose broker keeps the message until its outcome: the broker is its journal.
-  const bool kept_by_input = one_way && seq == 0 && first_step == 0 && job->route->from &&
-                             job->route->from->keepsMessages();
+  const bool kept_by_input =
+      one_way && input && job->route->from && job->route->from->keepsMessages();
   const bool journal = one_way && store && seq == 0 && !kept_by_input;
   if (one_way && seq == 0 && store_required_ && (!store_ready || !store)) {
-    std::lock_guard lock(mutex_);
-    ++counters_.refused;
-    return {Admission::kUnavailable, {}};
+    return refuse(Admission::kUnavailable);
   }
   // Kept by its input's broker: a key seen before makes it a duplicate now; a new key is
   // recorded once it is delivered (a node that dies first leaves it to another).
@@ -197,13 +197,11 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     } else {
       auto seen = store->known(job->route->id, key, SystemClock::now());
       if (!seen.ok()) {
-        std::lock_guard lock(mutex_);
-        ++counters_.refused;
         if (!store_failing_.exchange(true)) {
           log::error("engine", "the store cannot check idempotency keys (" + seen.error().message +
                                    "); route " + job->route->id + " takes no message until it can");
         }
-        return {Admission::kUnavailable, {}};
+        return refuse(Admission::kUnavailable);
       }
       if (*seen) {
         job->duplicate = true;
@@ -214,11 +212,8 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   }
   // Held in memory only: acknowledged only while its output can take it (a broker that
   // is down would leave it in a process that may not live to deliver it).
-  if (one_way && !journal && seq == 0 && first_step == 0 && job->route->to &&
-      !job->route->to->ready()) {
-    std::lock_guard lock(mutex_);
-    ++counters_.refused;
-    return {Admission::kUnavailable, {}};
+  if (one_way && !journal && input && job->route->to && !job->route->to->ready()) {
+    return refuse(Admission::kUnavailable);
   }
   bool run_here = false;
   {
@@ -238,7 +233,6 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     run_here = mayRunHere();
     // An input's message waits a while for a place: a short overload slows its callers
     // down instead of refusing them (and the refusals' churn would take the CPU).
-    const bool input = seq == 0 && first_step == 0;
     if (!run_here && !past_limits && input && !roomLocked(one_way) &&
         settings_.admission_wait.count() > 0) {
       ++room_waiters_;
@@ -340,6 +334,12 @@ Admission Engine::recover(std::shared_ptr<const Route> route, std::uint64_t vers
   return admitJob(std::move(route), version, std::move(stored.message), stored.first_step, false,
                   true, nullptr, stored.seq)
       .admission;
+}
+
+InboundContext::Admitted Engine::refuse(Admission why) {
+  std::lock_guard lock(mutex_);
+  ++counters_.refused;
+  return {why, {}};
 }
 
 bool Engine::roomLocked(bool one_way) const {

@@ -134,6 +134,8 @@ class Engine {
   // With mutex_ held: queues the job, or holds it behind the running message with its
   // order key. True when it went into the queue (a worker should be woken).
   bool enqueueLocked(JobPtr job);
+  // Counts a refusal; the answer to give.
+  InboundContext::Admitted refuse(Admission why);
   // With mutex_ held: whether a message of the pattern would be admitted now.
   bool roomLocked(bool one_way) const;
   // With mutex_ held: the job is done with its order key; the next one waiting for the

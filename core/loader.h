@@ -24,10 +24,10 @@ struct EngineSettings {
   std::size_t workers = 32;
   std::size_t queue = 1024;
   std::size_t max_pending = 10'000;
+  std::chrono::milliseconds drain_timeout{30'000};
   // How long an input waits for room when the engine is full before it is pushed back
   // (HTTP 503): a client then sees a slower answer instead of a refusal. 0: at once.
   std::chrono::milliseconds admission_wait{1000};
-  std::chrono::milliseconds drain_timeout{30'000};
 };
 
 struct DaemonConfig {

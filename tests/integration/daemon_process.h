@@ -65,7 +65,8 @@ class DaemonProcess {
     while (std::chrono::steady_clock::now() < deadline) {
       std::string text = readText(log_).substr(offset_);
       std::smatch m;
-      if (text.find("ready") != std::string::npos && std::regex_search(text, m, listening)) {
+      if (text.find("lienthongd: ready") != std::string::npos &&
+          std::regex_search(text, m, listening)) {
         return static_cast<std::uint16_t>(std::stoi(m[1].str()));
       }
       if (exited()) return 0;

@@ -498,19 +498,41 @@ TEST_F(DaemonTest, AJournalledGroupResumesAfterItsAggregate) {
 }
 
 TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {
-  startWithHeldPeer("{ workers: 1, queue: 1, drain-timeout: 5s }");
+  startWithHeldPeer("{ workers: 1, queue: 1, drain-timeout: 5s, admission-wait: 0s }");
   auto first =
       std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "1"); });
   ASSERT_TRUE(peer_.waitForRequests(1, 10s));  // the only worker is busy
   auto second =
       std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "2"); });
   ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().queued == 1; }));
+  const auto asked = std::chrono::steady_clock::now();
   auto third = httpCall(port_, "POST", "/slow", "3");
   EXPECT_EQ(third.status, 503);
   EXPECT_EQ(third.headers["Retry-After"], "1");
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 500ms);  // no admission wait
   release_.set_value();
   EXPECT_EQ(first.get().status, 200);
   EXPECT_EQ(second.get().status, 200);
+}
+
+// With an admission wait, a request that finds the engine full waits for a place and is
+// served once one frees up, instead of a 503.
+TEST_F(DaemonTest, AFullEngineMakesARequestWaitUpToAdmissionWait) {
+  startWithHeldPeer("{ workers: 1, queue: 1, drain-timeout: 5s, admission-wait: 20s }");
+  auto first =
+      std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "1"); });
+  ASSERT_TRUE(peer_.waitForRequests(1, 10s));
+  auto second =
+      std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "2"); });
+  ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().queued == 1; }));
+  auto third =
+      std::async(std::launch::async, [&] { return httpCall(port_, "POST", "/slow", "3"); });
+  ASSERT_TRUE(eventually([&] { return daemon_->engine().stats().waiting_for_room == 1; }));
+  release_.set_value();
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(second.get().status, 200);
+  EXPECT_EQ(third.get().status, 200);
+  EXPECT_EQ(daemon_->engine().stats().refused, 0u);
 }
 
 TEST_F(DaemonTest, ReloadSwapsValidRoutesAndKeepsTheRunningSetOtherwise) {

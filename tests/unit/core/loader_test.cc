@@ -364,5 +364,44 @@ TEST_F(LoaderTest, BadDaemonConfigIsReportedWithItsPlace) {
   }
 }
 
+// The store and engine settings of cluster mode, each error at its place.
+TEST_F(LoaderTest, BadStoreAndAdmissionSettingsAreReportedAtTheirPlace) {
+  const std::string both =
+      "engine: { admission-wait: soon }\n"
+      "store:\n  path: var/l.db\n  postgresql: { url: \"postgresql://db/l\" }\n";
+  const std::string pg =
+      "store:\n  postgresql: { urll: \"postgresql://db/l\", take-over-every: 0s,\n"
+      "                password-env: LIENTHONG_TEST_UNSET_VARIABLE }\n";
+  struct Case {
+    std::string config;
+    std::vector<std::pair<std::string, std::string>> errors;  // at which text: what
+  };
+  const std::vector<Case> cases = {
+      {both,
+       {{"soon", "'admission-wait'"},
+        {"{ url", "a store is either embedded ('path') or 'postgresql', not both"}}},
+      {pg,
+       {{"{ urll", "'url'"},
+        {"urll", "unknown key 'urll'"},
+        {"0s", "'take-over-every' must be longer than 0"},
+        {"LIENTHONG_TEST_UNSET_VARIABLE",
+         "environment variable LIENTHONG_TEST_UNSET_VARIABLE is not set"}}},
+  };
+  for (const Case& c : cases) {
+    write("config.yaml", c.config);
+    ConfigErrors errors;
+    Loader loader(registry_, false);
+    EXPECT_FALSE(loader.loadConfig((dir_ / "config.yaml").string(), errors));
+    const std::string text = errors.str();
+    EXPECT_EQ(errors.size(), c.errors.size()) << text;
+    for (const auto& [where, what] : c.errors) {
+      EXPECT_NE(text.find(at("config.yaml", c.config, where)), std::string::npos)
+          << "no error at '" << where << "'\n"
+          << text;
+      EXPECT_NE(text.find(what), std::string::npos) << "missing: " << what << "\n" << text;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lienthong
