@@ -1,6 +1,7 @@
 #pragma once
 // A fake outbound endpoint: records what it was sent and answers with a script.
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -100,6 +101,20 @@ class FakeAsyncOutbound : public OutboundEndpoint {
     }
     f.done(std::move(d));
     return f.message;
+  }
+  // Settles the one in flight whose body is `body`; false when there is none.
+  bool settleBody(const std::string& body, Delivery d) {
+    InFlight f;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
+                             [&](const InFlight& i) { return i.message.body() == body; });
+      if (it == in_flight_.end()) return false;
+      f = std::move(*it);
+      in_flight_.erase(it);
+    }
+    f.done(std::move(d));
+    return true;
   }
   std::size_t inFlight() const {
     std::lock_guard lock(mutex_);
