@@ -12,8 +12,10 @@
 #include <proton/messaging_handler.hpp>
 #include <proton/receiver.hpp>
 #include <proton/receiver_options.hpp>
+#include <proton/source_options.hpp>
 #include <proton/sender.hpp>
 #include <proton/sender_options.hpp>
+#include <proton/target_options.hpp>
 #include <proton/tracker.hpp>
 #include <proton/types.hpp>
 
@@ -42,6 +44,8 @@ class Sender : public proton::messaging_handler {
   void on_container_start(proton::container& c) override {
     proton::sender_options so;
     so.auto_settle(true);
+    // Durable termini, as lienthong's: the queue RabbitMQ creates is durable, like its.
+    so.target(proton::target_options().durability_mode(proton::terminus::CONFIGURATION));
     proton::connection conn = c.connect(url_, options());
     conn.open_sender(address_, so);
   }
@@ -84,6 +88,7 @@ class Receiver : public proton::messaging_handler {
     proton::receiver_options ro;
     ro.auto_accept(false);
     ro.credit_window(credit_);
+    ro.source(proton::source_options().durability_mode(proton::terminus::CONFIGURATION));
     proton::connection conn = c.connect(url_, options());
     conn.open_receiver(address_, ro);
   }
