@@ -37,6 +37,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "lienthong/log.h"
 
@@ -328,17 +329,29 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       connection_queue_ = &c.work_queue();
     }
     connected_ = true;
-    log::info("amqp", "connection " + s_.name + " open (" +
-                          c.transport().connection().container_id() +
-                          (c.reconnected() ? ", reconnected)" : ")"));
+    log::info(
+        "amqp",
+        "connection " + s_.name + " open (" + c.transport().connection().container_id() +
+            (c.reconnected() ? ", reconnected" : "") +
+            (failed_attempts_ ? " after " + std::to_string(failed_attempts_) + " failed attempt(s))"
+                              : ")"));
+    failed_attempts_ = 0;
+    last_failure_.clear();
     for (auto& [id, sub] : subscriptions_) openReceiver(id, sub);
   }
 
-  void on_transport_error(proton::transport& t) override { lost("transport: " + t.error().what()); }
+  // An error is followed by the transport's close: one failure, said with its reason.
+  void on_transport_error(proton::transport& t) override {
+    error_seen_ = true;
+    lost("transport: " + t.error().what());
+  }
   void on_connection_error(proton::connection& c) override {
+    error_seen_ = true;
     lost("connection: " + c.error().what());
   }
-  void on_transport_close(proton::transport&) override { lost("closed"); }
+  void on_transport_close(proton::transport&) override {
+    lost("closed", !std::exchange(error_seen_, false));
+  }
   void on_connection_close(proton::connection&) override { lost("closed by us"); }
 
   void on_error(const proton::error_condition& e) override {
@@ -467,6 +480,8 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     msg.setHeader("amqp.address", sub->address);
     received_[got.key] = {d, sub_id};
     if (!unreadable.empty()) {
+      log::warn("amqp", "connection " + s_.name + ": rejected message " + msg.id() + " on " +
+                            sub->address + ": " + unreadable);
       settle(got.key, Settle::kReject, unreadable);
       return;
     }
@@ -635,7 +650,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   }
 
   // The connection is gone (Proton reconnects by itself): what was under way is not.
-  void lost(const std::string& why) {
+  void lost(const std::string& why, bool new_failure = true) {
     {
       std::lock_guard lock(start_mutex_);
       connection_queue_ = nullptr;
@@ -647,6 +662,18 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       log::info("amqp", "connection " + s_.name + " closed");
     } else if (was) {
       log::warn("amqp", "connection " + s_.name + " lost (" + why + "); reconnecting");
+    } else if (!closing_ && new_failure) {
+      // An attempt failed (refused, TLS, login): said when the reason changes, and once a
+      // minute while it stays the same, so that a broken setting is seen but not flooded.
+      ++failed_attempts_;
+      const auto now = Clock::now();
+      if (why != last_failure_ || now - last_failure_logged_ >= std::chrono::minutes(1)) {
+        log::warn("amqp", "connection " + s_.name + " cannot connect (" + why + "); " +
+                              std::to_string(failed_attempts_) +
+                              " failed attempt(s) so far, trying again");
+        last_failure_ = why;
+        last_failure_logged_ = now;
+      }
     }
     failSends(everySend, Delivery::retry(Delivery::Failure::kConnect,
                                          "the connection to the broker was lost (" + why + ")"));
@@ -680,8 +707,12 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   std::thread thread_;
   std::atomic<bool> started_{false};  // start() ran: callers skip its lock
   std::atomic<bool> connected_{false};
-  std::atomic<bool> closing_{false};  // stop() closes the connection: not a loss
-  std::mutex closed_mutex_;           // stop() waits for the connection to close
+  std::atomic<bool> closing_{false};   // stop() closes the connection: not a loss
+  std::uint64_t failed_attempts_ = 0;  // since the connection was last up (AMQP thread)
+  bool error_seen_ = false;            // this transport's failure was counted
+  std::string last_failure_;           // the reason of the last attempt logged
+  Clock::time_point last_failure_logged_;
+  std::mutex closed_mutex_;  // stop() waits for the connection to close
   std::condition_variable closed_cv_;
 
   // AMQP thread only.

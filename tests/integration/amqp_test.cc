@@ -1,7 +1,11 @@
 // The amqp endpoints against a real RabbitMQ (AMQP 1.0 plugin), started for these tests by
 // the CTest fixture (tests/fixtures/rabbitmq.sh): the daemon in process, on port 0.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,9 +13,21 @@
 #include <future>
 #include <set>
 
+#include <proton/codec/map.hpp>
+#include <proton/connection.hpp>
+#include <proton/connection_options.hpp>
+#include <proton/container.hpp>
+#include <proton/message.hpp>
+#include <proton/messaging_handler.hpp>
+#include <proton/sender.hpp>
+#include <proton/sender_options.hpp>
+#include <proton/target_options.hpp>
+#include <proton/tracker.hpp>
+
 #include "adapters/http/http_listener.h"
 #include "core/daemon.h"
 #include "fakes/http_peer.h"
+#include "integration/daemon_process.h"
 #include "integration/fixtures.h"
 #include "integration/test_support.h"
 
@@ -42,31 +58,41 @@ class AmqpTest : public ::testing::Test {
   }
 
   void start(const std::string& routes, const std::string& extra = "") {
-    home_.write(
-        "config.yaml",
-        std::string("log: { level: ") +
-            (std::getenv("LIENTHONG_TEST_LOG") ? std::getenv("LIENTHONG_TEST_LOG") : "warn") +
-            " }\n"
-            "engine: { workers: 4, queue: 256, drain-timeout: 5s }\n"
-            "listeners:\n  public: { http: { port: 0 } }\n"
-            "connections:\n"
-            "  backend: { http: { url: \"" +
-            peer_.url() +
-            "\" } }\n"
-            "  broker:\n"
-            "    amqp:\n"
-            "      url: " +
-            (url_.empty() ? brokerUrl() : url_) +
-            "\n"
-            "      reconnect: { initial: 50ms, max: 500ms }\n"
-            "      user: guest\n"
-            "      password-env: LIENTHONG_TEST_AMQP_PASSWORD\n"
-            "      sasl: { mechanisms: [PLAIN], allow-insecure: true }\n" +
-            extra + "routes: [ routes ]\n");
-    ::setenv("LIENTHONG_TEST_AMQP_PASSWORD", "guest", 1);
-    home_.write("routes/r.yaml", routes);
+    writeHome(routes, extra);
     port_ = testing::startDaemon(home_.path("config.yaml"), daemon_);
     ASSERT_NE(port_, 0);
+  }
+
+  // The test's, or `warn`: the in-process daemon's log is the test's output.
+  static std::string logLevel() {
+    return std::getenv("LIENTHONG_TEST_LOG") ? std::getenv("LIENTHONG_TEST_LOG") : "warn";
+  }
+
+  // The daemon's config (its log level, the backend, the broker connection) and routes.
+  void writeHome(const std::string& routes, const std::string& extra = "",
+                 const std::string& log_level = logLevel()) {
+    home_.write("config.yaml", "log: { level: " + log_level +
+                                   " }\n"
+                                   "engine: { workers: 4, queue: 256, drain-timeout: 5s }\n"
+                                   "listeners:\n  public: { http: { port: 0 } }\n"
+                                   "connections:\n"
+                                   "  backend: { http: { url: \"" +
+                                   peer_.url() +
+                                   "\" } }\n"
+                                   "  broker:\n"
+                                   "    amqp:\n"
+                                   "      reconnect: { initial: 50ms, max: 500ms }\n" +
+                                   (!connection_.empty()
+                                        ? connection_
+                                        : "      url: " + (url_.empty() ? brokerUrl() : url_) +
+                                              "\n"
+                                              "      user: guest\n"
+                                              "      password-env: LIENTHONG_TEST_AMQP_PASSWORD\n"
+                                              "      sasl: { mechanisms: [PLAIN], allow-insecure: "
+                                              "true }\n") +
+                                   extra + "routes: [ routes ]\n");
+    ::setenv("LIENTHONG_TEST_AMQP_PASSWORD", "guest", 1);
+    home_.write("routes/r.yaml", routes);
   }
 
   // Posts until the route takes it: 503 until the broker connection is up.
@@ -83,7 +109,54 @@ class AmqpTest : public ::testing::Test {
   std::unique_ptr<Daemon> daemon_;
   std::uint16_t port_ = 0;
   std::string queue_;
-  std::string url_;  // "" = the fixture's broker
+  std::string url_;         // "" = the fixture's broker
+  std::string connection_;  // the amqp connection's settings; "" = url_, guest, PLAIN
+
+  // A route pair through the test's queue: HTTP /in -> queue -> the backend.
+  std::string throughQueue() const {
+    return "routes:\n"
+           "  - id: in\n"
+           "    pattern: one-way\n"
+           "    from: { http: { listener: public, path: /in } }\n"
+           "    to: { amqp: { connection: broker, address: /queue/" +
+           queue_ +
+           " } }\n"
+           "  - id: out\n"
+           "    pattern: one-way\n"
+           "    from: { amqp: { connection: broker, address: /queue/" +
+           queue_ +
+           " } }\n"
+           "    to: { http: { connection: backend } }\n";
+  }
+  // An amqps:// connection to the fixture's broker, SASL EXTERNAL, with the broker's CA
+  // `ca` and the client certificate `who` (client, unknown) of the fixture's PKI.
+  static std::string tlsConnection(const std::string& ca, const std::string& who) {
+    const std::string tls = brokerDir() + "/tls/";
+    return "      url: amqps://localhost:" + testing::fixturePort(brokerDir(), "tls-port") +
+           "\n"
+           "      sasl: { mechanisms: [EXTERNAL] }\n"
+           "      tls: { ca: " +
+           tls + ca + ", cert: " + tls + who + ".pem, key: " + tls + who + "-key.pem }\n";
+  }
+  // The daemon, as a process, cannot connect and says why (`reason`, in its log); its
+  // input takes nothing meanwhile (503) and no link ever attached (no queue declared).
+  void expectCannotConnect(const std::string& reason) {
+    writeHome(throughQueue(), "", "info");  // a process's log is read for its ready line
+    testing::DaemonProcess daemon(home_.path("config.yaml"), home_.path("daemon.log"));
+    const std::uint16_t port = daemon.waitReady();
+    ASSERT_NE(port, 0) << daemon.output();
+    ASSERT_TRUE(daemon.waitForOutput("amqp: connection broker cannot connect (" + reason))
+        << daemon.output();
+    EXPECT_EQ(httpCall(port, "POST", "/in", "refused").status, 503);
+    EXPECT_EQ(queueDepth(queue_), -1);
+    EXPECT_EQ(daemon.output().find("connection broker open"), std::string::npos);
+  }
+  bool delivered(const std::string& body) const {
+    for (const auto& r : peer_.requests()) {
+      if (r.body == body) return true;
+    }
+    return false;
+  }
 };
 
 // HTTP -> queue -> HTTP: every message arrives, its headers travel as application
@@ -125,6 +198,40 @@ TEST_F(AmqpTest, MessagesGoThroughAQueueWithTheirHeadersAndGroup) {
   EXPECT_TRUE(eventually([&] { return queueDepth(queue_) == 0; }));  // all accepted
 }
 
+// Sends one message to `address` as another client of the broker would (not through
+// lienthong); whether the broker accepted it.
+bool sendAsAnotherClient(const std::string& address, const proton::message& message) {
+  struct Sender : proton::messaging_handler {
+    std::string address;
+    proton::message message;
+    bool sent = false, accepted = false;
+    void on_container_start(proton::container& c) override {
+      proton::connection_options o;
+      o.user("guest");
+      o.password("guest");
+      o.sasl_allowed_mechs("PLAIN");
+      o.sasl_allow_insecure_mechs(true);
+      c.connect(brokerUrl(), o);
+    }
+    void on_connection_open(proton::connection& c) override {
+      c.open_sender(address,
+                    proton::sender_options().target(proton::target_options().durability_mode(
+                        proton::terminus::CONFIGURATION)));  // as lienthong's
+    }
+    void on_sendable(proton::sender& s) override {
+      if (!std::exchange(sent, true)) s.send(message);
+    }
+    void on_tracker_settle(proton::tracker& t) override {
+      accepted = t.state() == proton::transfer::ACCEPTED;
+      t.connection().close();
+    }
+  } sender;
+  sender.address = address;
+  sender.message = message;
+  proton::container(sender).run();
+  return sender.accepted;
+}
+
 // Too large, or of a type the input does not take: rejected with the reason (the broker
 // drops it), never redelivered; the messages after it go through.
 TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
@@ -151,6 +258,40 @@ TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
   EXPECT_TRUE(eventually([&] { return queueDepth(queue_) == 0; }));
   EXPECT_EQ(peer_.requests().size(), 1u);
   EXPECT_EQ(peer_.requests()[0].body, "<ok/>");
+}
+
+// settle: delivered. A body that is not data (an AMQP map from another client) and an XML
+// body that does not parse are rejected with the reason: the broker drops them (this queue
+// has no dead-letter exchange) and never hands them out again; what follows is delivered.
+TEST_F(AmqpTest, BodiesThatCannotBeReadOrParsedAreRejectedNotRedelivered) {
+  start(
+      "routes:\n"
+      "  - id: in\n"
+      "    pattern: one-way\n"
+      "    from: { http: { listener: public, path: /in } }\n"
+      "    to: { amqp: { connection: broker, address: /queue/" +
+      queue_ +
+      " } }\n"
+      "  - id: out\n"
+      "    pattern: one-way\n"
+      "    from: { amqp: { connection: broker, address: /queue/" +
+      queue_ +
+      ", settle: delivered } }\n"
+      "    steps: [ { extract: { Number: /a/b } } ]\n"
+      "    to: { http: { connection: backend, forward-headers: [Number] } }\n");
+  const std::map<std::string, std::string> xml{{"Content-Type", "application/xml"}};
+  postWhenUp("/in", "<a><b>1</b></a>", xml);
+  ASSERT_TRUE(peer_.waitForRequests(1, 30s));  // both links are attached
+  proton::message map_body;
+  map_body.body(std::map<std::string, int>{{"MaHoSo", 1}});
+  ASSERT_TRUE(sendAsAnotherClient("/queue/" + queue_, map_body));
+  ASSERT_EQ(httpCall(port_, "POST", "/in", "<a><b>2</b", xml).status, 202);
+  ASSERT_EQ(httpCall(port_, "POST", "/in", "<a><b>3</b></a>", xml).status, 202);
+  ASSERT_TRUE(peer_.waitForRequests(2, 30s));
+  // Ready plus unacknowledged: a message handed out again and again would stay counted.
+  EXPECT_TRUE(eventually([&] { return queueDepth(queue_) == 0; }, 20s)) << queueDepth(queue_);
+  ASSERT_EQ(peer_.requests().size(), 2u);
+  EXPECT_EQ(peer_.requests()[1].headers.at("Number"), "3");
 }
 
 // A reload while a message is being delivered: the old input keeps its link until the
@@ -207,6 +348,19 @@ int broker(const std::string& command, const std::string& dir) {
   int status = 0;
   testing::runCommand(testing::fixtureScript("rabbitmq.sh") + " " + command + " " + dir, &status);
   return status;
+}
+
+// A loopback port nothing listens on (bound, then closed).
+std::uint16_t closedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 // The broker goes away and comes back. Without a store the HTTP input answers 503 while it
@@ -266,6 +420,66 @@ TEST_F(AmqpTest, WhileTheBrokerIsAwayOneWayInputsAnswer503AndResumeByThemselves)
   }
   for (const auto& b : taken) EXPECT_TRUE(bodies.count(b)) << b << " was acknowledged, then lost";
   for (const auto& b : refused) EXPECT_FALSE(bodies.count(b)) << b << " was refused, yet sent";
+  daemon_->stop();  // before its broker goes
+  daemon_.reset();
+}
+
+// Over TLS with a client certificate, logged in by SASL EXTERNAL as the certificate's
+// name: the broker's certificate is checked against the CA given and its host name.
+TEST_F(AmqpTest, TlsWithAClientCertificateLogsInAsItsNameBySaslExternal) {
+  connection_ = tlsConnection("ca.pem", "client");
+  start(throughQueue());
+  postWhenUp("/in", "over-tls", {});
+  ASSERT_TRUE(peer_.waitForRequests(1, 30s));
+  EXPECT_EQ(peer_.requests()[0].body, "over-tls");
+}
+
+// A certificate of the same CA whose name is no broker user does not log in: the login is
+// the certificate's name, nothing else. The input takes nothing (503).
+TEST_F(AmqpTest, AClientCertificateWhoseNameIsNoUserDoesNotLogIn) {
+  connection_ = tlsConnection("ca.pem", "unknown");
+  expectCannotConnect("transport: amqp:unauthorized-access: Authentication failed [mech=EXTERNAL]");
+}
+
+// A broker whose certificate the configured CA did not sign is not trusted: the connection
+// never comes up, so the input takes nothing (503) and nothing reaches the queue.
+TEST_F(AmqpTest, ABrokerCertificateOfAnotherCaIsNotTrusted) {
+  connection_ = tlsConnection("stranger-ca.pem", "client");
+  expectCannotConnect("transport: amqp:connection:framing-error: SSL Failure: ");
+}
+
+// Failover: the URLs are tried in order; an unreachable first one is passed over, and when
+// the broker in use goes away the connection moves to the next one by itself.
+TEST_F(AmqpTest, TheConnectionFailsOverToTheNextUrl) {
+  const std::string dir = home_.path("broker").string();
+  ASSERT_EQ(broker("start", dir), 0);
+  struct Stop {
+    std::string dir;
+    ~Stop() { broker("stop", dir); }
+  } stop{dir};
+  const std::string closed = "amqp://127.0.0.1:" + std::to_string(closedPort());
+  connection_ = "      urls: [ \"" + closed +
+                "\", \"amqp://127.0.0.1:" + testing::fixturePort(dir) + "\", \"" + brokerUrl() +
+                "\" ]\n"
+                "      user: guest\n"
+                "      password-env: LIENTHONG_TEST_AMQP_PASSWORD\n"
+                "      sasl: { mechanisms: [PLAIN], allow-insecure: true }\n";
+  start(throughQueue());
+  postWhenUp("/in", "first", {});
+  ASSERT_TRUE(peer_.waitForRequests(1, 30s));
+  EXPECT_EQ(queueDepth(queue_), -1) << "the fixture's broker was used before the second URL";
+  ASSERT_EQ(broker("stop", dir), 0);
+  // (A message the second broker acknowledged as it went stays in its queue, for when it
+  // is back: these two brokers share nothing.) The links attach on the third URL's broker:
+  ASSERT_TRUE(eventually([&] { return queueDepth(queue_) >= 0; }, 30s));
+  postWhenUp("/in", "after-0", {});
+  for (int i = 1; i < 5; ++i) {
+    ASSERT_EQ(httpCall(port_, "POST", "/in", "after-" + std::to_string(i)).status, 202);
+  }
+  for (int i = 0; i < 5; ++i) {
+    const std::string body = "after-" + std::to_string(i);
+    EXPECT_TRUE(eventually([&] { return delivered(body); }, 30s)) << body << " was lost";
+  }
   daemon_->stop();  // before its broker goes
   daemon_.reset();
 }

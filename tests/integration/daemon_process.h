@@ -74,6 +74,17 @@ class DaemonProcess {
     }
     return 0;
   }
+  // Whether its output since it started has `text` within `timeout` (false if it exits).
+  bool waitForOutput(const std::string& text, std::chrono::seconds timeout = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (readText(log_).find(text, offset_) != std::string::npos) return true;
+      if (exited()) return false;
+      std::this_thread::sleep_for(10ms);  // a file has no event to wait on
+    }
+    return false;
+  }
+  std::string output() const { return readText(log_).substr(offset_); }
   pid_t pid() const { return pid_; }
   // Sends `sig` and reaps the process; its exit status (128 + signal when killed).
   int kill(int sig) {

@@ -15,9 +15,10 @@ inline std::string fixtureDir(const std::string& name) {
   return dir ? std::string(dir) + "/" + name : "";
 }
 
-// The port a fixture's server listens on (its folder's `port` file).
-inline std::string fixturePort(const std::string& dir) {
-  std::ifstream in(dir + "/port");
+// The port a fixture's server listens on (its folder's `port` file, or another one:
+// "tls-port").
+inline std::string fixturePort(const std::string& dir, const std::string& file = "port") {
+  std::ifstream in(dir + "/" + file);
   std::string port;
   std::getline(in, port);
   return port;
