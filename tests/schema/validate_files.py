@@ -15,6 +15,8 @@ Checks, in order:
     route-tests.schema.json;
   * config files validate against config.schema.json:
       config/*.yaml, tests/data/config/good/*.yaml;
+  * the files that ConfigMaps in deploy/kubernetes/*.yaml hold (data keys ending in .yaml)
+    validate as route files when their `routes` lists routes, as config files otherwise;
   * every property of the schemas has a `description`;
   * a built-in list of bad documents, each a valid document with one defect, is rejected
     with an error at the defect (so the schemas are shown to reject things).
@@ -136,6 +138,33 @@ def config_files(root):
         d = root / base
         if d.is_dir():
             found += [p for p in sorted(d.glob("*.yaml")) if p.is_file()]
+    return found
+
+
+def embedded_files(root):
+    """(label, kind, text) of every *.yaml entry of the ConfigMaps in deploy/kubernetes/."""
+    found = []
+    d = root / "deploy" / "kubernetes"
+    if not d.is_dir():
+        return found
+    for path in sorted(d.glob("*.yaml")):
+        with open(path, encoding="utf-8") as f:
+            manifests = list(yaml.load_all(f, Loader=_Loader))
+        for m in manifests:
+            if not isinstance(m, dict) or m.get("kind") != "ConfigMap":
+                continue
+            name = (m.get("metadata") or {}).get("name", "?")
+            for key, text in sorted((m.get("data") or {}).items()):
+                if not key.endswith(".yaml") or not isinstance(text, str):
+                    continue
+                try:
+                    document = yaml.load(text, Loader=_Loader)
+                except yaml.YAMLError:
+                    document = None  # reported when loaded again below
+                routes = document.get("routes") if isinstance(document, dict) else None
+                is_routes = isinstance(routes, list) and any(isinstance(r, dict) for r in routes)
+                label = f"{path.relative_to(root)} [ConfigMap {name}: {key}]"
+                found.append((label, "routes" if is_routes else "config", text))
     return found
 
 
@@ -391,6 +420,23 @@ def main(argv):
                                       f"directory {root}")
             failures += errors
             print(f"{'FAIL' if errors else 'ok  '} {rel(path)} ({kind})")
+    try:
+        embedded = embedded_files(root)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        embedded = []
+        failures.append(f"deploy/kubernetes: not readable YAML: {' '.join(str(e).split())}")
+    for label, kind, text in embedded:
+        checked[kind] += 1
+        try:
+            document = yaml.load(text, Loader=_Loader)
+        except yaml.YAMLError as e:
+            failures.append(f"{label}: not readable YAML: {' '.join(str(e).split())}")
+            print(f"FAIL {label} ({kind})")
+            continue
+        errors = [f"{label}: {e.json_path}: {describe(e)}"
+                  for e in schema_errors(validators[kind], document)]
+        failures += errors
+        print(f"{'FAIL' if errors else 'ok  '} {label} ({kind})")
     if not routes:
         failures.append("no route file found (looked in routes/, tests/data/routes/good/, "
                         "bench/**/routes*.yaml)")
