@@ -7,8 +7,11 @@
 // (level-triggered) and non-blocking sockets. Pipelined requests are answered in order.
 //
 //   lienthong-echo [--address 127.0.0.1] [--port 0] [--threads 2] [--max-body 64MiB]
+//                  [--report-every N]
 //
-// Prints "listening on ADDRESS:PORT" (flushed) once it accepts connections; exits 0 on
+// Prints "listening on ADDRESS:PORT" (flushed) once it accepts connections, and with
+// --report-every "answered TOTAL" each time TOTAL echoed requests reach a multiple of N
+// (so that a benchmark sees a drain end without polling anything heavier); exits 0 on
 // SIGTERM or SIGINT.
 
 #include <arpa/inet.h>
@@ -40,6 +43,9 @@
 #include <vector>
 
 namespace {
+
+std::atomic<std::uint64_t> g_answered{0};
+std::uint64_t g_report_every = 0;  // 0: no reports
 
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kReadChunk = 64 * 1024;
@@ -419,6 +425,13 @@ class Worker {
     c.have_head = false;
     if (!keep) c.close_after_write = true;
     if (!send_parts(c, hdr, body)) return false;
+    if (g_report_every != 0) {
+      const std::uint64_t n = g_answered.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (n % g_report_every == 0) {
+        std::printf("answered %llu\n", static_cast<unsigned long long>(n));
+        std::fflush(stdout);
+      }
+    }
     c.begin += h.head_len + h.body_len;
     if (!keep && !c.want_write) {
       close_conn(c);
@@ -559,10 +572,12 @@ bool parse_size(std::string_view s, std::size_t& out) {
 [[noreturn]] void usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
                "usage: lienthong-echo [--address A] [--port N] [--threads N] [--max-body SIZE]\n"
+               "                      [--report-every N]\n"
                "  --address A      address to listen on (default 127.0.0.1)\n"
                "  --port N         port, 0 = any free port (default 0)\n"
                "  --threads N      worker threads (default 2)\n"
-               "  --max-body SIZE  larger requests get 413 (default 64MiB)\n");
+               "  --max-body SIZE  larger requests get 413 (default 64MiB)\n"
+               "  --report-every N print \"answered TOTAL\" at every N-th echoed request\n");
   std::exit(code);
 }
 
@@ -586,6 +601,10 @@ int main(int argc, char** argv) {
       if (!parse_uint(val, threads) || threads == 0 || threads > 256) usage(2);
     } else if (arg == "--max-body") {
       if (!parse_size(val, max_body)) usage(2);
+    } else if (arg == "--report-every") {
+      std::size_t n = 0;
+      if (!parse_uint(val, n) || n == 0) usage(2);
+      g_report_every = n;
     } else {
       usage(2);
     }

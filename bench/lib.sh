@@ -2,7 +2,8 @@
 
 # Starts the echo backend on a free port: sets ECHO_PORT, adds its pid to PIDS.
 start_echo() {
-  "$ECHO" --address 127.0.0.1 --port 0 >"$TMP/echo.out" 2>&1 &
+  # shellcheck disable=SC2086  # ECHO_ARGS: more options, word-split on purpose
+  "$ECHO" --address 127.0.0.1 --port 0 ${ECHO_ARGS:-} >"$TMP/echo.out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do grep -q '^listening on ' "$TMP/echo.out" && break; sleep 0.05; done
   ECHO_PORT=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/echo.out")
