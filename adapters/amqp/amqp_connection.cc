@@ -213,7 +213,9 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       // /queue/NAME) makes it durable, and agrees with one declared durable.
       options.target(proton::target_options().durability_mode(proton::terminus::CONFIGURATION));
       options.auto_settle(true);
-      proton::sender s = session_.open_sender(p->address, options);
+      // Each link on a session of its own: RabbitMQ ends the session (its channel) of a
+      // link it refuses, and that must not take the other links with it.
+      proton::sender s = connection_.open_session().open_sender(p->address, options);
       log::debug("amqp", "connection " + s_.name + ": opening a sender to " + p->address);
       it = senders_.emplace(p->address, s).first;
     }
@@ -228,7 +230,11 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     OnMessage on_message;
     proton::receiver receiver;
     bool open = false;
-    bool closing = false;  // unsubscribed: waits for the broker's detach
+    bool closing = false;          // unsubscribed: waits for the broker's detach
+    std::uint64_t attachment = 0;  // counts the attaches: a timer of an older one is void
+    std::chrono::milliseconds reattach_in{0};  // the next wait once the broker detaches it
+    std::string last_trouble;                  // the last reason logged, and when
+    Clock::time_point last_trouble_logged;
   };
 
   // AMQP thread.
@@ -321,9 +327,6 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
 
   void on_connection_open(proton::connection& c) override {
     connection_ = c;
-    // A session of its own for each (re)connection: after a reconnect the default
-    // session is the old one, which nothing attaches to any more.
-    session_ = c.open_session();
     {
       std::lock_guard lock(start_mutex_);
       connection_queue_ = &c.work_queue();
@@ -382,6 +385,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
                   Delivery::retry(Delivery::Failure::kRemote,
                                   "the broker closed the link to " + it->first + ": " + why));
       senders_.erase(it);
+      s.session().close();  // the link's own; the next send attaches anew
       return;
     }
   }
@@ -390,6 +394,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       if (it->second == s) {
         failWaiting(it->first, Delivery::retry(Delivery::Failure::kRemote, "the link closed"));
         senders_.erase(it);
+        s.session().close();
         return;
       }
     }
@@ -417,10 +422,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       }
     }
   }
-  void on_receiver_error(proton::receiver& r) override {
-    log::error("amqp", "connection " + s_.name + ": receiver on " + r.source().address() + ": " +
-                           r.error().what());
-  }
+  void on_receiver_error(proton::receiver&) override {}  // said when it ends, below
   // RabbitMQ answers a closing detach with a non-closing one: both end the receiver.
   void on_receiver_close(proton::receiver& r) override { receiverEnded(r); }
   void on_receiver_detach(proton::receiver& r) override { receiverEnded(r); }
@@ -439,6 +441,10 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     if (!sub || !sub->on_message) {
       d.release();
       return;
+    }
+    if (sub->reattach_in.count() > 0) {  // attached again, and working
+      sub->reattach_in = std::chrono::milliseconds(0);
+      sub->last_trouble.clear();
     }
     Received got;
     got.key = ++next_key_;
@@ -501,19 +507,80 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     o.credit_window(0);  // credit is granted by hand: one per settled message
     o.name("lienthong-" + s_.name + "-" + std::to_string(id));
     sub.open = false;
-    sub.receiver = session_.open_receiver(sub.address, o);
+    ++sub.attachment;
+    sub.receiver = connection_.open_session().open_receiver(sub.address, o);
   }
 
   void receiverEnded(proton::receiver& r) {
     for (auto it = subscriptions_.begin(); it != subscriptions_.end(); ++it) {
       if (it->second.receiver != r) continue;
+      r.session().close();  // the link's own (closed by us: on_session_close skips it)
       if (it->second.closing) {
         subscriptions_.erase(it);
       } else {
+        it->second.receiver = proton::receiver();
         it->second.open = false;
+        reattachLater(it->first, it->second, r.error().empty() ? "detached" : r.error().what());
       }
       return;
     }
+  }
+
+  // The broker ended a link's session (RabbitMQ does so when it refuses an attach, with
+  // the reason): a receiver is attached again later, a sender at the next send.
+  void on_session_error(proton::session&) override {}  // said by on_session_close
+  void on_session_close(proton::session& ss) override {
+    if (closing_) return;
+    const std::string why = ss.error().empty() ? "ended" : ss.error().what();
+    for (auto it = subscriptions_.begin(); it != subscriptions_.end(); ++it) {
+      if (!it->second.receiver || it->second.receiver.session() != ss) continue;
+      if (it->second.closing) {
+        subscriptions_.erase(it);
+      } else {
+        it->second.receiver = proton::receiver();
+        it->second.open = false;
+        reattachLater(it->first, it->second, why);
+      }
+      return;
+    }
+    for (auto it = senders_.begin(); it != senders_.end(); ++it) {
+      if (it->second.session() != ss) continue;
+      log::error("amqp", "connection " + s_.name + ": sender to " + it->first + ": " + why);
+      failWaiting(it->first,
+                  Delivery::retry(Delivery::Failure::kRemote,
+                                  "the broker closed the link to " + it->first + ": " + why));
+      senders_.erase(it);
+      return;
+    }
+  }
+
+  // The broker detached a receiver while the connection stays up (the attach was
+  // refused, an operator closed the consumer): attached again after a wait that doubles up
+  // to the reconnect maximum and is reset by a message received. Said at ERROR when the
+  // reason changes, and once a minute while it stays the same.
+  void reattachLater(std::uint64_t id, Subscription& sub, const std::string& why) {
+    if (!connection_ || !connected_ || closing_ || stopped_.load()) return;  // reconnect does
+    const std::chrono::milliseconds wait =
+        sub.reattach_in.count() > 0 ? sub.reattach_in : s_.reconnect_initial;
+    sub.reattach_in = std::min(wait * 2, s_.reconnect_max);
+    const auto now = Clock::now();
+    if (why != sub.last_trouble || now - sub.last_trouble_logged >= std::chrono::minutes(1)) {
+      log::error("amqp", "connection " + s_.name + ": the broker detached the receiver on " +
+                             sub.address + " (" + why + "); attaching it again in " +
+                             std::to_string(wait.count()) + "ms, and on after that");
+      sub.last_trouble = why;
+      sub.last_trouble_logged = now;
+    }
+    const std::uint64_t attachment = sub.attachment;
+    container_->schedule(toDuration(wait), [this, id, attachment] {
+      auto it = subscriptions_.find(id);
+      if (stopped_.load() || closing_ || !connection_ || !connected_ ||
+          it == subscriptions_.end() || it->second.closing || it->second.open ||
+          it->second.attachment != attachment) {
+        return;  // gone, or attached again by a reconnect meanwhile
+      }
+      openReceiver(id, it->second);
+    });
   }
 
   void flush(const std::string& address) {
@@ -717,7 +784,6 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
 
   // AMQP thread only.
   proton::connection connection_;
-  proton::session session_;
   std::map<std::string, proton::sender> senders_;
   std::map<std::string, std::deque<std::shared_ptr<PendingSend>>> waiting_;
   std::unordered_map<std::uint64_t, std::shared_ptr<PendingSend>> unsettled_;  // by tag

@@ -294,6 +294,52 @@ TEST_F(AmqpTest, BodiesThatCannotBeReadOrParsedAreRejectedNotRedelivered) {
   EXPECT_EQ(peer_.requests()[1].headers.at("Number"), "3");
 }
 
+// The broker refuses the input's receiver while the connection stays up (a non-durable
+// queue of that name exists; RabbitMQ ends the link's session): the other links of the
+// connection go on (each link has a session of its own), the receiver is attached again,
+// with backoff and without a reconnect, and once an operator removed that queue it
+// attaches (declaring the queue durable) and takes messages.
+TEST_F(AmqpTest, AReceiverTheBrokerDetachedIsAttachedAgainWithoutAReconnect) {
+  const std::string ctl = testing::fixtureScript("rabbitmq.sh") + " ctl " + brokerDir();
+  int status = 0;
+  const std::string declared = testing::runCommand(
+      ctl + " eval '{new, _} = rabbit_amqqueue:declare(rabbit_misc:r(<<\"/\">>, queue, <<\"" +
+          queue_ + "-refused\">>), false, false, [], none, <<\"lienthong-tests\">>), ok.'",
+      &status);
+  ASSERT_EQ(status, 0) << declared;
+  writeHome(throughQueue() +
+                "  - id: refused\n"
+                "    pattern: one-way\n"
+                "    from: { amqp: { connection: broker, address: /queue/" +
+                queue_ +
+                "-refused } }\n"
+                "    to: { http: { connection: backend } }\n",
+            "", "info");  // a process's log is read for its ready line
+  testing::DaemonProcess daemon(home_.path("config.yaml"), home_.path("daemon.log"));
+  const std::uint16_t port = daemon.waitReady();
+  ASSERT_NE(port, 0) << daemon.output();
+  const std::string refused = queue_ + "-refused";
+  ASSERT_TRUE(daemon.waitForOutput("the broker detached the receiver on /queue/" + refused +
+                                   " (amqp:precondition-failed: PRECONDITION_FAILED - "
+                                   "inequivalent arg 'durable'"))
+      << daemon.output();
+  // The refusal ended that link's session only: the other route's links carry on.
+  int posted = 0;
+  ASSERT_TRUE(eventually(
+      [&] { return (posted = httpCall(port, "POST", "/in", "beside").status) == 202; }, 20s))
+      << posted;
+  ASSERT_TRUE(eventually([&] { return delivered("beside"); }, 30s)) << daemon.output();
+  testing::runCommand(ctl + " delete_queue " + refused, &status);
+  ASSERT_EQ(status, 0);
+  // Declared again, durable, by the next attach (nothing else attaches to it).
+  ASSERT_TRUE(eventually([&] { return queueDepth(refused) >= 0; }, 30s)) << daemon.output();
+  proton::message m;
+  m.body(proton::binary(std::string("after")));
+  ASSERT_TRUE(sendAsAnotherClient("/queue/" + refused, m));
+  EXPECT_TRUE(eventually([&] { return delivered("after"); }, 30s)) << daemon.output();
+  EXPECT_EQ(daemon.output().find("connection broker lost"), std::string::npos) << daemon.output();
+}
+
 // A reload while a message is being delivered: the old input keeps its link until the
 // message's outcome is settled, so the broker does not hand it out again.
 TEST_F(AmqpTest, AReloadLetsTheMessagesUnderWayFinishBeforeTheOldInputLetsGo) {
