@@ -217,8 +217,9 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       // link it refuses, and that must not take the other links with it.
       proton::sender s = connection_.open_session().open_sender(p->address, options);
       log::debug("amqp", "connection " + s_.name + ": opening a sender to " + p->address);
-      it = senders_.emplace(p->address, s).first;
+      it = senders_.emplace(p->address, Sender{s, {}}).first;
     }
+    it->second.used = Clock::now();
     waiting_[p->address].push_back(p);
     flush(p->address);
   }
@@ -230,8 +231,8 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     OnMessage on_message;
     proton::receiver receiver;
     bool open = false;
-    bool closing = false;          // unsubscribed: waits for the broker's detach
-    std::uint64_t attachment = 0;  // counts the attaches: a timer of an older one is void
+    bool closing = false;                      // unsubscribed: waits for the broker's detach
+    Clock::time_point reattach_at;             // when the sweep attaches it again; {} = not
     std::chrono::milliseconds reattach_in{0};  // the next wait once the broker detaches it
     std::string last_trouble;                  // the last reason logged, and when
     Clock::time_point last_trouble_logged;
@@ -248,9 +249,9 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     auto it = subscriptions_.find(id);
     if (it == subscriptions_.end()) return;
     it->second.on_message = nullptr;
-    if (it->second.open && it->second.receiver.active()) {
+    if (connected_ && it->second.receiver) {  // open, or its attach under way
       it->second.closing = true;
-      it->second.receiver.close();  // the broker's detach answer removes it
+      it->second.receiver.close();  // the broker's detach answer removes it (or a loss)
       return;
     }
     subscriptions_.erase(it);
@@ -262,6 +263,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     if (it == received_.end()) return;  // from a connection lost since: redelivered
     proton::delivery d = it->second.delivery;
     const std::uint64_t sub = it->second.subscription;
+    const proton::receiver from = d.receiver();
     received_.erase(it);
     switch (how) {
       case Settle::kAccept:
@@ -287,14 +289,19 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       }
     }
     auto s = subscriptions_.find(sub);
-    if (s != subscriptions_.end() && s->second.open && s->second.receiver.active() &&
-        !s->second.closing) {
+    if (s != subscriptions_.end() && s->second.open && s->second.receiver == from &&
+        s->second.receiver.active() && !s->second.closing) {
       s->second.receiver.add_credit(1);
     }
   }
 
   // --- events ----------------------------------------------------------------------
   void on_container_start(proton::container& c) override {
+    connection_ = c.connect(s_.urls.front(), connectionOptions());
+    c.schedule(sweepEvery(), [this] { sweep(); });
+  }
+
+  proton::connection_options connectionOptions() const {
     proton::connection_options o;
     o.idle_timeout(toDuration(s_.idle_timeout));
     if (!s_.user.empty()) o.user(s_.user);
@@ -321,8 +328,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     if (s_.urls.size() > 1) {
       o.failover_urls(std::vector<std::string>(s_.urls.begin() + 1, s_.urls.end()));
     }
-    connection_ = c.connect(s_.urls.front(), o);
-    c.schedule(sweepEvery(), [this] { sweep(); });
+    return o;
   }
 
   void on_connection_open(proton::connection& c) override {
@@ -340,10 +346,15 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
                               : ")"));
     failed_attempts_ = 0;
     last_failure_.clear();
+    error_seen_ = false;
+    opened_at_ = Clock::now();
     for (auto& [id, sub] : subscriptions_) openReceiver(id, sub);
   }
 
-  // An error is followed by the transport's close: one failure, said with its reason.
+  // A transport error with reconnect on: Proton reconnects, and no transport close follows.
+  // A connection the broker closed (with an error or without) ends with a transport close
+  // without a condition, which Proton does not reconnect: dialed again here. Each failure
+  // is counted once, with the first reason said.
   void on_transport_error(proton::transport& t) override {
     error_seen_ = true;
     lost("transport: " + t.error().what());
@@ -352,10 +363,26 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     error_seen_ = true;
     lost("connection: " + c.error().what());
   }
+  void on_connection_close(proton::connection&) override {
+    if (closing_) {
+      lost("closed by us");
+    } else {
+      lost("closed by the broker", !std::exchange(error_seen_, true));
+    }
+  }
   void on_transport_close(proton::transport&) override {
     lost("closed", !std::exchange(error_seen_, false));
+    if (closing_ || stopped_.load()) return;
+    // A broker that closes each connection as it opens is not dialed ever faster: the
+    // wait starts over only after a connection that lasted.
+    if (Clock::now() - opened_at_ > std::chrono::seconds(30)) redial_in_ = {};
+    const std::chrono::milliseconds wait =
+        redial_in_.count() > 0 ? redial_in_ : s_.reconnect_initial;
+    redial_in_ = std::min(wait * 2, s_.reconnect_max);
+    redial_at_ = Clock::now() + wait;  // the sweep dials
+    log::warn("amqp", "connection " + s_.name + ": dialing again in " +
+                          std::to_string(wait.count()) + "ms");
   }
-  void on_connection_close(proton::connection&) override { lost("closed by us"); }
 
   void on_error(const proton::error_condition& e) override {
     log::error("amqp", "connection " + s_.name + ": " + e.what());
@@ -369,7 +396,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     log::debug("amqp",
                "connection " + s_.name + ": sendable, credit " + std::to_string(s.credit()));
     for (auto& [address, sender] : senders_) {
-      if (sender == s) {
+      if (sender.link == s) {
         flush(address);
         return;
       }
@@ -379,7 +406,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   void on_sender_error(proton::sender& s) override {
     const std::string why = s.error().what();
     for (auto it = senders_.begin(); it != senders_.end(); ++it) {
-      if (it->second != s) continue;
+      if (it->second.link != s) continue;
       log::error("amqp", "connection " + s_.name + ": sender to " + it->first + ": " + why);
       failWaiting(it->first,
                   Delivery::retry(Delivery::Failure::kRemote,
@@ -389,9 +416,12 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       return;
     }
   }
-  void on_sender_close(proton::sender& s) override {
+  // RabbitMQ answers a closing detach with a non-closing one: both end the sender.
+  void on_sender_close(proton::sender& s) override { senderEnded(s); }
+  void on_sender_detach(proton::sender& s) override { senderEnded(s); }
+  void senderEnded(proton::sender& s) {
     for (auto it = senders_.begin(); it != senders_.end(); ++it) {
-      if (it->second == s) {
+      if (it->second.link == s) {
         failWaiting(it->first, Delivery::retry(Delivery::Failure::kRemote, "the link closed"));
         senders_.erase(it);
         s.session().close();
@@ -507,7 +537,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     o.credit_window(0);  // credit is granted by hand: one per settled message
     o.name("lienthong-" + s_.name + "-" + std::to_string(id));
     sub.open = false;
-    ++sub.attachment;
+    sub.reattach_at = {};
     sub.receiver = connection_.open_session().open_receiver(sub.address, o);
   }
 
@@ -515,13 +545,7 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     for (auto it = subscriptions_.begin(); it != subscriptions_.end(); ++it) {
       if (it->second.receiver != r) continue;
       r.session().close();  // the link's own (closed by us: on_session_close skips it)
-      if (it->second.closing) {
-        subscriptions_.erase(it);
-      } else {
-        it->second.receiver = proton::receiver();
-        it->second.open = false;
-        reattachLater(it->first, it->second, r.error().empty() ? "detached" : r.error().what());
-      }
+      linkEnded(it, r.error().empty() ? "detached" : r.error().what());
       return;
     }
   }
@@ -534,17 +558,11 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     const std::string why = ss.error().empty() ? "ended" : ss.error().what();
     for (auto it = subscriptions_.begin(); it != subscriptions_.end(); ++it) {
       if (!it->second.receiver || it->second.receiver.session() != ss) continue;
-      if (it->second.closing) {
-        subscriptions_.erase(it);
-      } else {
-        it->second.receiver = proton::receiver();
-        it->second.open = false;
-        reattachLater(it->first, it->second, why);
-      }
+      linkEnded(it, why);
       return;
     }
     for (auto it = senders_.begin(); it != senders_.end(); ++it) {
-      if (it->second.session() != ss) continue;
+      if (it->second.link.session() != ss) continue;
       log::error("amqp", "connection " + s_.name + ": sender to " + it->first + ": " + why);
       failWaiting(it->first,
                   Delivery::retry(Delivery::Failure::kRemote,
@@ -554,11 +572,25 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
     }
   }
 
+  // A receiver's link ended: what came through it is void (the broker hands it out
+  // again; its settlement is ignored and grants no credit to the next link).
+  void linkEnded(std::map<std::uint64_t, Subscription>::iterator it, const std::string& why) {
+    const std::uint64_t id = it->first;
+    std::erase_if(received_, [id](const auto& taken) { return taken.second.subscription == id; });
+    if (it->second.closing) {
+      subscriptions_.erase(it);
+      return;
+    }
+    it->second.receiver = proton::receiver();
+    it->second.open = false;
+    reattachLater(it->second, why);
+  }
+
   // The broker detached a receiver while the connection stays up (the attach was
-  // refused, an operator closed the consumer): attached again after a wait that doubles up
-  // to the reconnect maximum and is reset by a message received. Said at ERROR when the
-  // reason changes, and once a minute while it stays the same.
-  void reattachLater(std::uint64_t id, Subscription& sub, const std::string& why) {
+  // refused, an operator closed the consumer): the sweep attaches it again after a wait
+  // that doubles up to the reconnect maximum and is reset by a message received. Said at
+  // ERROR when the reason changes, and once a minute while it stays the same.
+  void reattachLater(Subscription& sub, const std::string& why) {
     if (!connection_ || !connected_ || closing_ || stopped_.load()) return;  // reconnect does
     const std::chrono::milliseconds wait =
         sub.reattach_in.count() > 0 ? sub.reattach_in : s_.reconnect_initial;
@@ -571,23 +603,14 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
       sub.last_trouble = why;
       sub.last_trouble_logged = now;
     }
-    const std::uint64_t attachment = sub.attachment;
-    container_->schedule(toDuration(wait), [this, id, attachment] {
-      auto it = subscriptions_.find(id);
-      if (stopped_.load() || closing_ || !connection_ || !connected_ ||
-          it == subscriptions_.end() || it->second.closing || it->second.open ||
-          it->second.attachment != attachment) {
-        return;  // gone, or attached again by a reconnect meanwhile
-      }
-      openReceiver(id, it->second);
-    });
+    sub.reattach_at = now + wait;
   }
 
   void flush(const std::string& address) {
     auto s = senders_.find(address);
     auto w = waiting_.find(address);
     if (s == senders_.end() || w == waiting_.end()) return;
-    proton::sender& sender = s->second;
+    proton::sender& sender = s->second.link;
     const auto now = Clock::now();
     while (!w->second.empty() && sender.active() && sender.credit() > 0) {
       std::shared_ptr<PendingSend> p = std::move(w->second.front());
@@ -657,12 +680,41 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
   }
   static bool everySend(const PendingSend&) { return true; }
 
-  // AMQP thread, every sweepEvery(): sends past their deadline fail (retry) now.
+  // AMQP thread, every sweepEvery(): sends past their deadline fail (retry) now;
+  // receivers due are attached again; senders idle for kSenderIdle are closed with their
+  // session (sends to an address rendered per message must not pile links up); a
+  // connection the broker closed is dialed again. Short waits only: a long timer would
+  // hold container::run() past stop().
   void sweep() {
     const auto now = Clock::now();
     failSends([now](const PendingSend& p) { return p.deadline <= now; }, late());
+    const bool up = connection_ && connected_ && !closing_ && !stopped_.load();
+    for (auto& [id, sub] : subscriptions_) {
+      if (sub.reattach_at != Clock::time_point{} && sub.reattach_at <= now) {
+        sub.reattach_at = {};
+        if (up && !sub.closing && !sub.receiver) openReceiver(id, sub);
+      }
+    }
+    for (auto it = senders_.begin(); it != senders_.end();) {
+      if (now - it->second.used < kSenderIdle || waiting_.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      proton::sender link = it->second.link;
+      it = senders_.erase(it);  // its sends are settled or failed: their deadlines passed
+      if (link.active()) link.session().close();
+    }
+    if (redial_at_ != Clock::time_point{} && redial_at_ <= now) {
+      redial_at_ = {};
+      if (!closing_ && !stopped_.load() && !connected_) {
+        connection_ = container_->connect(s_.urls.front(), connectionOptions());
+      }
+    }
     if (!stopped_.load()) container_->schedule(sweepEvery(), [this] { sweep(); });
   }
+  // Longer than any send's deadline (a minute at most), so an idle sender has nothing
+  // unsettled.
+  static constexpr auto kSenderIdle = std::chrono::minutes(5);
 
   struct Op {
     std::shared_ptr<PendingSend> send;  // a send, or else a settlement:
@@ -784,7 +836,14 @@ class AmqpConnection::Handler final : public proton::messaging_handler {
 
   // AMQP thread only.
   proton::connection connection_;
-  std::map<std::string, proton::sender> senders_;
+  struct Sender {
+    proton::sender link;
+    Clock::time_point used;  // the last send through it
+  };
+  std::map<std::string, Sender> senders_;  // by address
+  Clock::time_point redial_at_;            // the sweep dials again then; {} = no
+  std::chrono::milliseconds redial_in_{0};
+  Clock::time_point opened_at_;  // when the connection last opened
   std::map<std::string, std::deque<std::shared_ptr<PendingSend>>> waiting_;
   std::unordered_map<std::uint64_t, std::shared_ptr<PendingSend>> unsettled_;  // by tag
   std::uint64_t next_tag_ = 0;

@@ -24,6 +24,10 @@
 #include <proton/target_options.hpp>
 #include <proton/tracker.hpp>
 
+#include <proton/listen_handler.hpp>
+#include <proton/listener.hpp>
+
+#include "adapters/amqp/amqp_connection.h"
 #include "adapters/http/http_listener.h"
 #include "core/daemon.h"
 #include "fakes/http_peer.h"
@@ -112,21 +116,23 @@ class AmqpTest : public ::testing::Test {
   std::string url_;         // "" = the fixture's broker
   std::string connection_;  // the amqp connection's settings; "" = url_, guest, PLAIN
 
-  // A route pair through the test's queue: HTTP /in -> queue -> the backend.
-  std::string throughQueue() const {
+  // A route pair through the test's queue: HTTP /in -> queue -> the backend. `in_more`:
+  // lines of route `in` before its `to`; `source_more`: settings of the amqp input after
+  // its address (", credit: 10"); `out_rest`: route `out`'s lines after its `from`.
+  std::string throughQueue(const std::string& in_more = "", const std::string& source_more = "",
+                           const std::string& out_rest =
+                               "    to: { http: { connection: "
+                               "backend } }\n") const {
     return "routes:\n"
            "  - id: in\n"
            "    pattern: one-way\n"
-           "    from: { http: { listener: public, path: /in } }\n"
-           "    to: { amqp: { connection: broker, address: /queue/" +
-           queue_ +
+           "    from: { http: { listener: public, path: /in } }\n" +
+           in_more + "    to: { amqp: { connection: broker, address: /queue/" + queue_ +
            " } }\n"
            "  - id: out\n"
            "    pattern: one-way\n"
            "    from: { amqp: { connection: broker, address: /queue/" +
-           queue_ +
-           " } }\n"
-           "    to: { http: { connection: backend } }\n";
+           queue_ + source_more + " } }\n" + out_rest;
   }
   // An amqps:// connection to the fixture's broker, SASL EXTERNAL, with the broker's CA
   // `ca` and the client certificate `who` (client, unknown) of the fixture's PKI.
@@ -148,7 +154,7 @@ class AmqpTest : public ::testing::Test {
     ASSERT_TRUE(daemon.waitForOutput("amqp: connection broker cannot connect (" + reason))
         << daemon.output();
     EXPECT_EQ(httpCall(port, "POST", "/in", "refused").status, 503);
-    EXPECT_EQ(queueDepth(queue_), -1);
+    EXPECT_EQ(queueDepth(queue_), testing::kNoSuchQueue);
     EXPECT_EQ(daemon.output().find("connection broker open"), std::string::npos);
   }
   bool delivered(const std::string& body) const {
@@ -162,22 +168,9 @@ class AmqpTest : public ::testing::Test {
 // HTTP -> queue -> HTTP: every message arrives, its headers travel as application
 // properties, the ordering key as the group id.
 TEST_F(AmqpTest, MessagesGoThroughAQueueWithTheirHeadersAndGroup) {
-  start(
-      "routes:\n"
-      "  - id: in\n"
-      "    pattern: one-way\n"
-      "    from: { http: { listener: public, path: /in } }\n"
-      "    delivery: { ordering: { key: \"${MaHoSo}\" } }\n"
-      "    to: { amqp: { connection: broker, address: /queue/" +
-      queue_ +
-      " } }\n"
-      "  - id: out\n"
-      "    pattern: one-way\n"
-      "    from: { amqp: { connection: broker, address: /queue/" +
-      queue_ +
-      ", credit: 10 } }\n"
-      "    to: { http: { connection: backend, path: \"/hs/${amqp.group-id}\",\n"
-      "                  forward-headers: [MaHoSo, TrangThai] } }\n");
+  start(throughQueue("    delivery: { ordering: { key: \"${MaHoSo}\" } }\n", ", credit: 10",
+                     "    to: { http: { connection: backend, path: \"/hs/${amqp.group-id}\",\n"
+                     "                  forward-headers: [MaHoSo, TrangThai] } }\n"));
   constexpr int kCount = 50;
   for (int i = 0; i < kCount; ++i) {
     postWhenUp("/in", "<TrangThai>" + std::to_string(i) + "</TrangThai>",
@@ -228,27 +221,20 @@ bool sendAsAnotherClient(const std::string& address, const proton::message& mess
   } sender;
   sender.address = address;
   sender.message = message;
-  proton::container(sender).run();
+  proton::container container(sender);
+  auto ran = std::async(std::launch::async, [&] { container.run(); });
+  if (ran.wait_for(30s) != std::future_status::ready) {
+    container.stop();  // no answer: not accepted
+    ran.wait();
+    return false;
+  }
   return sender.accepted;
 }
 
 // Too large, or of a type the input does not take: rejected with the reason (the broker
 // drops it), never redelivered; the messages after it go through.
 TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
-  start(
-      "routes:\n"
-      "  - id: in\n"
-      "    pattern: one-way\n"
-      "    from: { http: { listener: public, path: /in } }\n"
-      "    to: { amqp: { connection: broker, address: /queue/" +
-      queue_ +
-      " } }\n"
-      "  - id: out\n"
-      "    pattern: one-way\n"
-      "    from: { amqp: { connection: broker, address: /queue/" +
-      queue_ +
-      ", max-size: 1KiB, content-types: [application/xml] } }\n"
-      "    to: { http: { connection: backend } }\n");
+  start(throughQueue("", ", max-size: 1KiB, content-types: [application/xml]"));
   postWhenUp("/in", std::string(4096, 'x'), {{"Content-Type", "application/xml"}});
   EXPECT_EQ(httpCall(port_, "POST", "/in", "{}", {{"Content-Type", "application/json"}}).status,
             202);
@@ -264,21 +250,9 @@ TEST_F(AmqpTest, AMessageTheInputCannotTakeIsRejectedNotRedelivered) {
 // body that does not parse are rejected with the reason: the broker drops them (this queue
 // has no dead-letter exchange) and never hands them out again; what follows is delivered.
 TEST_F(AmqpTest, BodiesThatCannotBeReadOrParsedAreRejectedNotRedelivered) {
-  start(
-      "routes:\n"
-      "  - id: in\n"
-      "    pattern: one-way\n"
-      "    from: { http: { listener: public, path: /in } }\n"
-      "    to: { amqp: { connection: broker, address: /queue/" +
-      queue_ +
-      " } }\n"
-      "  - id: out\n"
-      "    pattern: one-way\n"
-      "    from: { amqp: { connection: broker, address: /queue/" +
-      queue_ +
-      ", settle: delivered } }\n"
-      "    steps: [ { extract: { Number: /a/b } } ]\n"
-      "    to: { http: { connection: backend, forward-headers: [Number] } }\n");
+  start(throughQueue("", ", settle: delivered",
+                     "    steps: [ { extract: { Number: /a/b } } ]\n"
+                     "    to: { http: { connection: backend, forward-headers: [Number] } }\n"));
   const std::map<std::string, std::string> xml{{"Content-Type", "application/xml"}};
   postWhenUp("/in", "<a><b>1</b></a>", xml);
   ASSERT_TRUE(peer_.waitForRequests(1, 30s));  // both links are attached
@@ -349,20 +323,7 @@ TEST_F(AmqpTest, AReloadLetsTheMessagesUnderWayFinishBeforeTheOldInputLetsGo) {
     if (r.body == "held") released.wait();
     return HttpPeer::Response{200, "ok", "text/plain"};
   });
-  const std::string routes =
-      "routes:\n"
-      "  - id: in\n"
-      "    pattern: one-way\n"
-      "    from: { http: { listener: public, path: /in } }\n"
-      "    to: { amqp: { connection: broker, address: /queue/" +
-      queue_ +
-      " } }\n"
-      "  - id: out\n"
-      "    pattern: one-way\n"
-      "    from: { amqp: { connection: broker, address: /queue/" +
-      queue_ +
-      " } }\n"
-      "    to: { http: { connection: backend } }\n";
+  const std::string routes = throughQueue();
   start(routes);
   postWhenUp("/in", "held", {});
   ASSERT_TRUE(peer_.waitForRequests(1, 20s));  // under way, settled by its outcome
@@ -396,6 +357,18 @@ int broker(const std::string& command, const std::string& dir) {
   return status;
 }
 
+// A broker of the test's own (not the fixture's), stopped when the test ends.
+struct PrivateBroker {
+  explicit PrivateBroker(std::string folder) : dir(std::move(folder)) {
+    started = broker("start", dir) == 0;
+  }
+  ~PrivateBroker() { broker("stop", dir); }
+  PrivateBroker(const PrivateBroker&) = delete;
+  PrivateBroker& operator=(const PrivateBroker&) = delete;
+  std::string dir;
+  bool started = false;
+};
+
 // A loopback port nothing listens on (bound, then closed).
 std::uint16_t closedPort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -414,27 +387,10 @@ std::uint16_t closedPort() {
 // again once the connection is back, by itself; everything acknowledged arrives.
 TEST_F(AmqpTest, WhileTheBrokerIsAwayOneWayInputsAnswer503AndResumeByThemselves) {
   const std::string dir = home_.path("broker").string();
-  ASSERT_EQ(broker("start", dir), 0);
-  struct Stop {
-    std::string dir;
-    ~Stop() { broker("stop", dir); }
-  } stop{dir};
+  PrivateBroker own(dir);
+  ASSERT_TRUE(own.started);
   url_ = "amqp://127.0.0.1:" + testing::fixturePort(dir);
-  const std::string q = "/queue/" + queue_;
-  start(
-      "routes:\n"
-      "  - id: in\n"
-      "    pattern: one-way\n"
-      "    from: { http: { listener: public, path: /in } }\n"
-      "    to: { amqp: { connection: broker, address: " +
-      q +
-      " } }\n"
-      "  - id: out\n"
-      "    pattern: one-way\n"
-      "    from: { amqp: { connection: broker, address: " +
-      q +
-      " } }\n"
-      "    to: { http: { connection: backend } }\n");
+  start(throughQueue());
   for (int i = 0; i < 5; ++i) postWhenUp("/in", "before-" + std::to_string(i), {});
   ASSERT_TRUE(peer_.waitForRequests(5, 30s));
 
@@ -498,11 +454,8 @@ TEST_F(AmqpTest, ABrokerCertificateOfAnotherCaIsNotTrusted) {
 // the broker in use goes away the connection moves to the next one by itself.
 TEST_F(AmqpTest, TheConnectionFailsOverToTheNextUrl) {
   const std::string dir = home_.path("broker").string();
-  ASSERT_EQ(broker("start", dir), 0);
-  struct Stop {
-    std::string dir;
-    ~Stop() { broker("stop", dir); }
-  } stop{dir};
+  PrivateBroker own(dir);
+  ASSERT_TRUE(own.started);
   const std::string closed = "amqp://127.0.0.1:" + std::to_string(closedPort());
   connection_ = "      urls: [ \"" + closed +
                 "\", \"amqp://127.0.0.1:" + testing::fixturePort(dir) + "\", \"" + brokerUrl() +
@@ -513,7 +466,8 @@ TEST_F(AmqpTest, TheConnectionFailsOverToTheNextUrl) {
   start(throughQueue());
   postWhenUp("/in", "first", {});
   ASSERT_TRUE(peer_.waitForRequests(1, 30s));
-  EXPECT_EQ(queueDepth(queue_), -1) << "the fixture's broker was used before the second URL";
+  EXPECT_EQ(queueDepth(queue_), testing::kNoSuchQueue)
+      << "the fixture's broker was used before the second URL";
   ASSERT_EQ(broker("stop", dir), 0);
   // (A message the second broker acknowledged as it went stays in its queue, for when it
   // is back: these two brokers share nothing.) The links attach on the third URL's broker:
@@ -528,6 +482,56 @@ TEST_F(AmqpTest, TheConnectionFailsOverToTheNextUrl) {
   }
   daemon_->stop();  // before its broker goes
   daemon_.reset();
+}
+
+// An AMQP peer (Qpid Proton) that closes the first `closes` connections it accepts with an
+// error, right after opening them, and keeps the ones after that.
+class ClosingPeer : public proton::messaging_handler, public proton::listen_handler {
+ public:
+  explicit ClosingPeer(int closes) : closes_(closes) {
+    thread_ = std::thread([this] { container_.run(); });
+  }
+  ~ClosingPeer() override {
+    container_.stop();
+    thread_.join();
+  }
+  ClosingPeer(const ClosingPeer&) = delete;
+  ClosingPeer& operator=(const ClosingPeer&) = delete;
+  int port() { return port_.get_future().get(); }
+  int opened() const { return opened_.load(); }
+
+ private:
+  void on_container_start(proton::container& c) override { c.listen("127.0.0.1:0", *this); }
+  void on_open(proton::listener& l) override { port_.set_value(l.port()); }
+  proton::connection_options on_accept(proton::listener&) override {
+    return proton::connection_options().handler(*this);
+  }
+  void on_connection_open(proton::connection& c) override {
+    c.open();
+    if (++opened_ <= closes_) c.close(proton::error_condition("amqp:internal-error", "scripted"));
+  }
+
+  const int closes_;
+  std::atomic<int> opened_{0};
+  std::promise<int> port_;
+  proton::container container_{*this};
+  std::thread thread_;
+};
+
+// A connection the peer closed (an AMQP close with an error, not a lost transport, which
+// Qpid Proton does not reconnect by itself) is dialed again, and stays up.
+TEST(AmqpReconnect, AConnectionThePeerClosedIsDialedAgain) {
+  ClosingPeer peer(2);
+  adapters::amqp::AmqpConnectionSettings settings;
+  settings.name = "peer";
+  settings.urls = {"amqp://127.0.0.1:" + std::to_string(peer.port())};
+  settings.reconnect_initial = 20ms;
+  settings.reconnect_max = 200ms;
+  auto connection = adapters::amqp::AmqpConnection::create(settings);
+  ASSERT_TRUE(connection.ok()) << connection.error().message;
+  (*connection)->start();
+  EXPECT_TRUE(eventually([&] { return peer.opened() == 3 && (*connection)->connected(); }, 20s))
+      << "opened " << peer.opened();
 }
 
 // Config errors are reported at their place, all at once, without dialing any broker.

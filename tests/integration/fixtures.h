@@ -44,13 +44,15 @@ inline std::string runCommand(const std::string& command, int* status = nullptr)
   return out;
 }
 
-// Messages ready in a queue of the broker in `dir`, as the broker counts them; -1 when it
-// could not tell (no such queue, the broker did not answer).
+// Messages in a queue of the broker in `dir` (ready and unacknowledged), as the broker
+// counts them; kNoSuchQueue, or kNoAnswer when the broker did not answer.
+constexpr long kNoSuchQueue = -1;
+constexpr long kNoAnswer = -2;
 inline long queueDepth(const std::string& dir, const std::string& queue) {
   int status = 0;
   const std::string out = runCommand(
       fixtureScript("rabbitmq.sh") + " ctl " + dir + " list_queues name messages --quiet", &status);
-  if (status != 0) return -1;
+  if (status != 0) return kNoAnswer;
   std::size_t at = 0;
   while (at < out.size()) {
     std::size_t end = out.find('\n', at);
@@ -63,7 +65,7 @@ inline long queueDepth(const std::string& dir, const std::string& queue) {
     }
     at = end + 1;
   }
-  return -1;
+  return kNoSuchQueue;
 }
 
 }  // namespace lienthong::testing
