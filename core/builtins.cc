@@ -1,8 +1,10 @@
 #include "core/builtins.h"
 
-#include "adapters/file/file_factory.h"
 #include "adapters/amqp/amqp_factory.h"
+#include "adapters/file/file_factory.h"
 #include "adapters/http/http_factory.h"
+#include "adapters/portal/portal_factory.h"
+#include "adapters/schedule/schedule_factory.h"
 #include "transforms/basic/basic_factory.h"
 #include "transforms/json/json_factory.h"
 #include "transforms/xml/xml_factory.h"
@@ -18,6 +20,8 @@ void registerBuiltins(Registry& registry) {
   adapters::http::registerHttp(registry);
   adapters::amqp::registerAmqp(registry);
   adapters::file::registerFile(registry);
+  adapters::portal::registerPortal(registry);
+  adapters::schedule::registerSchedule(registry);
 }
 
 }  // namespace lienthong

@@ -235,4 +235,25 @@ std::string serializeXml(xmlDocPtr doc) {
   return out;
 }
 
+void appendXmlEscaped(std::string& out, std::string_view text, bool attribute) {
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += attribute ? "&quot;" : "\"";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
 }  // namespace lienthong

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "lienthong/exchange.h"
 #include "lienthong/result.h"
@@ -56,5 +57,8 @@ bool looksLikeXml(const std::string& body);
 
 // Serializes a document (UTF-8, with declaration).
 std::string serializeXml(xmlDocPtr doc);
+
+// Appends `text` escaped for XML character data (&, <, >), and " too in an attribute.
+void appendXmlEscaped(std::string& out, std::string_view text, bool attribute = false);
 
 }  // namespace lienthong

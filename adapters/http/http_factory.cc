@@ -98,8 +98,10 @@ std::shared_ptr<Listener> makeListener(const std::string& name, const YAML::Node
   return std::move(listener).value();
 }
 
-std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::Node& node,
-                                           BuildContext& ctx) {
+}  // namespace
+
+std::shared_ptr<Connection> makeHttpConnection(const std::string& name, const YAML::Node& node,
+                                               BuildContext& ctx) {
   const std::size_t before = ctx.errors().size();
   MapReader r(node, ctx, "http connection");
   if (!r.valid()) return nullptr;
@@ -136,6 +138,8 @@ std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::
   }
   return std::move(connection).value();
 }
+
+namespace {
 
 std::unique_ptr<InboundEndpoint> makeInbound(const YAML::Node& node, BuildContext& ctx) {
   const std::size_t before = ctx.errors().size();
@@ -243,7 +247,7 @@ void check(const Result<void>& result) {
 void registerHttp(Registry& registry) {
   initializeSsl();  // std::call_once inside
   check(registry.addListener("http", makeListener));
-  check(registry.addConnection("http", makeConnection));
+  check(registry.addConnection("http", makeHttpConnection));
   check(registry.addInbound("http", makeInbound));
   check(registry.addOutbound("http", makeOutbound));
 }

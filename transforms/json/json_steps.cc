@@ -100,30 +100,6 @@ void writeElement(std::string& out, xmlNodePtr e, bool keep_whitespace) {
   out += "}}";
 }
 
-void appendEscaped(std::string& out, const std::string& text, bool attribute) {
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        if (attribute)
-          out += "&quot;";
-        else
-          out += c;
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
 bool validName(const std::string& n) {
   if (n.empty()) return false;
   for (char c : n) {
@@ -162,7 +138,7 @@ bool writeXml(std::string& out, const Poco::Dynamic::Var& v, const std::string& 
   }
   if (value.isString() || value.isNumeric() || value.isBoolean()) {
     out += '>';
-    appendEscaped(out, value.convert<std::string>(), false);
+    appendXmlEscaped(out, value.convert<std::string>(), false);
     out += "</" + name + '>';
     return true;
   }
@@ -187,7 +163,7 @@ bool writeXml(std::string& out, const Poco::Dynamic::Var& v, const std::string& 
       return false;
     }
     out += ' ' + key.substr(1) + "=\"";
-    appendEscaped(out, item.isEmpty() ? std::string() : item.convert<std::string>(), true);
+    appendXmlEscaped(out, item.isEmpty() ? std::string() : item.convert<std::string>(), true);
     out += '"';
   }
   if (!children || children->size() == 0) {
@@ -198,7 +174,7 @@ bool writeXml(std::string& out, const Poco::Dynamic::Var& v, const std::string& 
   for (std::size_t i = 0; i < children->size(); ++i) {
     const Poco::Dynamic::Var child = children->get(static_cast<unsigned>(i));
     if (child.isString()) {
-      appendEscaped(out, child.convert<std::string>(), false);
+      appendXmlEscaped(out, child.convert<std::string>(), false);
     } else if (!writeXml(out, child, here + "[" + std::to_string(i) + "]", error)) {
       return false;
     }

@@ -136,7 +136,7 @@ const BadCase kBadCases[] = {
      "unknown step 'frobnicate' (known: aggregate, choice, extract, filter, json-to-xml, log"},
     {"UnknownInboundEndpoint",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { ftp: { host: x } }\n", "ftp",
-     "unknown inbound endpoint 'ftp' (known: amqp, file, http)"},
+     "unknown inbound endpoint 'ftp' (known: amqp, file, http, schedule)"},
     {"TwoOutboundEndpoints",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
      "}\n"

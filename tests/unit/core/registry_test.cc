@@ -28,10 +28,10 @@ TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
                                "aggregate", "choice", "extract", "filter", "json-to-xml", "log",
                                "remove-header", "set-body", "set-header", "sign", "split", "to",
                                "transform", "validate", "verify", "xml-to-json"}));
-  EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"amqp", "file", "http"}));
-  EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"amqp", "file", "http"}));
+  EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"amqp", "file", "http", "schedule"}));
+  EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"amqp", "file", "http", "portal"}));
   EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));
-  EXPECT_EQ(r.connectionKinds(), (std::vector<std::string>{"amqp", "http"}));
+  EXPECT_EQ(r.connectionKinds(), (std::vector<std::string>{"amqp", "http", "portal"}));
   // A plugin trying to take a built-in name is refused.
   EXPECT_FALSE(r.addInbound("http", [](const YAML::Node&, BuildContext&) {
                   return std::unique_ptr<InboundEndpoint>();

@@ -1,0 +1,345 @@
+// The portal endpoint against a scripted portal (an HTTP peer speaking the adapter
+// protocol): login and session, the dossier sync with its update on "already exists",
+// progress, lookups, and how error codes map to delivered / retry / rejected.
+
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "adapters/portal/portal_endpoints.h"
+#include "core/daemon.h"
+#include "fakes/http_peer.h"
+#include "integration/test_support.h"
+#include "transforms/xml/xml_steps.h"
+
+namespace lienthong::adapters::portal {
+namespace {
+
+using testing::HttpPeer;
+using namespace std::chrono_literals;
+
+std::string readFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string sample(const std::string& name) {
+  return readFile(std::filesystem::path(LIENTHONG_SOURCE_DIR) / "tests/data/messages/good" /
+                  (name + ".xml"));
+}
+
+Poco::JSON::Object::Ptr json(const std::string& text) {
+  Poco::JSON::Parser parser;
+  return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+// A portal: sessions "S1", "S2", ... from /auth; each call's answer from `answer` (given
+// the parsed body), "error_code 0" by default; a call with an unknown session answers -1.
+class Portal {
+ public:
+  Portal() {
+    peer_.setHandler([this](const HttpPeer::Request& r) {
+      auto body = json(r.body);
+      std::lock_guard lock(mutex_);
+      if (r.uri == "/adapter/auth") {
+        const auto dst = r.headers.find("dstcode");
+        if (dst == r.headers.end() || dst->second != "DST-H22" ||
+            body->getValue<std::string>("password") != "mat-khau") {
+          return ok(R"({"error_code":"401","message":"Sai thông tin đăng nhập"})");
+        }
+        session_ = "S" + std::to_string(++logins_);
+        return ok(R"({"error_code":0,"session":")" + session_ + R"("})");
+      }
+      calls_.push_back(body);
+      if (body->getValue<std::string>("session") != session_) {
+        return ok(R"({"error_code":"-1","message":"Phiên làm việc đã hết hạn"})");
+      }
+      return answer_ ? answer_(*body) : ok(R"({"error_code":"0","message":"Thành công"})");
+    });
+  }
+  static HttpPeer::Response ok(std::string body) {
+    return HttpPeer::Response{200, std::move(body), "application/json"};
+  }
+  void answer(std::function<HttpPeer::Response(const Poco::JSON::Object&)> a) {
+    std::lock_guard lock(mutex_);
+    answer_ = std::move(a);
+  }
+  void expireSession() {
+    std::lock_guard lock(mutex_);
+    session_ = "gone";
+  }
+  std::vector<Poco::JSON::Object::Ptr> calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  int logins() {
+    std::lock_guard lock(mutex_);
+    return logins_;
+  }
+  std::string url() const { return peer_.url() + "/adapter"; }
+
+ private:
+  HttpPeer peer_;
+  std::mutex mutex_;
+  std::string session_;
+  int logins_ = 0;
+  std::vector<Poco::JSON::Object::Ptr> calls_;
+  std::function<HttpPeer::Response(const Poco::JSON::Object&)> answer_;
+};
+
+std::shared_ptr<PortalConnection> connect(const Portal& portal, const std::string& password) {
+  http::HttpConnectionSettings hs;
+  hs.url = portal.url();
+  hs.read_timeout = 5s;
+  auto h = http::HttpConnection::create(hs);
+  EXPECT_TRUE(h.ok());
+  PortalSettings s;
+  s.name = "dvcqg";
+  s.http = *h;
+  s.username = "lienthong";
+  s.password = password;
+  s.dstcode = "DST-H22";
+  s.madonvi = "000.00.01.H22";
+  return std::make_shared<PortalConnection>(std::move(s));
+}
+
+Exchange exchangeOf(const std::string& body) {
+  Message m;
+  m.setBody(body);
+  m.setContentType("application/xml");
+  m.setHeader("MaHoSo", "000.00.01.H22-240315-0001");
+  return Exchange(m, "r", ExchangePattern::kOneWay);
+}
+
+PortalOutbound endpoint(std::shared_ptr<PortalConnection> c, const std::string& service) {
+  PortalOutboundSettings s;
+  s.connection = std::move(c);
+  s.service = service;
+  return PortalOutbound(std::move(s));
+}
+
+TEST(Portal, TheDossierIsSyncedAfterALoginWithItsFieldsAndLists) {
+  Portal portal;
+  auto out = endpoint(connect(portal, "mat-khau"), "DongBoHoSoMC");
+  Exchange ex = exchangeOf(sample("hoso"));
+  Delivery d = out.send(ex);
+  ASSERT_EQ(d.status, Delivery::Status::kAccepted) << d.detail;
+  EXPECT_EQ(portal.logins(), 1);
+  ASSERT_EQ(portal.calls().size(), 1u);
+  auto call = portal.calls()[0];
+  EXPECT_EQ(call->getValue<std::string>("session"), "S1");
+  EXPECT_EQ(call->getValue<std::string>("madonvi"), "000.00.01.H22");
+  EXPECT_EQ(call->getValue<std::string>("service"), "DongBoHoSoMC");
+  EXPECT_EQ(call->getValue<std::string>("isUpdating"), "False");
+  auto data = call->getArray("data");
+  ASSERT_EQ(data->size(), 1u);
+  auto dossier = data->getObject(0);
+  EXPECT_EQ(dossier->getValue<std::string>("MaHoSo"), "000.00.01.H22-240315-0001");
+  EXPECT_EQ(dossier->getValue<std::string>("ChuHoSo"), "Nguyễn Thị Hồng Nhung");
+  EXPECT_EQ(dossier->getValue<std::string>("NgayTiepNhan"), "20240315083000");
+  auto files = dossier->getArray("TaiLieuNop");
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ(files->getObject(0)->getValue<std::string>("TenTep"), "giay-de-nghi.pdf");
+  EXPECT_EQ(files->getObject(1)->getValue<std::string>("DuongDan"),
+            "https://dichvucong.gov.vn/tep/7f3a9c");
+  EXPECT_EQ(dossier->getArray("DanhSachLePhi")->getObject(0)->getValue<std::string>("Gia"),
+            "100000");
+  EXPECT_EQ(dossier->getArray("DinhDanhCHS")->getObject(0)->getValue<std::string>("SoDinhDanh"),
+            "022190001234");
+  ASSERT_TRUE(d.reply);
+  ASSERT_NE(d.reply->header("portal.error_code"), nullptr);
+  EXPECT_EQ(*d.reply->header("portal.error_code"), "0");
+
+  // The session is kept: a second message, no second login.
+  Exchange again = exchangeOf(sample("hoso"));
+  ASSERT_EQ(out.send(again).status, Delivery::Status::kAccepted);
+  EXPECT_EQ(portal.logins(), 1);
+}
+
+TEST(Portal, ADossierThePortalHasAlreadyIsSentAgainAsAnUpdate) {
+  Portal portal;
+  portal.answer([](const Poco::JSON::Object& call) {
+    if (call.getValue<std::string>("isUpdating") == "False") {
+      return Portal::ok(R"({"error_code":"1","message":"Hồ sơ đã tồn tại trên hệ thống"})");
+    }
+    return Portal::ok(R"({"error_code":"0"})");
+  });
+  auto out = endpoint(connect(portal, "mat-khau"), "DongBoHoSoMC");
+  Exchange ex = exchangeOf(sample("hoso"));
+  Delivery d = out.send(ex);
+  ASSERT_EQ(d.status, Delivery::Status::kAccepted) << d.detail;
+  ASSERT_EQ(portal.calls().size(), 2u);
+  EXPECT_EQ(portal.calls()[1]->getValue<std::string>("isUpdating"), "True");
+}
+
+TEST(Portal, AnEndedSessionLogsInAgainOnceAndTheCallGoesThrough) {
+  Portal portal;
+  auto out = endpoint(connect(portal, "mat-khau"), "DongBoHoSoMC");
+  Exchange first = exchangeOf(sample("hoso"));
+  ASSERT_EQ(out.send(first).status, Delivery::Status::kAccepted);
+  portal.expireSession();
+  Exchange second = exchangeOf(sample("hoso"));
+  Delivery d = out.send(second);
+  ASSERT_EQ(d.status, Delivery::Status::kAccepted) << d.detail;
+  EXPECT_EQ(portal.logins(), 2);
+  ASSERT_EQ(portal.calls().size(), 3u);  // ok, refused (-1), ok with the new session
+  EXPECT_EQ(portal.calls()[2]->getValue<std::string>("session"), "S2");
+}
+
+TEST(Portal, ErrorCodesMapToRetryOrRejectedWithThePortalsMessage) {
+  Portal portal;
+  std::atomic<int> code{503};
+  portal.answer([&](const Poco::JSON::Object&) {
+    if (code == 500) return HttpPeer::Response{500, "down", "text/plain"};
+    return Portal::ok(R"({"error_code":")" + std::to_string(code.load()) +
+                      R"(","message":"Lỗi số )" + std::to_string(code.load()) + R"("})");
+  });
+  auto out = endpoint(connect(portal, "mat-khau"), "DongBoHoSoMC");
+  Exchange ex = exchangeOf(sample("hoso"));
+  Delivery d = out.send(ex);
+  EXPECT_EQ(d.status, Delivery::Status::kRetry);  // a retry code of the settings
+  EXPECT_NE(d.detail.find("portal dvcqg DongBoHoSoMC: error_code 503: Lỗi số 503"),
+            std::string::npos)
+      << d.detail;
+  code = 7;
+  d = out.send(ex);
+  EXPECT_EQ(d.status, Delivery::Status::kRejected);
+  EXPECT_NE(d.detail.find("error_code 7: Lỗi số 7"), std::string::npos) << d.detail;
+  code = 500;
+  d = out.send(ex);
+  EXPECT_EQ(d.status, Delivery::Status::kRetry);  // HTTP 5xx
+}
+
+TEST(Portal, RefusedCredentialsAreRetriedAndSaySo) {
+  Portal portal;
+  auto out = endpoint(connect(portal, "sai"), "DongBoHoSoMC");
+  Exchange ex = exchangeOf(sample("hoso"));
+  Delivery d = out.send(ex);
+  EXPECT_EQ(d.status, Delivery::Status::kRetry);
+  EXPECT_NE(d.detail.find("portal dvcqg login: error_code 401: Sai thông tin đăng nhập"),
+            std::string::npos)
+      << d.detail;
+  EXPECT_TRUE(portal.calls().empty());
+}
+
+TEST(Portal, ProgressCarriesTheStatusUnderThePortalsNames) {
+  Portal portal;
+  auto out = endpoint(connect(portal, "mat-khau"), "CapNhatTienDoHoSoMC");
+  Exchange ex = exchangeOf(sample("trang-thai"));
+  ASSERT_EQ(out.send(ex).status, Delivery::Status::kAccepted);
+  auto item = portal.calls()[0]->getArray("data")->getObject(0);
+  EXPECT_EQ(item->getValue<std::string>("MaHoSo"), "000.00.01.H22-240315-0001");
+  EXPECT_EQ(item->getValue<std::string>("TrangThai"), "4");
+  EXPECT_EQ(item->getValue<std::string>("ThoiDiemXuLy"), "20240316090512");
+  EXPECT_EQ(item->getValue<std::string>("NguoiXuLy"), "Trần Văn Bình");
+  EXPECT_FALSE(item->has("MaCoQuan"));
+  EXPECT_FALSE(item->has("Ma"));
+}
+
+TEST(Portal, ABodyThatIsNotTheServicesMessageIsRejectedWithTheReason) {
+  Portal portal;
+  auto out = endpoint(connect(portal, "mat-khau"), "CapNhatTienDoHoSoMC");
+  Exchange ex = exchangeOf(sample("hoso"));
+  Delivery d = out.send(ex);
+  EXPECT_EQ(d.status, Delivery::Status::kRejected);
+  EXPECT_NE(d.detail.find("not a canonical TrangThai (its root element is <HoSo>)"),
+            std::string::npos)
+      << d.detail;
+  EXPECT_TRUE(portal.calls().empty());
+}
+
+TEST(Portal, ALookupReturnsTheDossierAsACanonicalHoSo) {
+  Portal portal;
+  portal.answer([](const Poco::JSON::Object& call) {
+    return Portal::ok(R"({"error_code":"0","data":[{"MaHoSo":")" +
+                      call.getValue<std::string>("MaHoSo") +
+                      R"(","MaTTHC":"1.001612","TenTTHC":"Đăng ký thành lập hộ kinh doanh & <khác>",
+            "ChuHoSo":"Nguyễn Văn An","LoaiDoiTuong":1,"NgayTiepNhan":"20240315083000",
+            "TrangThaiHoSo":"4","KenhThucHien":"2","TruongMoi":"x","Email":null,
+            "TaiLieuNop":[{"TenTep":"a.pdf","DuongDan":"https://dvc.gov.vn/a.pdf",
+                           "MaThanhPhanHoSo":"TP01"}],
+            "DanhSachLePhi":[]}]})");
+  });
+  PortalOutboundSettings s;
+  s.connection = connect(portal, "mat-khau");
+  s.service = "TraCuuHoSo";
+  s.params.emplace_back("MaHoSo",
+                        std::make_shared<const Template>(*Template::compile("${MaHoSo}", nullptr)));
+  PortalOutbound out(std::move(s));
+  Exchange ex = exchangeOf("<q/>");
+  Delivery d = out.send(ex);
+  ASSERT_EQ(d.status, Delivery::Status::kAccepted) << d.detail;
+  EXPECT_EQ(portal.calls()[0]->getValue<std::string>("MaHoSo"), "000.00.01.H22-240315-0001");
+  ASSERT_TRUE(d.reply);
+  EXPECT_EQ(d.reply->contentType(), "application/xml");
+  ASSERT_NE(d.reply->header("portal.dropped"), nullptr);
+  EXPECT_EQ(*d.reply->header("portal.dropped"), "TruongMoi");
+  // The reply is a dossier the canonical schema takes.
+  std::vector<std::string> load_errors;
+  auto schema = transforms::xml::Schema::load(
+      std::string(LIENTHONG_SOURCE_DIR) + "/schemas/hoso/hoso-v1.xsd", load_errors);
+  ASSERT_TRUE(schema);
+  Message m = *d.reply;
+  Exchange reply(m, "r", ExchangePattern::kOneWay);
+  transforms::xml::ValidateStep validate(schema);
+  auto valid = validate.process(reply);
+  EXPECT_TRUE(valid.ok()) << valid.error().message << "\n" << d.reply->body();
+  EXPECT_NE(d.reply->body().find("&amp; &lt;khác&gt;"), std::string::npos) << d.reply->body();
+}
+
+// Config mistakes are reported at their place, before anything is dialed.
+TEST(PortalConfig, BadSettingsAreReportedAtTheirPlace) {
+  testing::TempHome home;
+  home.write("config.yaml",
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n"
+             "  dvcqg:\n"
+             "    portal:\n"
+             "      url: ftp://dichvucong.gov.vn/adapter\n"
+             "      username: lienthong\n"
+             "      auth-path: auth\n"
+             "  web: { http: { url: \"http://127.0.0.1:1\" } }\n"
+             "routes: [ routes ]\n");
+  home.write("routes/r.yaml", "routes: []\n");
+  ConfigErrors errors;
+  EXPECT_FALSE(Daemon::create(home.path("config.yaml").string(), errors));
+  std::string text = errors.str();
+  EXPECT_NE(text.find("config.yaml:6:7: portal connection needs 'madonvi'"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("config.yaml:6:12: http connection 'dvcqg': "), std::string::npos) << text;
+  EXPECT_NE(text.find("config.yaml:8:18: 'auth-path' must start with '/'"), std::string::npos)
+      << text;
+
+  home.write("config.yaml",
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n"
+             "  dvcqg: { portal: { url: \"http://127.0.0.1:1/adapter\", username: u, madonvi: "
+             "\"000.00.01.H22\" } }\n"
+             "  web: { http: { url: \"http://127.0.0.1:1\" } }\n"
+             "routes: [ routes ]\n");
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: sync\n"
+             "    pattern: one-way\n"
+             "    from: { http: { listener: public, path: /in } }\n"
+             "    to: { portal: { connection: web, service: DongBoHoSoMC } }\n");
+  errors = ConfigErrors();
+  EXPECT_FALSE(Daemon::create(home.path("config.yaml").string(), errors));
+  text = errors.str();
+  EXPECT_NE(text.find("r.yaml:5:33: connection 'web' is a http connection, not portal"),
+            std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace lienthong::adapters::portal
