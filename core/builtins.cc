@@ -6,6 +6,7 @@
 #include "adapters/portal/portal_factory.h"
 #include "adapters/schedule/schedule_factory.h"
 #include "transforms/basic/basic_factory.h"
+#include "transforms/dossier/dossier_factory.h"
 #include "transforms/json/json_factory.h"
 #include "transforms/xml/xml_factory.h"
 #include "transforms/xmldsig/xmldsig_factory.h"
@@ -17,6 +18,7 @@ void registerBuiltins(Registry& registry) {
   transforms::xml::registerXmlSteps(registry);
   transforms::xmldsig::registerXmlDsigSteps(registry);
   transforms::json::registerJsonSteps(registry);
+  transforms::dossier::registerDossierSteps(registry);
   adapters::http::registerHttp(registry);
   adapters::amqp::registerAmqp(registry);
   adapters::file::registerFile(registry);

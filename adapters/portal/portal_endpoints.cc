@@ -7,6 +7,7 @@
 #include <Poco/JSON/Stringifier.h>
 
 #include <sstream>
+#include <vector>
 
 #include "adapters/portal/portal_mapping.h"
 #include "core/json_text.h"
@@ -19,28 +20,42 @@ constexpr const char* kSync = "DongBoHoSoMC";
 constexpr const char* kProgress = "CapNhatTienDoHoSoMC";
 constexpr const char* kLookup = "TraCuuHoSo";
 
-// The dossier object of a TraCuuHoSo answer (its `data` or `result`: the object, or the
-// first of an array), as JSON text; "" when there is none.
+// The dossier objects of a body: its `data` or `result` (an object, or an array of them),
+// or the body itself when it is a dossier (has MaHoSo); each as JSON text. Throws on a body
+// that is not a JSON object.
+std::vector<std::string> dossiersOf(const std::string& body) {
+  Poco::JSON::Parser parser;
+  auto o = parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+  std::vector<std::string> found;
+  auto add = [&](const Poco::Dynamic::Var& v) {
+    if (v.type() != typeid(Poco::JSON::Object::Ptr)) return;
+    std::ostringstream text;
+    Poco::JSON::Stringifier::stringify(v, text);
+    found.push_back(text.str());
+  };
+  for (const char* key : {"data", "result"}) {
+    if (!o->has(key)) continue;
+    const Poco::Dynamic::Var v = o->get(key);
+    if (v.type() == typeid(Poco::JSON::Array::Ptr)) {
+      auto a = v.extract<Poco::JSON::Array::Ptr>();
+      for (std::size_t i = 0; a && i < a->size(); ++i) add(a->get(static_cast<unsigned>(i)));
+    } else {
+      add(v);
+    }
+    return found;
+  }
+  if (o->has("MaHoSo")) add(Poco::Dynamic::Var(o));
+  return found;
+}
+
+// The first dossier of a TraCuuHoSo answer; "" when there is none.
 std::string foundDossier(const std::string& answer) {
   try {
-    Poco::JSON::Parser parser;
-    auto o = parser.parse(answer).extract<Poco::JSON::Object::Ptr>();
-    for (const char* key : {"data", "result"}) {
-      if (!o->has(key)) continue;
-      Poco::Dynamic::Var v = o->get(key);
-      if (v.type() == typeid(Poco::JSON::Array::Ptr)) {
-        auto a = v.extract<Poco::JSON::Array::Ptr>();
-        if (!a || a->size() == 0) return {};
-        v = a->get(0);
-      }
-      if (v.type() != typeid(Poco::JSON::Object::Ptr)) return {};
-      std::ostringstream text;
-      Poco::JSON::Stringifier::stringify(v, text);
-      return text.str();
-    }
+    auto all = dossiersOf(answer);
+    return all.empty() ? std::string() : all.front();
   } catch (const std::exception&) {
+    return {};
   }
-  return {};
 }
 
 }  // namespace
@@ -114,6 +129,33 @@ Delivery PortalOutbound::send(Exchange& exchange) {
   } catch (const std::exception& e) {  // a template or allocation failure
     return Delivery::retry(Delivery::Failure::kConnect, describe() + ": " + e.what());
   }
+}
+
+Result<StepOutcome> FromPortalStep::process(Exchange& exchange) {
+  std::vector<std::string> dossiers;
+  try {
+    dossiers = dossiersOf(exchange.message().body());
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInvalidMessage,
+                 std::string("from-portal: the body is not a JSON object (") + e.what() + ")");
+  }
+  if (dossiers.size() != 1) {
+    return Error(ErrorCode::kInvalidMessage,
+                 "from-portal: the body holds " + std::to_string(dossiers.size()) +
+                     " dossiers; one per message (split the call first)");
+  }
+  std::string dropped;
+  auto xml = dossierXml(dossiers.front(), &dropped);
+  if (!xml.ok()) return xml.error();
+  Message& m = exchange.message();
+  m.setBody(std::move(*xml));
+  m.setContentType("application/xml");
+  if (dropped.empty()) {
+    m.removeHeader("portal.dropped");
+  } else {
+    m.setHeader("portal.dropped", dropped);
+  }
+  return StepOutcome::kContinue;
 }
 
 }  // namespace lienthong::adapters::portal

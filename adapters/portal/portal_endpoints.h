@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adapters/portal/portal_client.h"
+#include "lienthong/step.h"
 #include "lienthong/template.h"
 
 namespace lienthong::adapters::portal {
@@ -39,6 +40,15 @@ class PortalOutbound final : public OutboundEndpoint {
   Delivery reply(PortalAnswer answer, const Message& original) const;
 
   PortalOutboundSettings s_;
+};
+
+// The `from-portal` step: a dossier as the portal sends it (the dossier object, or a call
+// body with `data: [dossier]`) becomes a canonical HoSo (XML). Members the schema does not
+// have are dropped and named in the header portal.dropped; a body that is not JSON, or
+// holds no dossier or several, is an InvalidMessage.
+class FromPortalStep final : public Step {
+ public:
+  Result<StepOutcome> process(Exchange& exchange) override;
 };
 
 }  // namespace lienthong::adapters::portal

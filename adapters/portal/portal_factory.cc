@@ -83,6 +83,14 @@ std::shared_ptr<OutboundEndpoint> makeOutbound(const YAML::Node& node, BuildCont
   return std::make_shared<PortalOutbound>(std::move(s));
 }
 
+std::unique_ptr<Step> makeFromPortal(const YAML::Node& node, BuildContext& ctx) {
+  if (!node.IsNull() && !(node.IsMap() && node.size() == 0)) {
+    ctx.error(node, "from-portal takes no settings: write 'from-portal: {}'");
+    return nullptr;
+  }
+  return std::make_unique<FromPortalStep>();
+}
+
 void check(const Result<void>& result) {
   if (!result.ok()) throw std::logic_error("registerPortal: " + result.error().message);
 }
@@ -92,6 +100,7 @@ void check(const Result<void>& result) {
 void registerPortal(Registry& registry) {
   check(registry.addConnection("portal", makeConnection));
   check(registry.addOutbound("portal", makeOutbound));
+  check(registry.addStep("from-portal", makeFromPortal));
 }
 
 }  // namespace lienthong::adapters::portal

@@ -133,7 +133,8 @@ const BadCase kBadCases[] = {
      "}\n"
      "    steps:\n      - log: hi\n      - frobnicate: { x: 1 }\n",
      "frobnicate",
-     "unknown step 'frobnicate' (known: aggregate, choice, extract, filter, json-to-xml, log"},
+     "unknown step 'frobnicate' (known: aggregate, choice, dossier-code, extract, filter, "
+     "from-portal, json-to-xml, log"},
     {"UnknownInboundEndpoint",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { ftp: { host: x } }\n", "ftp",
      "unknown inbound endpoint 'ftp' (known: amqp, file, http, schedule)"},

@@ -18,6 +18,7 @@
 #include "core/daemon.h"
 #include "fakes/http_peer.h"
 #include "integration/test_support.h"
+#include "transforms/dossier/dossier_steps.h"
 #include "transforms/xml/xml_steps.h"
 
 namespace lienthong::adapters::portal {
@@ -295,6 +296,87 @@ TEST(Portal, ALookupReturnsTheDossierAsACanonicalHoSo) {
   auto valid = validate.process(reply);
   EXPECT_TRUE(valid.ok()) << valid.error().message << "\n" << d.reply->body();
   EXPECT_NE(d.reply->body().find("&amp; &lt;khác&gt;"), std::string::npos) << d.reply->body();
+}
+
+// The dossier-code step: the parts of a good code as headers; a wrong one refused with
+// the fault, calendar included.
+TEST(DossierCodeStep, SetsThePartsOrRefusesTheCode) {
+  transforms::dossier::DossierCodeSettings s;
+  s.code = std::make_shared<const Template>(*Template::compile("${MaHoSo}", nullptr));
+  transforms::dossier::DossierCodeStep step(s);
+  Exchange good = exchangeOf("<x/>");
+  ASSERT_TRUE(step.process(good).ok());
+  EXPECT_EQ(*good.message().header("dossier.agency"), "000.00.01.H22");
+  EXPECT_EQ(*good.message().header("dossier.received"), "20240315");
+  EXPECT_EQ(*good.message().header("dossier.sequence"), "1");
+  Exchange bad = exchangeOf("<x/>");
+  bad.message().setHeader("MaHoSo", "000.00.01.H22-240230-0001");
+  auto r = step.process(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidMessage);
+  EXPECT_EQ(r.error().message,
+            "dossier code '000.00.01.H22-240230-0001': 30 February 2024 is no date (character 15)");
+  Exchange none = exchangeOf("<x/>");
+  none.message().removeHeader("MaHoSo");
+  r = step.process(none);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "no dossier code: '${MaHoSo}' is empty for this message");
+}
+
+// The portal's dossier, as it pushes it, becomes a canonical HoSo; the daemon routes it by
+// the agency of its code, and answers a wrong one with the reason.
+TEST(FromPortal, APushedDossierBecomesACanonicalHoSoRoutedByItsAgency) {
+  testing::TempHome home;
+  home.write("config.yaml",
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "routes: [ routes ]\n");
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: intake\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /hoso } }\n"
+             "    steps:\n"
+             "      - from-portal: {}\n"
+             "      - validate: { xsd: " +
+                 std::string(LIENTHONG_SOURCE_DIR) +
+                 "/schemas/hoso/hoso-v1.xsd }\n"
+                 "      - extract: { MaHoSo: \"//*[local-name()='MaHoSo']\" }\n"
+                 "      - dossier-code: {}\n"
+                 "      - set-body: { template: \"${dossier.agency} ${dossier.received} "
+                 "${dossier.sequence}\" }\n");
+  std::unique_ptr<Daemon> daemon;
+  const std::uint16_t port = testing::startDaemon(home.path("config.yaml"), daemon);
+  ASSERT_NE(port, 0u);
+  const std::string dossier =
+      R"({"session":"S1","madonvi":"000.00.01.H22","data":[{"MaHoSo":"CODE",
+          "MaTTHC":"1.001612","TenTTHC":"Đăng ký thành lập hộ kinh doanh","ChuHoSo":"Lê Văn Cường",
+          "LoaiDoiTuong":"1","NgayTiepNhan":"20240315083000","TrangThaiHoSo":"2",
+          "KenhThucHien":"2","TaiLieuNop":[{"TenTep":"don.pdf","NoiDung":"JVBERi0xLjQK"}]}]})";
+  auto post = [&](const std::string& code) {
+    std::string body = dossier;
+    body.replace(body.find("CODE"), 4, code);
+    return testing::httpCall(port, "POST", "/hoso", body, {{"Content-Type", "application/json"}});
+  };
+  auto ok = post("000.20.25.H12-250702-0042");
+  EXPECT_EQ(ok.status, 200) << ok.body;  // the canonical HoSo passed hoso-v1.xsd
+  EXPECT_EQ(ok.body, "000.20.25.H12 20250702 42");
+  auto bad = post("000.20.25.H12-250231-0042");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("31 February 2025 is no date"), std::string::npos) << bad.body;
+  daemon->stop();
+}
+
+TEST(FromPortal, ABodyWithoutOneDossierIsRefused) {
+  FromPortalStep step;
+  Exchange two = exchangeOf(R"({"data":[{"MaHoSo":"a"},{"MaHoSo":"b"}]})");
+  auto r = step.process(two);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("holds 2 dossiers; one per message"), std::string::npos);
+  Exchange text = exchangeOf("not json");
+  r = step.process(text);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("from-portal: the body is not a JSON object"),
+            std::string::npos);
 }
 
 // Config mistakes are reported at their place, before anything is dialed.

@@ -1,0 +1,37 @@
+#include "transforms/dossier/dossier_factory.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <stdexcept>
+
+#include "transforms/dossier/dossier_steps.h"
+
+namespace lienthong::transforms::dossier {
+namespace {
+
+// dossier-code: {}  or  dossier-code: { code: "${h:MaHoSo}" }
+std::unique_ptr<Step> makeDossierCode(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  DossierCodeSettings s;
+  if (node.IsNull() || (node.IsMap() && node.size() == 0)) {
+    YAML::Node fallback("${MaHoSo}");
+    s.code = ctx.compileTemplate(fallback);
+  } else {
+    MapReader r(node, ctx, "dossier-code step");
+    if (!r.valid()) return nullptr;
+    s.code = r.templ("code", true);
+    r.finish();
+  }
+  if (ctx.errors().size() != before || !s.code) return nullptr;
+  return std::make_unique<DossierCodeStep>(std::move(s));
+}
+
+}  // namespace
+
+void registerDossierSteps(Registry& registry) {
+  if (auto r = registry.addStep("dossier-code", makeDossierCode); !r.ok()) {
+    throw std::logic_error("registerDossierSteps: " + r.error().message);
+  }
+}
+
+}  // namespace lienthong::transforms::dossier
