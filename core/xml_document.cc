@@ -250,8 +250,16 @@ void appendXmlEscaped(std::string& out, std::string_view text, bool attribute) {
       case '"':
         out += attribute ? "&quot;" : "\"";
         break;
+      case '\r':
+        out += "&#13;";  // kept, not turned into a line feed by the next parser
+        break;
       default:
-        out += c;
+        // Control characters XML 1.0 cannot hold become U+FFFD; tab and line feed stay.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
+          out += "\xEF\xBF\xBD";
+        } else {
+          out += c;
+        }
     }
   }
 }

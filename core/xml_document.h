@@ -58,7 +58,8 @@ bool looksLikeXml(const std::string& body);
 // Serializes a document (UTF-8, with declaration).
 std::string serializeXml(xmlDocPtr doc);
 
-// Appends `text` escaped for XML character data (&, <, >), and " too in an attribute.
+// Appends `text` escaped for XML character data (&, <, >, CR as &#13;), and " too in an
+// attribute; control characters XML 1.0 cannot hold become U+FFFD.
 void appendXmlEscaped(std::string& out, std::string_view text, bool attribute = false);
 
 }  // namespace lienthong

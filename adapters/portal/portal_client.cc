@@ -14,9 +14,56 @@
 namespace lienthong::adapters::portal {
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+void appendUtf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+// Lower case of the letters Vietnamese uses (ASCII, Latin-1, Ă Đ Ĩ Ũ Ơ Ư and the
+// Latin Extended Additional block); other text is copied as it is.
+std::string lower(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    char32_t c = b;
+    std::size_t n = 1;
+    if (b >= 0xC0 && b < 0xE0 && i + 1 < s.size()) {
+      c = ((b & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
+      n = 2;
+    } else if (b >= 0xE0 && b < 0xF0 && i + 2 < s.size()) {
+      c = ((b & 0x0Fu) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3Fu) << 6) |
+          (static_cast<unsigned char>(s[i + 2]) & 0x3Fu);
+      n = 3;
+    } else if (b >= 0x80) {
+      out += s.substr(i, 1);
+      ++i;
+      continue;
+    }
+    if (c >= 'A' && c <= 'Z') {
+      c += 0x20;
+    } else if (c >= 0xC0 && c <= 0xDE && c != 0xD7) {
+      c += 0x20;
+    } else if (c == 0x102 || c == 0x110 || c == 0x128 || c == 0x168 || c == 0x1A0 || c == 0x1AF ||
+               (c >= 0x1EA0 && c <= 0x1EF9 && c % 2 == 0)) {
+      c += 1;
+    }
+    if (n == 1 && c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      appendUtf8(out, c);
+    }
+    i += n;
+  }
+  return out;
 }
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
@@ -64,11 +111,14 @@ PortalAnswer PortalConnection::post(const std::string& service, const std::strin
   PortalAnswer answer;
   Delivery d = s_.http->execute(request, body, deadline, original);
   if (d.reply) answer.json = d.reply->body();
-  if (d.status != Delivery::Status::kAccepted) {  // HTTP level: 5xx, timeout, 4xx
+  const std::string* http_status = d.reply ? d.reply->header("http.status") : nullptr;
+  const bool denied = http_status && (*http_status == "401" || *http_status == "403");
+  if (d.status != Delivery::Status::kAccepted && !denied) {  // HTTP: 5xx, timeout, 4xx
     answer.delivery = std::move(d);
     answer.delivery.detail = what + ": " + answer.delivery.detail;
     return answer;
   }
+  // A 401 or 403 may say in its body that the session ended: read like any answer.
   Poco::JSON::Object::Ptr o;
   try {
     Poco::JSON::Parser parser;
@@ -92,7 +142,6 @@ PortalAnswer PortalConnection::post(const std::string& service, const std::strin
   answer.error_code = member(*o, "error_code");
   answer.message = member(*o, "message");
   if (answer.message.empty()) answer.message = member(*o, "error_message");
-  if (login) answer.message = answer.message.empty() ? member(*o, "session") : answer.message;
   if (success(answer.error_code)) {
     answer.delivery = Delivery::accepted(std::move(d.reply));
     return answer;
@@ -115,15 +164,24 @@ PortalAnswer PortalConnection::post(const std::string& service, const std::strin
 
 std::string PortalConnection::session(std::chrono::steady_clock::time_point deadline,
                                       const Message& original, Delivery& failure) {
-  {
-    std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  for (;;) {
     if (!session_.empty()) return session_;
+    if (std::chrono::steady_clock::now() < login_failed_until_) {
+      failure = login_failure_;  // the last login's failure, not a new login
+      return {};
+    }
+    if (!logging_in_) break;
+    const std::uint64_t round = login_round_;
+    if (!login_cv_.wait_until(lock, deadline, [&] { return login_round_ != round; })) {
+      failure = Delivery::retry(Delivery::Failure::kTimeout,
+                                "portal " + s_.name + ": the deadline passed waiting for a login");
+      return {};
+    }
   }
-  std::lock_guard login(login_mutex_);
-  {
-    std::lock_guard lock(mutex_);
-    if (!session_.empty()) return session_;  // another caller logged in meanwhile
-  }
+  logging_in_ = true;
+  lock.unlock();
+
   std::string body = "{\"username\":";
   appendJsonString(body, s_.username);
   body += ",\"password\":";
@@ -131,6 +189,8 @@ std::string PortalConnection::session(std::chrono::steady_clock::time_point dead
   body += "}";
   PortalAnswer a = post("", body, deadline, original);
   std::string got;
+  Delivery failed;
+  std::chrono::milliseconds pause = s_.login_failed_pause;
   if (a.delivery.status == Delivery::Status::kAccepted) {
     try {
       Poco::JSON::Parser parser;
@@ -139,23 +199,34 @@ std::string PortalConnection::session(std::chrono::steady_clock::time_point dead
     } catch (const std::exception&) {
     }
     if (got.empty()) {
-      failure = Delivery::retry(Delivery::Failure::kRemote,
-                                "portal " + s_.name + " login: the answer has no session");
-      return {};
+      failed = Delivery::retry(Delivery::Failure::kRemote,
+                               "portal " + s_.name + " login: the answer has no session");
     }
   } else {
     // Refused credentials will not get better by themselves, but the portal may be the
-    // one at fault: a login is retried, and the operator sees why in the log.
-    failure =
+    // one at fault: the login is tried again after a pause, and the log says why.
+    if (!a.error_code.empty()) pause = s_.login_refused_pause;
+    failed =
         Delivery::retry(a.delivery.failure == Delivery::Failure::kNone ? Delivery::Failure::kRemote
                                                                        : a.delivery.failure,
                         a.delivery.detail);
-    log::warn("portal", failure.detail);
-    return {};
+    log::warn("portal",
+              failed.detail + "; no new login for " + std::to_string(pause.count()) + "ms");
   }
-  std::lock_guard lock(mutex_);
-  session_ = got;
-  ++logins_;
+
+  lock.lock();
+  logging_in_ = false;
+  ++login_round_;
+  if (got.empty()) {
+    login_failure_ = failed;
+    login_failed_until_ = std::chrono::steady_clock::now() + pause;
+    failure = std::move(failed);
+  } else {
+    session_ = got;
+    ++logins_;
+  }
+  lock.unlock();
+  login_cv_.notify_all();
   return got;
 }
 

@@ -6,6 +6,7 @@
 // and call again), or a failure to retry or to give up.
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,9 +34,13 @@ struct PortalSettings {
   std::vector<std::string> session_error_codes{"-1", "401"};
   // error_code values worth a retry later (the portal busy or down for maintenance).
   std::vector<std::string> retry_error_codes{"503", "-2"};
-  // Words of an answer's message (any case) meaning "this dossier already exists".
+  // Words of an answer's message meaning "this dossier already exists", in any case
+  // (Vietnamese letters included; text in decomposed form is not matched).
   std::vector<std::string> exists_messages{"đã tồn tại", "da ton tai", "already exist"};
   std::vector<std::string> exists_error_codes;
+  // How long a failed login is not tried again: refused by the portal, or not answered.
+  std::chrono::milliseconds login_refused_pause{30'000};
+  std::chrono::milliseconds login_failed_pause{2'000};
 };
 
 // A call's answer: the delivery (accepted, retry or rejected, with the portal's error code
@@ -74,9 +79,16 @@ class PortalConnection final : public Connection {
 
   const PortalSettings s_;
   mutable std::mutex mutex_;
-  std::string session_;  // under mutex_
+  // Under mutex_. One login at a time: the others wait (until their own deadline) for its
+  // result and share it, success or failure; a failed login is not tried again for a
+  // while (a refused password would otherwise lock the account).
+  std::string session_;
   std::uint64_t logins_ = 0;
-  std::mutex login_mutex_;  // one login at a time; the others wait for its session
+  bool logging_in_ = false;
+  std::uint64_t login_round_ = 0;  // counts the logins that ended
+  std::condition_variable login_cv_;
+  Delivery login_failure_;
+  std::chrono::steady_clock::time_point login_failed_until_;
 };
 
 }  // namespace lienthong::adapters::portal

@@ -121,9 +121,14 @@ Delivery PortalOutbound::send(Exchange& exchange) {
     PortalAnswer a = s_.connection->call(s_.service, "\"isUpdating\":\"False\"," + *members,
                                          exchange.deadline(), message);
     if (a.delivery.status != Delivery::Status::kAccepted && a.exists) {
-      // The portal has it already: the same dossier, as an update.
+      // The portal has it already: the same dossier, as an update. Should that fail too,
+      // both answers are told (the first may not have been about the dossier at all).
+      const std::string first = a.delivery.detail;
       a = s_.connection->call(s_.service, "\"isUpdating\":\"True\"," + *members,
                               exchange.deadline(), message);
+      if (a.delivery.status != Delivery::Status::kAccepted) {
+        a.delivery.detail += " (sent as an update after: " + first + ")";
+      }
     }
     return reply(std::move(a), message);
   } catch (const std::exception& e) {  // a template or allocation failure

@@ -72,9 +72,13 @@ std::shared_ptr<OutboundEndpoint> makeOutbound(const YAML::Node& node, BuildCont
       ctx.error(*p, "'params' must be a map of member name -> template");
     } else {
       for (auto it = p->begin(); it != p->end(); ++it) {
-        if (auto t = ctx.compileTemplate(it->second)) {
-          s.params.emplace_back(it->first.Scalar(), std::move(t));
+        const std::string name = it->first.Scalar();
+        if (name == "session" || name == "madonvi" || name == "service" || name == "isUpdating" ||
+            name == "data") {
+          ctx.error(it->first, "'" + name + "' is set by the portal endpoint, not by params");
+          continue;
         }
+        if (auto t = ctx.compileTemplate(it->second)) s.params.emplace_back(name, std::move(t));
       }
     }
   }

@@ -106,6 +106,10 @@ void appendObjectJson(std::string& out, xmlNodePtr record) {
   bool first = true;
   for (xmlNodePtr c = record->children; c; c = c->next) {
     if (c->type != XML_ELEMENT_NODE) continue;
+    // The handling agency is lienthong's (routing), not a field of the portal's dossier.
+    if (record->parent && record->parent->type == XML_DOCUMENT_NODE && name(c) == "MaCoQuan") {
+      continue;
+    }
     if (!first) out += ',';
     first = false;
     appendJsonString(out, name(c));
@@ -146,6 +150,7 @@ Result<void> expect(xmlNodePtr n, const char* root) {
 
 std::string scalar(const Poco::Dynamic::Var& v) {
   if (v.isEmpty()) return {};
+  if (v.type() == typeid(bool)) return v.extract<bool>() ? "1" : "0";  // the portal's flags
   try {
     return v.convert<std::string>();
   } catch (const Poco::Exception&) {
@@ -194,8 +199,15 @@ void appendRecordXml(std::string& out, const std::string& element, const Poco::J
                      const std::string& where, std::string& dropped) {
   const std::vector<std::string>& order = fields().at(element);
   out += "<" + element + ">";
+  // A file is its content or its link, not both: the content wins.
+  const bool content = o.has("NoiDung") && !scalar(o.get("NoiDung")).empty();
   for (const std::string& member : order) {
-    if (o.has(member)) appendMemberXml(out, member, o.get(member), where, dropped);
+    if (!o.has(member)) continue;
+    if (member == "DuongDan" && content) {
+      dropped += (dropped.empty() ? "" : ",") + where + member + " (beside NoiDung)";
+      continue;
+    }
+    appendMemberXml(out, member, o.get(member), where, dropped);
   }
   for (const auto& [member, value] : o) {
     if (std::find(order.begin(), order.end(), member) == order.end()) {

@@ -30,12 +30,13 @@ std::string field(std::string_view f, const char* name, int lo, int hi, std::bit
     std::string_view part = f.substr(start, comma - start);
     int step = 1;
     if (std::size_t slash = part.find('/'); slash != std::string_view::npos) {
-      if (!number(part.substr(slash + 1), step) || step < 1) {
+      if (!number(part.substr(slash + 1), step) || step < 1 || step > hi) {
         return std::string(name) + " step '" + std::string(part.substr(slash + 1)) +
-               "' is not a number of 1 or more";
+               "' is not a number of 1 to " + std::to_string(hi);
       }
       part = part.substr(0, slash);
     }
+    const bool stepped = part.size() != f.substr(start, comma - start).size();
     int from = lo;
     int to = hi;
     if (part != "*") {
@@ -50,7 +51,7 @@ std::string field(std::string_view f, const char* name, int lo, int hi, std::bit
       if (from < lo || from > hi) return std::string(name) + " " + std::to_string(from) + range;
       if (to < lo || to > hi) return std::string(name) + " " + std::to_string(to) + range;
       if (to < from) return std::string(name) + " range '" + std::string(part) + "' runs backwards";
-      if (dash == std::string_view::npos && step > 1) to = hi;  // "5/15": from 5 on
+      if (dash == std::string_view::npos && stepped) to = hi;  // "5/15": from 5 on
     }
     for (int v = from; v <= to; v += step) bits.set(static_cast<std::size_t>(v));
     start = comma + 1;
@@ -85,8 +86,10 @@ Result<Cron> Cron::parse(std::string_view text) {
   if (!why.empty()) return invalid(text, why);
   for (std::size_t d = 0; d < 7; ++d) c.weekdays_[d] = weekdays[d];
   if (weekdays[7]) c.weekdays_.set(0);
-  c.any_day_ = fields[2] == "*";
-  c.any_weekday_ = fields[4] == "*";
+  // A field starting with * ("*", "*/2") does not restrict the day as cron reads it: with
+  // the other day field given, that one decides alone.
+  c.any_day_ = fields[2].front() == '*';
+  c.any_weekday_ = fields[4].front() == '*';
   return c;
 }
 

@@ -19,7 +19,10 @@ std::unique_ptr<InboundEndpoint> makeInbound(const YAML::Node& node, BuildContex
   }
   if (auto v = r.string("cron")) {
     auto cron = Cron::parse(*v);
-    if (cron.ok()) {
+    if (cron.ok() &&
+        cron->next(Clock::now(), std::chrono::minutes(0)) == Clock::time_point::max()) {
+      ctx.error(*r.node("cron"), "cron '" + *v + "' never fires (no such day)");
+    } else if (cron.ok()) {
       s.cron = std::move(cron).value();
     } else {
       ctx.error(*r.node("cron"), cron.error().message);

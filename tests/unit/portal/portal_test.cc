@@ -53,6 +53,7 @@ class Portal {
       auto body = json(r.body);
       std::lock_guard lock(mutex_);
       if (r.uri == "/adapter/auth") {
+        ++auth_calls_;
         const auto dst = r.headers.find("dstcode");
         if (dst == r.headers.end() || dst->second != "DST-H22" ||
             body->getValue<std::string>("password") != "mat-khau") {
@@ -83,6 +84,10 @@ class Portal {
     std::lock_guard lock(mutex_);
     return calls_;
   }
+  int authCalls() {
+    std::lock_guard lock(mutex_);
+    return auth_calls_;
+  }
   int logins() {
     std::lock_guard lock(mutex_);
     return logins_;
@@ -94,6 +99,7 @@ class Portal {
   std::mutex mutex_;
   std::string session_;
   int logins_ = 0;
+  int auth_calls_ = 0;
   std::vector<Poco::JSON::Object::Ptr> calls_;
   std::function<HttpPeer::Response(const Poco::JSON::Object&)> answer_;
 };
@@ -171,7 +177,7 @@ TEST(Portal, ADossierThePortalHasAlreadyIsSentAgainAsAnUpdate) {
   Portal portal;
   portal.answer([](const Poco::JSON::Object& call) {
     if (call.getValue<std::string>("isUpdating") == "False") {
-      return Portal::ok(R"({"error_code":"1","message":"Hồ sơ đã tồn tại trên hệ thống"})");
+      return Portal::ok(R"({"error_code":"1","message":"HỒ SƠ ĐÃ TỒN TẠI TRÊN HỆ THỐNG"})");
     }
     return Portal::ok(R"({"error_code":"0"})");
   });
@@ -231,6 +237,11 @@ TEST(Portal, RefusedCredentialsAreRetriedAndSaySo) {
             std::string::npos)
       << d.detail;
   EXPECT_TRUE(portal.calls().empty());
+  // The refusal is remembered for a while: the next messages do not log in again (a
+  // refused password tried by every message would lock the account).
+  Exchange again = exchangeOf(sample("hoso"));
+  EXPECT_EQ(out.send(again).status, Delivery::Status::kRetry);
+  EXPECT_EQ(portal.authCalls(), 1);
 }
 
 TEST(Portal, ProgressCarriesTheStatusUnderThePortalsNames) {
@@ -267,8 +278,10 @@ TEST(Portal, ALookupReturnsTheDossierAsACanonicalHoSo) {
                       R"(","MaTTHC":"1.001612","TenTTHC":"Đăng ký thành lập hộ kinh doanh & <khác>",
             "ChuHoSo":"Nguyễn Văn An","LoaiDoiTuong":1,"NgayTiepNhan":"20240315083000",
             "TrangThaiHoSo":"4","KenhThucHien":"2","TruongMoi":"x","Email":null,
+            "DuocThanhToanTrucTuyen":true,"TrichYeuHoSo":"dán từ Word\u000b\r\n",
             "TaiLieuNop":[{"TenTep":"a.pdf","DuongDan":"https://dvc.gov.vn/a.pdf",
-                           "MaThanhPhanHoSo":"TP01"}],
+                           "MaThanhPhanHoSo":"TP01"},
+                          {"TenTep":"b.pdf","NoiDung":"JVBERi0xLjQK","DuongDan":"https://x"}],
             "DanhSachLePhi":[]}]})");
   });
   PortalOutboundSettings s;
@@ -284,7 +297,10 @@ TEST(Portal, ALookupReturnsTheDossierAsACanonicalHoSo) {
   ASSERT_TRUE(d.reply);
   EXPECT_EQ(d.reply->contentType(), "application/xml");
   ASSERT_NE(d.reply->header("portal.dropped"), nullptr);
-  EXPECT_EQ(*d.reply->header("portal.dropped"), "TruongMoi");
+  EXPECT_EQ(*d.reply->header("portal.dropped"),
+            "TaiLieuNop[1].DuongDan (beside NoiDung),TruongMoi");
+  EXPECT_NE(d.reply->body().find("<DuocThanhToanTrucTuyen>1</DuocThanhToanTrucTuyen>"),
+            std::string::npos);
   // The reply is a dossier the canonical schema takes.
   std::vector<std::string> load_errors;
   auto schema = transforms::xml::Schema::load(
@@ -414,12 +430,19 @@ TEST(PortalConfig, BadSettingsAreReportedAtTheirPlace) {
              "  - id: sync\n"
              "    pattern: one-way\n"
              "    from: { http: { listener: public, path: /in } }\n"
-             "    to: { portal: { connection: web, service: DongBoHoSoMC } }\n");
+             "    to: { portal: { connection: web, service: DongBoHoSoMC } }\n"
+             "  - id: lookup\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /q } }\n"
+             "    to: { portal: { connection: dvcqg, service: TraCuuHoSo, params: { madonvi: x } "
+             "} }\n");
   errors = ConfigErrors();
   EXPECT_FALSE(Daemon::create(home.path("config.yaml").string(), errors));
   text = errors.str();
   EXPECT_NE(text.find("r.yaml:5:33: connection 'web' is a http connection, not portal"),
             std::string::npos)
+      << text;
+  EXPECT_NE(text.find("'madonvi' is set by the portal endpoint, not by params"), std::string::npos)
       << text;
 }
 

@@ -44,6 +44,10 @@ TEST(Cron, NextTicksInVietnamTime) {
   // Day of the month and day of the week both given: either one (as cron does).
   EXPECT_EQ(nextOf("0 12 20 * 6", at), "20240316120000");  // Saturday 16th first
   EXPECT_EQ(nextOf("0 0 30 2 *", at), "never");
+  // A step on a single start runs to the end of the range; "*/2" for the day of the month
+  // does not restrict it when the day of the week is given (as cron reads it).
+  EXPECT_EQ(nextOf("5/1 9 * * *", vn(2024, 3, 15, 9, 30)), "20240315093100");
+  EXPECT_EQ(nextOf("0 0 */2 * 1", at), "20240318000000");  // Monday 18th, not odd day 17th
   // A tick exactly now is not the next one.
   EXPECT_EQ(nextOf("30 8 * * *", vn(2024, 3, 15, 8, 30)), "20240316083000");
 }
@@ -60,7 +64,8 @@ TEST(Cron, SaysWhichFieldIsWrong) {
       {"* * 0 * *", "day of the month 0 is not one of 1..31"},
       {"* * * 13 *", "month 13 is not one of 1..12"},
       {"* * * * 8", "day of the week 8 is not one of 0..7"},
-      {"*/0 * * * *", "minute step '0' is not a number of 1 or more"},
+      {"*/0 * * * *", "minute step '0' is not a number of 1 to 59"},
+      {"1/2147483647 * * * *", "minute step '2147483647' is not a number of 1 to 59"},
       {"10-5 * * * *", "minute range '10-5' runs backwards"},
       {"a * * * *", "minute 'a' is not a number, range or *"},
   };
@@ -91,6 +96,7 @@ class Collecting : public InboundContext {
     if (refuse_first_ > 0) {
       --refuse_first_;
       ++refused_;
+      refused_tick_ = *message.header("schedule.tick-ms");
       return Admission::kBusy;
     }
     messages_.push_back(std::move(message));
@@ -118,6 +124,10 @@ class Collecting : public InboundContext {
     std::lock_guard lock(mutex_);
     return refused_;
   }
+  std::string refusedTick() {
+    std::lock_guard lock(mutex_);
+    return refused_tick_;
+  }
 
  private:
   std::string id_ = "tick";
@@ -126,6 +136,7 @@ class Collecting : public InboundContext {
   std::vector<Message> messages_;
   int refuse_first_ = 0;
   int refused_ = 0;
+  std::string refused_tick_;
 };
 
 TEST(ScheduleInbound, SubmitsAMessageAtEachTickWithItsTime) {
@@ -165,6 +176,8 @@ TEST(ScheduleInbound, ATickTheEngineCannotTakeIsTriedAgain) {
   ASSERT_TRUE(route.waitFor(1, seconds(10)));
   in.stop();
   EXPECT_EQ(route.refused(), 1);
+  // The tick taken is the one refused, tried again, not the next one.
+  EXPECT_EQ(*route.messages().front().header("schedule.tick-ms"), route.refusedTick());
 }
 
 }  // namespace
@@ -216,7 +229,10 @@ TEST(ScheduleRoute, BadSchedulesAreReportedAtTheirPlace) {
              "    from: { schedule: { cron: \"0 2 * * *\", every: 1h } }\n"
              "  - id: ask\n"
              "    pattern: request-reply\n"
-             "    from: { schedule: { every: 1h } }\n");
+             "    from: { schedule: { every: 1h } }\n"
+             "  - id: never\n"
+             "    pattern: one-way\n"
+             "    from: { schedule: { cron: \"0 0 30 2 *\" } }\n");
   ConfigErrors errors;
   EXPECT_FALSE(Daemon::create(home.path("config.yaml").string(), errors));
   const std::string text = errors.str();
@@ -229,6 +245,9 @@ TEST(ScheduleRoute, BadSchedulesAreReportedAtTheirPlace) {
       << text;
   EXPECT_NE(text.find("r.yaml:7:23: a schedule needs one of 'cron'"), std::string::npos) << text;
   EXPECT_NE(text.find("r.yaml:10:23: a schedule feeds one-way routes"), std::string::npos) << text;
+  EXPECT_NE(text.find("r.yaml:13:31: cron '0 0 30 2 *' never fires (no such day)"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
