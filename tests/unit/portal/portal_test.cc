@@ -203,6 +203,24 @@ TEST(Portal, AnEndedSessionLogsInAgainOnceAndTheCallGoesThrough) {
   EXPECT_EQ(portal.calls()[2]->getValue<std::string>("session"), "S2");
 }
 
+// A portal that says "session ended" with HTTP 401 and a JSON body: read like any answer.
+TEST(Portal, ASessionEndedAnsweredWithHttp401LogsInAgain) {
+  Portal portal;
+  std::atomic<int> calls{0};
+  portal.answer([&](const Poco::JSON::Object&) {
+    if (calls++ == 0) {
+      return HttpPeer::Response{401, R"({"error_code":"-1","message":"Hết phiên"})",
+                                "application/json"};
+    }
+    return Portal::ok(R"({"error_code":"0"})");
+  });
+  auto out = endpoint(connect(portal, "mat-khau"), "DongBoHoSoMC");
+  Exchange ex = exchangeOf(sample("hoso"));
+  Delivery d = out.send(ex);
+  EXPECT_EQ(d.status, Delivery::Status::kAccepted) << d.detail;
+  EXPECT_EQ(portal.logins(), 2);
+}
+
 TEST(Portal, ErrorCodesMapToRetryOrRejectedWithThePortalsMessage) {
   Portal portal;
   std::atomic<int> code{503};
