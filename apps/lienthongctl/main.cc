@@ -8,6 +8,7 @@
 
 #include "apps/lienthongctl/ctl_config.h"
 #include "apps/lienthongctl/dlq_command.h"
+#include "apps/lienthongctl/dossier_command.h"
 #include "apps/lienthongctl/pki_commands.h"
 #include "apps/lienthongctl/route_tests.h"
 #include "core/builtins.h"
@@ -57,6 +58,11 @@ Commands:
       --dry-run, and are recorded (who, when, what) in the store. T is
       2026-11-27T10:00:00Z, 2026-11-27 or a duration ago (2h). Exit status: 0 done,
       1 failed (the daemon holds the store, say), 2 wrong usage.
+  dossier-code CODE... | --next CODE | --first AGENCY YYYY-MM-DD
+      Checks dossier codes (agency, day of receipt, number; calendar included) and says
+      what is wrong and where; --next prints the code after CODE for the same agency and
+      day, --first the first code of an agency's day. Exit status: 0 valid, 1 a code is
+      wrong, 2 wrong usage.
   store [--config FILE] [--json]
       The store's figures, while the daemon is stopped: per route, the one-way messages
       journalled and not yet delivered, the age of the oldest, and the dead letters.
@@ -195,5 +201,6 @@ int main(int argc, char** argv) {
   if (command == "certs") return lienthong::ctl::certsCommand(args);
   if (command == "dlq") return lienthong::ctl::dlqCommand(args);
   if (command == "store") return lienthong::ctl::storeCommand(args);
+  if (command == "dossier-code") return lienthong::ctl::dossierCodeCommand(args);
   return usageError("unknown command '" + command + "'");
 }

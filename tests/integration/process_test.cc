@@ -439,6 +439,33 @@ TEST(Lienthongctl, DeadLettersAreListedShownReplayedAndPurged) {
   EXPECT_NE(out.find("is in use by another process"), std::string::npos) << out;
 }
 
+TEST(Lienthongctl, DossierCodesAreCheckedAndNumbered) {
+  const std::string ctl = binary("apps/lienthongctl/lienthongctl");
+  Process check({ctl, "dossier-code", "000.00.01.H22-240315-0001", "000.00.01.H22-240230-0001"});
+  const std::string out = check.readAll();
+  EXPECT_NE(out.find("ok: 000.00.01.H22-240315-0001 agency 000.00.01.H22, received 2024-03-15, "
+                     "number 1"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("invalid: dossier code '000.00.01.H22-240230-0001': 30 February 2024 is no "
+                     "date (character 15)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(check.wait(), 1);
+  Process next({ctl, "dossier-code", "--next", "000.00.01.H22-240315-9999"});
+  EXPECT_EQ(next.readAll(), "000.00.01.H22-240315-10000\n");
+  EXPECT_EQ(next.wait(), 0);
+  Process first({ctl, "dossier-code", "--first", "000.00.01.H22", "2026-11-27"});
+  EXPECT_EQ(first.readAll(), "000.00.01.H22-261127-0001\n");
+  EXPECT_EQ(first.wait(), 0);
+  Process full({ctl, "dossier-code", "--next", "000.00.01.H22-240315-99999"});
+  EXPECT_NE(full.readAll().find("used up for the day"), std::string::npos);
+  EXPECT_EQ(full.wait(), 1);
+  Process bad({ctl, "dossier-code", "--first", "000.00.01.H22", "27/11/2026"});
+  bad.readAll();
+  EXPECT_EQ(bad.wait(), 2);
+}
+
 TEST(Lienthongctl, HelpAndUsage) {
   Process help({binary("apps/lienthongctl/lienthongctl"), "--help"});
   EXPECT_NE(help.readAll().find("lint"), std::string::npos);
