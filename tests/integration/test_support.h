@@ -25,6 +25,10 @@ namespace lienthong::testing {
 
 namespace fs = std::filesystem;
 
+// A daemon config with only the public listener (port 0) and the routes/ folder.
+inline constexpr const char* kPublicListenerConfig =
+    "listeners:\n  public: { http: { port: 0 } }\nroutes: [ routes ]\n";
+
 class TempHome {
  public:
   TempHome() {

@@ -361,9 +361,7 @@ TEST(DossierCodeStep, SetsThePartsOrRefusesTheCode) {
 // the agency of its code, and answers a wrong one with the reason.
 TEST(FromPortal, APushedDossierBecomesACanonicalHoSoRoutedByItsAgency) {
   testing::TempHome home;
-  home.write("config.yaml",
-             "listeners:\n  public: { http: { port: 0 } }\n"
-             "routes: [ routes ]\n");
+  home.write("config.yaml", testing::kPublicListenerConfig);
   home.write("routes/r.yaml",
              "routes:\n"
              "  - id: intake\n"

@@ -191,9 +191,7 @@ using namespace std::chrono_literals;
 // Through the daemon: a schedule route writes a file per tick; mistakes at their place.
 TEST(ScheduleRoute, TicksReachTheRoutesOutput) {
   testing::TempHome home;
-  home.write("config.yaml",
-             "listeners:\n  public: { http: { port: 0 } }\n"
-             "routes: [ routes ]\n");
+  home.write("config.yaml", testing::kPublicListenerConfig);
   home.write("routes/r.yaml",
              "routes:\n"
              "  - id: tick\n"
@@ -216,9 +214,7 @@ TEST(ScheduleRoute, TicksReachTheRoutesOutput) {
 
 TEST(ScheduleRoute, BadSchedulesAreReportedAtTheirPlace) {
   testing::TempHome home;
-  home.write("config.yaml",
-             "listeners:\n  public: { http: { port: 0 } }\n"
-             "routes: [ routes ]\n");
+  home.write("config.yaml", testing::kPublicListenerConfig);
   home.write("routes/r.yaml",
              "routes:\n"
              "  - id: cron\n"
