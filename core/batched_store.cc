@@ -81,6 +81,15 @@ Result<void> BatchedStore::purge(std::int64_t seq, const std::string& who) {
   return {};
 }
 
+Result<void> BatchedStore::trackDossier(const DossierEvent& event) {
+  if (event.code.empty())
+    return Error(ErrorCode::kInvalidMessage, "a dossier event without MaHoSo");
+  Op op(Op::kTrack);
+  op.event = &event;
+  if (auto e = submit(op)) return *e;
+  return {};
+}
+
 Result<std::size_t> BatchedStore::expireKeys(SystemClock::time_point now) {
   Op op(Op::kExpire);
   op.at = toEpochMs(now);

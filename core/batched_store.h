@@ -32,6 +32,7 @@ class BatchedStore : public Store {
                               const std::string& who) override;
   Result<void> purge(std::int64_t seq, const std::string& who) override;
   Result<std::size_t> expireKeys(SystemClock::time_point now) override;
+  Result<void> trackDossier(const DossierEvent& event) override;
   std::uint64_t commits() const override { return commits_.load(); }
 
  protected:
@@ -48,12 +49,14 @@ class BatchedStore : public Store {
       kReplay,      // seq, route ("" = its own), text = who
       kPurge,       // seq, text = who
       kTakeOver,    // (shared store)
+      kTrack,       // event
     };
     explicit Op(Kind k) : kind(k) {}
     Kind kind;
     std::string route;
     const Message* message = nullptr;
     const std::vector<std::int64_t>* settles = nullptr;
+    const DossierEvent* event = nullptr;
     std::string text;
     std::int64_t at = 0;
     std::int64_t seq = 0;

@@ -22,6 +22,7 @@ std::unique_ptr<Daemon> Daemon::create(const std::string& config_file, ConfigErr
   if (!d->plugins_.load(d->config_.plugin_paths, *d->registry_, errors, d->config_.plugins_where)) {
     return nullptr;
   }
+  if (d->config_.store.configured()) loader.setStoreSlot(d->store_slot_);
   d->pending_ = loader.loadRoutes(d->config_, d->config_.route_paths, errors);
   if (!d->pending_) return nullptr;
   d->engine_ = std::make_unique<Engine>(d->config_.engine);
@@ -36,6 +37,7 @@ std::unique_ptr<Daemon> Daemon::create(const std::string& config_file, ConfigErr
 
 Daemon::~Daemon() {
   if (running_) stop();
+  store_slot_->set(nullptr);  // the routes' steps may outlive the daemon; the store does not
 }
 
 Result<void> Daemon::start() {
@@ -54,6 +56,7 @@ Result<void> Daemon::start() {
       store_ = std::move(*store);
       store_view_ = store_.get();
       engine_->attachStore(store_.get());
+      store_slot_->set(store_.get());
     } else {
       log::error("daemon", store.error().message +
                                "; one-way messages are refused (HTTP 503) until the store "
@@ -103,6 +106,7 @@ bool Daemon::takeUpStore() {
     store_ = std::move(*store);
     store_view_ = store_.get();
     engine_->attachStore(store_.get());
+    store_slot_->set(store_.get());
   }
   std::shared_ptr<RouteTable> table;
   {
@@ -268,6 +272,7 @@ void Daemon::stopSteps(Active& active, bool final) {
 
 bool Daemon::reload(ConfigErrors& errors) {
   Loader loader(*registry_, false);
+  if (config_.store.configured()) loader.setStoreSlot(store_slot_);
   auto table = loader.loadRoutes(config_, config_.route_paths, errors);
   if (!table) {
     log::error("daemon", "reload refused; the running routes stay active:\n" + errors.str());

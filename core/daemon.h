@@ -82,6 +82,8 @@ class Daemon {
   PluginSet plugins_;
   DaemonConfig config_;
   std::unique_ptr<Store> store_;  // before the engine: it outlives it
+  // The store as the steps reach it (set when it is open); shared with the routes.
+  std::shared_ptr<StoreSlot> store_slot_ = std::make_shared<StoreSlot>();
   std::unique_ptr<Engine> engine_;
   std::shared_ptr<RouteTable> pending_;  // loaded by create(), activated by start()
   mutable std::mutex mutex_;

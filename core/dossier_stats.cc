@@ -1,5 +1,8 @@
 #include "core/dossier_stats.h"
 
+#include <cstdio>
+
+#include "core/dossier_code.h"
 #include "core/json_text.h"
 
 namespace lienthong::dossier {
@@ -23,9 +26,15 @@ std::string keyOf(const DossierState& s, GroupBy g) {
       return s.agency;
     case GroupBy::kProcedure:
       return s.procedure;
-    case GroupBy::kMonth:  // yyyy-MM of receipt
-      return s.received.size() >= 6 ? s.received.substr(0, 4) + "-" + s.received.substr(4, 2)
-                                    : std::string();
+    case GroupBy::kMonth: {  // yyyy-MM of receipt; not known yet: the day in its code
+      if (s.received.size() >= 6) return s.received.substr(0, 4) + "-" + s.received.substr(4, 2);
+      auto code = parse(s.code);
+      if (!code.ok()) return {};
+      char month[16];
+      std::snprintf(month, sizeof month, "%04d-%02d", code->received.year % 10000,
+                    code->received.month % 100);
+      return month;
+    }
   }
   return {};
 }

@@ -24,6 +24,7 @@ struct DossierState {
   std::string resolved;     // when it first reached 9 (resolved) or 10; "" = not yet
 };
 
+// month: of receipt, or of the day in the dossier's code while its receipt is not known.
 enum class GroupBy { kAgency, kProcedure, kMonth };
 
 struct Figures {

@@ -56,12 +56,14 @@ std::vector<std::string> keysOf(const Map& map) {
 class Context final : public BuildContext {
  public:
   Context(const Registry& registry, const DaemonConfig& config, ConfigErrors& errors,
-          std::string file, bool check_only)
+          std::string file, bool check_only, std::shared_ptr<StoreSlot> store_slot = nullptr)
       : registry_(registry),
         config_(config),
         errors_(errors),
         file_(std::move(file)),
-        check_only_(check_only) {}
+        check_only_(check_only),
+        store_slot_(std::move(store_slot)) {}
+  std::shared_ptr<StoreSlot> storeSlot() override { return store_slot_; }
 
   ConfigErrors& errors() override { return errors_; }
   const std::string& file() const override { return file_; }
@@ -272,6 +274,7 @@ class Context final : public BuildContext {
   ConfigErrors& errors_;
   std::string file_;
   bool check_only_;
+  std::shared_ptr<StoreSlot> store_slot_;
   std::string route_id_;
   int nesting_ = 0;  // steps() calls in progress
   const Loader::OutboundFilter* filter_ = nullptr;
@@ -654,7 +657,7 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
   for (const auto& file : routeFiles(paths, errors)) {
     auto doc = parseYaml(file, errors);
     if (!doc) continue;
-    Context ctx(registry_, config, errors, file, check_only_);
+    Context ctx(registry_, config, errors, file, check_only_, store_slot_);
     ctx.setOutboundFilter(&outbound_filter_);
     if (doc->IsNull()) {
       errors.add({file, 1, 1}, "empty route file: expected a map with 'routes'");

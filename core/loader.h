@@ -74,6 +74,9 @@ class Loader {
   static std::vector<std::string> routeFiles(const std::vector<std::string>& paths,
                                              ConfigErrors& errors);
 
+  // The daemon's store, for the steps that write to it (track-dossier).
+  void setStoreSlot(std::shared_ptr<StoreSlot> slot) { store_slot_ = std::move(slot); }
+
   // Builds every route of the given files. Returns nullptr if any error was found.
   std::shared_ptr<RouteTable> loadRoutes(const DaemonConfig& config,
                                          const std::vector<std::string>& paths,
@@ -83,6 +86,7 @@ class Loader {
   const Registry& registry_;
   bool check_only_;
   OutboundFilter outbound_filter_;
+  std::shared_ptr<StoreSlot> store_slot_;
 };
 
 }  // namespace lienthong

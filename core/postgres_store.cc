@@ -126,6 +126,10 @@ CREATE TABLE IF NOT EXISTS lienthong_actions (
   seq BIGINT NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS lienthong_idempotency (
   route TEXT NOT NULL, key TEXT NOT NULL, expires_ms BIGINT NOT NULL, PRIMARY KEY (route, key));
+CREATE TABLE IF NOT EXISTS lienthong_dossiers (
+  code TEXT PRIMARY KEY, agency TEXT NOT NULL, procedure TEXT NOT NULL,
+  received TEXT NOT NULL, appointment TEXT NOT NULL, status INTEGER NOT NULL,
+  status_at TEXT NOT NULL, resolved TEXT NOT NULL);
 )";
 
 // The advisory lock that says a node is alive: held by its writer's session.
@@ -204,6 +208,21 @@ class PostgresStore final : public BatchedStore {
       d.dead = fromEpochMs(rows.integer(i, 9));
       d.reason = rows.text(i, 10);
       out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  Result<std::vector<dossier::DossierState>> dossierStates() override {
+    Params none;
+    auto r = read(
+        "SELECT code, agency, procedure, received, appointment, status, resolved "
+        "FROM lienthong_dossiers ORDER BY code",
+        none, "reading the dossiers");
+    if (!r.ok()) return r.error();
+    std::vector<dossier::DossierState> out;
+    for (int i = 0; i < (*r)->rows(); ++i) {
+      out.push_back({(*r)->text(i, 0), (*r)->text(i, 1), (*r)->text(i, 2), (*r)->text(i, 3),
+                     (*r)->text(i, 4), static_cast<int>((*r)->integer(i, 5)), (*r)->text(i, 6)});
     }
     return out;
   }
@@ -434,6 +453,45 @@ class PostgresStore final : public BatchedStore {
       }
       case Op::kRemember:
         return rememberKey(op, now);
+      case Op::kTrack: {
+        const DossierEvent& e = *op.event;
+        Params p;
+        p.text(e.code)
+            .text(e.agency)
+            .text(e.procedure)
+            .text(e.received)
+            .text(e.appointment)
+            .integer(e.status)
+            .text(e.at);
+        return exec(
+                   "INSERT INTO lienthong_dossiers (code, agency, procedure, received, "
+                   "appointment, status, "
+                   "status_at, resolved) VALUES ($1, $2, $3, $4, $5, $6, "
+                   "CASE WHEN $6::int > 0 THEN $7 ELSE '' END, "
+                   "CASE WHEN $6::int IN (9, 10) THEN $7 ELSE '' END) "
+                   "ON CONFLICT (code) DO UPDATE SET "
+                   "  agency = CASE WHEN excluded.agency <> '' THEN excluded.agency ELSE "
+                   "lienthong_dossiers.agency END, "
+                   "  procedure = CASE WHEN excluded.procedure <> '' THEN excluded.procedure ELSE "
+                   "lienthong_dossiers.procedure END, "
+                   "  received = CASE WHEN excluded.received <> '' THEN excluded.received ELSE "
+                   "lienthong_dossiers.received END, "
+                   "  appointment = CASE WHEN excluded.appointment <> '' THEN excluded.appointment "
+                   "                     ELSE lienthong_dossiers.appointment END, "
+                   "  status = CASE WHEN excluded.status > 0 AND excluded.status_at >= "
+                   "lienthong_dossiers.status_at "
+                   "                THEN excluded.status ELSE lienthong_dossiers.status END, "
+                   "  status_at = CASE WHEN excluded.status > 0 AND excluded.status_at >= "
+                   "lienthong_dossiers.status_at "
+                   "                   THEN excluded.status_at ELSE lienthong_dossiers.status_at "
+                   "END, "
+                   "  resolved = CASE WHEN excluded.resolved <> '' AND "
+                   "(lienthong_dossiers.resolved = '' OR excluded.resolved < "
+                   "lienthong_dossiers.resolved) "
+                   "                  THEN excluded.resolved ELSE lienthong_dossiers.resolved END ",
+                   p)
+            .ok();
+      }
       case Op::kExpire: {
         Params p;
         p.integer(op.at);

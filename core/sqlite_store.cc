@@ -83,6 +83,10 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE TABLE IF NOT EXISTS idempotency (
   route TEXT NOT NULL, key TEXT NOT NULL, expires_ms INTEGER NOT NULL,
   PRIMARY KEY (route, key));
+CREATE TABLE IF NOT EXISTS dossiers (
+  code TEXT PRIMARY KEY, agency TEXT NOT NULL, procedure TEXT NOT NULL,
+  received TEXT NOT NULL, appointment TEXT NOT NULL, status INTEGER NOT NULL,
+  status_at TEXT NOT NULL, resolved TEXT NOT NULL);
 )";
 
 class SqliteStore final : public BatchedStore {
@@ -179,6 +183,21 @@ class SqliteStore final : public BatchedStore {
       out.push_back(std::move(d));
     }
     if (rc != SQLITE_DONE) return failure(read_db_, "reading the dead letters");
+    return out;
+  }
+
+  Result<std::vector<dossier::DossierState>> dossierStates() override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_,
+                "SELECT code, agency, procedure, received, appointment, status, resolved "
+                "FROM dossiers ORDER BY code");
+    std::vector<dossier::DossierState> out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.text(4),
+                     static_cast<int>(s.integer(5)), s.text(6)});
+    }
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the dossiers");
     return out;
   }
 
@@ -288,8 +307,28 @@ class SqliteStore final : public BatchedStore {
         "WHERE idempotency.expires_ms <= ?4");
     expire_ =
         std::make_unique<Statement>(write_db_, "DELETE FROM idempotency WHERE expires_ms <= ?");
+    track_ = std::make_unique<Statement>(
+        write_db_,
+        "INSERT INTO dossiers (code, agency, procedure, received, appointment, status, status_at, "
+        "resolved) VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?6 > 0 THEN ?7 ELSE '' END, "
+        "CASE WHEN ?6 IN (9, 10) THEN ?7 ELSE '' END) "
+        "ON CONFLICT (code) DO UPDATE SET "
+        "  agency = CASE WHEN excluded.agency <> '' THEN excluded.agency ELSE dossiers.agency END, "
+        "  procedure = CASE WHEN excluded.procedure <> '' THEN excluded.procedure ELSE "
+        "dossiers.procedure END, "
+        "  received = CASE WHEN excluded.received <> '' THEN excluded.received ELSE "
+        "dossiers.received END, "
+        "  appointment = CASE WHEN excluded.appointment <> '' THEN excluded.appointment "
+        "                     ELSE dossiers.appointment END, "
+        "  status = CASE WHEN excluded.status > 0 AND excluded.status_at >= dossiers.status_at "
+        "                THEN excluded.status ELSE dossiers.status END, "
+        "  status_at = CASE WHEN excluded.status > 0 AND excluded.status_at >= dossiers.status_at "
+        "                   THEN excluded.status_at ELSE dossiers.status_at END, "
+        "  resolved = CASE WHEN excluded.resolved <> '' AND (dossiers.resolved = '' OR "
+        "excluded.resolved < dossiers.resolved) "
+        "                  THEN excluded.resolved ELSE dossiers.resolved END ");
     for (auto* s : {append_.get(), delivered_.get(), dead_copy_.get(), dead_delete_.get(),
-                    remember_.get(), expire_.get()}) {
+                    remember_.get(), expire_.get(), track_.get()}) {
       if (!s->get()) return failure(write_db_, "preparing statements");
     }
     startWriter();
@@ -404,6 +443,18 @@ class SqliteStore final : public BatchedStore {
         return applyOperator(op, now);
       case Op::kTakeOver:
         return true;  // one node: nothing to claim
+      case Op::kTrack: {
+        const DossierEvent& e = *op.event;
+        track_->reset();
+        track_->bind(1, e.code);
+        track_->bind(2, e.agency);
+        track_->bind(3, e.procedure);
+        track_->bind(4, e.received);
+        track_->bind(5, e.appointment);
+        track_->bind(6, static_cast<std::int64_t>(e.status));
+        track_->bind(7, e.at);
+        return stepDone(*track_);
+      }
       case Op::kExpire:
         expire_->reset();
         expire_->bind(1, op.at);
@@ -464,7 +515,8 @@ class SqliteStore final : public BatchedStore {
   sqlite3* write_db_ = nullptr;  // the writer thread's
   sqlite3* read_db_ = nullptr;   // under read_mutex_
   std::mutex read_mutex_;
-  std::unique_ptr<Statement> append_, delivered_, dead_copy_, dead_delete_, remember_, expire_;
+  std::unique_ptr<Statement> append_, delivered_, dead_copy_, dead_delete_, remember_, expire_,
+      track_;
 };
 
 }  // namespace

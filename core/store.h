@@ -4,6 +4,7 @@
 // know which: the embedded one (SQLite in WAL mode, group commit) for one daemon, and a
 // shared one (PostgreSQL) that several daemons of a cluster use at once.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dossier_stats.h"
 #include "lienthong/message.h"
 #include "lienthong/result.h"
 
@@ -26,6 +28,18 @@ inline std::int64_t toEpochMs(SystemClock::time_point t) {
 inline SystemClock::time_point fromEpochMs(std::int64_t ms) {
   return SystemClock::time_point(std::chrono::milliseconds(ms));
 }
+
+// A dossier's news from the dossier and status streams (docs/messages.md): the fields
+// the event carries; "" or 0 = not in this event.
+struct DossierEvent {
+  std::string code;  // MaHoSo (required)
+  std::string agency;
+  std::string procedure;
+  std::string received;
+  std::string appointment;
+  int status = 0;
+  std::string at;  // when it happened (national format); orders the events of a dossier
+};
 
 // A journalled one-way message, accepted and not yet settled.
 struct StoredMessage {
@@ -135,6 +149,23 @@ class Store {
   // them in acceptance order for this node to deliver. The embedded store: nothing.
   virtual Result<std::vector<StoredMessage>> takeOver() { return std::vector<StoredMessage>(); }
   virtual bool shared() const { return false; }
+
+  // Keeps what `event` says of its dossier: the fields it carries; its status when the
+  // event is not older than the last one kept; the first time it reached 9 or 10.
+  virtual Result<void> trackDossier(const DossierEvent& event) = 0;
+  // The dossiers kept, as they are now.
+  virtual Result<std::vector<dossier::DossierState>> dossierStates() = 0;
+};
+
+// The daemon's store for the steps that write to it: set once it is open, cleared before
+// it closes. Thread-safe.
+class StoreSlot {
+ public:
+  Store* get() const { return store_.load(); }
+  void set(Store* store) { store_.store(store); }
+
+ private:
+  std::atomic<Store*> store_{nullptr};
 };
 
 // Where the store is (the daemon config's `store`).

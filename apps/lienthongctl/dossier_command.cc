@@ -2,7 +2,12 @@
 
 #include <cstdio>
 
+#include "apps/lienthongctl/ctl_config.h"
 #include "core/dossier_code.h"
+#include "core/dossier_stats.h"
+#include "core/plugins.h"
+#include "core/store.h"
+#include "lienthong/registry.h"
 
 namespace lienthong::ctl {
 namespace {
@@ -64,6 +69,82 @@ int dossierCodeCommand(const std::vector<std::string>& args) {
     }
   }
   return status;
+}
+
+int statsCommand(const std::vector<std::string>& args) {
+  std::string config_file;
+  std::string by = "agency";
+  std::string now;
+  bool csv = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const bool value = i + 1 < args.size();
+    if (args[i] == "--csv") {
+      csv = true;
+    } else if (args[i] == "--config" && value) {
+      config_file = args[++i];
+    } else if (args[i] == "--by" && value) {
+      by = args[++i];
+    } else if (args[i] == "--now" && value) {
+      now = args[++i];
+    } else {
+      std::fprintf(stderr, "lienthongctl stats: unknown option '%s' (see lienthongctl --help)\n",
+                   args[i].c_str());
+      return 2;
+    }
+  }
+  auto groups = dossier::parseGroupBy(by);
+  if (!groups.ok()) {
+    std::fprintf(stderr, "lienthongctl stats: --by: %s\n", groups.error().message.c_str());
+    return 2;
+  }
+  if (now.empty()) {
+    // Now in Asia/Ho_Chi_Minh, the national format.
+    const auto t = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() +
+                                                            std::chrono::hours(7));
+    const auto day = std::chrono::floor<std::chrono::days>(t);
+    const std::chrono::year_month_day ymd(day);
+    const std::chrono::hh_mm_ss hms(t - day);
+    char text[48];
+    std::snprintf(text, sizeof text, "%04d%02u%02u%02ld%02ld%02ld", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+                  static_cast<long>(hms.seconds().count()));
+    now = text;
+  } else if (now.size() != 14 || now.find_first_not_of("0123456789") != std::string::npos) {
+    std::fprintf(stderr, "lienthongctl stats: --now takes yyyyMMddHHmmss\n");
+    return 2;
+  }
+  Registry registry;
+  PluginSet plugins;
+  ConfigErrors errors;
+  const std::string file = config_file.empty() ? defaultConfigFile() : config_file;
+  if (file.empty()) {
+    std::fprintf(stderr, "lienthongctl stats: give --config FILE (the store is named there)\n");
+    return 2;
+  }
+  auto config = loadConfig(file, registry, plugins, errors);
+  if (!config) {
+    std::fputs(errors.str().c_str(), stderr);
+    return 1;
+  }
+  if (!config->store.configured()) {
+    std::fprintf(stderr, "%s has no store: no dossier is kept\n", file.c_str());
+    return 1;
+  }
+  auto store = openStore(config->store, false);
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", store.error().message.c_str());
+    return 1;
+  }
+  auto states = (*store)->dossierStates();
+  if (!states.ok()) {
+    std::fprintf(stderr, "%s\n", states.error().message.c_str());
+    return 1;
+  }
+  const dossier::Stats stats = dossier::computeStats(*states, *groups, now);
+  const std::string out = csv ? dossier::statsCsv(stats) : dossier::statsJson(stats) + "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
 }
 
 }  // namespace lienthong::ctl

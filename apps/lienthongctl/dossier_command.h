@@ -12,4 +12,9 @@ namespace lienthong::ctl {
 // Exit status: 0 all valid, 1 a code is wrong, 2 wrong usage.
 int dossierCodeCommand(const std::vector<std::string>& args);
 
+// stats [--config FILE] [--by agency,procedure,month] [--csv] [--now yyyyMMddHHmmss]
+// The resolution figures of the dossiers the config's store keeps (track-dossier), while
+// the daemon is stopped: JSON, or CSV. Exit status: 0 printed, 1 failed, 2 wrong usage.
+int statsCommand(const std::vector<std::string>& args);
+
 }  // namespace lienthong::ctl

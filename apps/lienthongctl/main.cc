@@ -63,6 +63,11 @@ Commands:
       what is wrong and where; --next prints the code after CODE for the same agency and
       day, --first the first code of an agency's day. Exit status: 0 valid, 1 a code is
       wrong, 2 wrong usage.
+  stats [--config FILE] [--by agency,procedure,month] [--csv] [--now yyyyMMddHHmmss]
+      The dossier resolution figures from the dossiers the store keeps (routes with a
+      track-dossier step), while the daemon is stopped: received, resolved on time and
+      late, refused, withdrawn, stopped, in process, overdue (at --now, default now in
+      Asia/Ho_Chi_Minh), per group; JSON, or CSV with --csv (docs/messages.md).
   store [--config FILE] [--json]
       The store's figures, while the daemon is stopped: per route, the one-way messages
       journalled and not yet delivered, the age of the oldest, and the dead letters.
@@ -202,5 +207,6 @@ int main(int argc, char** argv) {
   if (command == "dlq") return lienthong::ctl::dlqCommand(args);
   if (command == "store") return lienthong::ctl::storeCommand(args);
   if (command == "dossier-code") return lienthong::ctl::dossierCodeCommand(args);
+  if (command == "stats") return lienthong::ctl::statsCommand(args);
   return usageError("unknown command '" + command + "'");
 }

@@ -26,6 +26,7 @@ class TrustStore;
 }  // namespace pki
 
 class Step;
+class StoreSlot;  // core/store.h
 class OutboundEndpoint;
 class Listener;
 class Connection;
@@ -106,6 +107,9 @@ class BuildContext {
   virtual std::shared_ptr<OutboundEndpoint> outbound(const YAML::Node& node) = 0;
   // A ${...} template from a scalar; errors point at the offending column.
   virtual std::shared_ptr<const Template> compileTemplate(const YAML::Node& node) = 0;
+  // The daemon's store as steps reach it at run time (it opens late and may reopen);
+  // nullptr when the daemon has none, and in the tools (lint, route tests).
+  virtual std::shared_ptr<StoreSlot> storeSlot() { return nullptr; }
 };
 
 // Reads one YAML map. Each getter records the key as known; finish() reports every key

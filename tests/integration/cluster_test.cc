@@ -18,6 +18,7 @@
 #include "integration/daemon_process.h"
 #include "integration/fixtures.h"
 #include "integration/test_support.h"
+#include "unit/core/dossier_tracking.h"
 
 namespace lienthong {
 namespace {
@@ -81,6 +82,12 @@ Message status(const std::string& id) {
 
 // Keys are shared; a node name is one daemon's; a node that is gone leaves its journal
 // to the next look but one of a live node; replays belong to whoever claims them.
+TEST_F(ClusterTest, TheSharedStoreKeepsEachDossiersLatestState) {
+  auto store = openStore(node("tracker"));
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  testing::expectDossierTracking(**store);
+}
+
 TEST_F(ClusterTest, TheSharedStoreHandsTheJournalOfAGoneNodeToALiveOne) {
   auto a = openStore(node("a"));
   ASSERT_TRUE(a.ok()) << a.error().message;

@@ -26,11 +26,31 @@ std::unique_ptr<Step> makeDossierCode(const YAML::Node& node, BuildContext& ctx)
   return std::make_unique<DossierCodeStep>(std::move(s));
 }
 
+// track-dossier: {}
+std::unique_ptr<Step> makeTrackDossier(const YAML::Node& node, BuildContext& ctx) {
+  if (!node.IsNull() && !(node.IsMap() && node.size() == 0)) {
+    ctx.error(node, "track-dossier takes no settings: write 'track-dossier: {}'");
+    return nullptr;
+  }
+  std::shared_ptr<StoreSlot> slot = ctx.storeSlot();
+  if (!slot && !ctx.checkOnly()) {
+    ctx.error(node,
+              "track-dossier keeps dossiers in the daemon's store: the config has no "
+              "'store'");
+    return nullptr;
+  }
+  return std::make_unique<TrackDossierStep>(std::move(slot));
+}
+
 }  // namespace
 
 void registerDossierSteps(Registry& registry) {
-  if (auto r = registry.addStep("dossier-code", makeDossierCode); !r.ok()) {
-    throw std::logic_error("registerDossierSteps: " + r.error().message);
+  for (auto& [name, factory] :
+       {std::pair<const char*, StepFactory>{"dossier-code", makeDossierCode},
+        {"track-dossier", makeTrackDossier}}) {
+    if (auto r = registry.addStep(name, factory); !r.ok()) {
+      throw std::logic_error("registerDossierSteps: " + r.error().message);
+    }
   }
 }
 

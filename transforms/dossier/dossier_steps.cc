@@ -1,8 +1,11 @@
 #include "transforms/dossier/dossier_steps.h"
 
 #include <cstdio>
+#include <string_view>
 
 #include "core/dossier_code.h"
+#include "core/store.h"
+#include "core/xml_document.h"
 
 namespace lienthong::transforms::dossier {
 
@@ -21,6 +24,81 @@ Result<StepOutcome> DossierCodeStep::process(Exchange& exchange) {
   m.setHeader("dossier.agency", code->agency);
   m.setHeader("dossier.received", day);
   m.setHeader("dossier.sequence", std::to_string(code->sequence));
+  return StepOutcome::kContinue;
+}
+
+namespace {
+
+// The text of the first child element of `parent` named `name` ("" when absent).
+std::string child(xmlNodePtr parent, const char* name) {
+  for (xmlNodePtr c = parent->children; c; c = c->next) {
+    if (c->type == XML_ELEMENT_NODE &&
+        std::string_view(reinterpret_cast<const char*>(c->name)) == name) {
+      xmlChar* t = xmlNodeGetContent(c);
+      std::string out = t ? reinterpret_cast<const char*>(t) : "";
+      xmlFree(t);
+      return out;
+    }
+  }
+  return {};
+}
+
+int statusOf(const std::string& text) {
+  if (text.empty() || text.size() > 2) return 0;
+  int v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + (c - '0');
+  }
+  return v >= 1 && v <= 10 ? v : 0;
+}
+
+}  // namespace
+
+Result<StepOutcome> TrackDossierStep::process(Exchange& exchange) {
+  auto doc = xmlOf(exchange);
+  if (!doc.ok()) return doc.error();
+  xmlNodePtr root = (*doc)->root();
+  const std::string kind = root ? reinterpret_cast<const char*>(root->name) : "";
+  DossierEvent e;
+  std::string status;
+  if (kind == "HoSo") {
+    e.code = child(root, "MaHoSo");
+    e.agency = child(root, "MaCoQuan");
+    e.procedure = child(root, "MaTTHC");
+    e.received = child(root, "NgayTiepNhan");
+    e.appointment = child(root, "NgayHenTra");
+    status = child(root, "TrangThaiHoSo");
+    e.status = statusOf(status);
+    const std::string ended = child(root, "NgayKetThucXuLy");
+    e.at = (e.status == 9 || e.status == 10) && !ended.empty() ? ended : e.received;
+  } else if (kind == "TrangThai") {
+    e.code = child(root, "MaHoSo");
+    e.agency = child(root, "MaCoQuan");
+    e.appointment = child(root, "NgayHenTra");
+    status = child(root, "Ma");
+    e.status = statusOf(status);
+    e.at = child(root, "ThoiDiem");
+  } else {
+    return Error(
+        ErrorCode::kInvalidMessage,
+        "track-dossier: the body is neither a canonical HoSo nor a TrangThai (<" + kind + ">)");
+  }
+  auto code = lienthong::dossier::parse(e.code);
+  if (!code.ok()) return code.error();
+  if (e.status == 0) {
+    return Error(ErrorCode::kInvalidMessage,
+                 "track-dossier: dossier " + e.code + ": status '" + status + "' is not 1..10");
+  }
+  if (e.agency.empty()) e.agency = code->agency;
+  if (!slot_) return StepOutcome::kContinue;  // the tools: nothing to keep
+  Store* store = slot_->get();
+  if (!store) {
+    return Error(ErrorCode::kTransient, "track-dossier: the store is not open");
+  }
+  if (auto r = store->trackDossier(e); !r.ok()) {
+    return Error(ErrorCode::kTransient, "track-dossier: " + r.error().message);
+  }
   return StepOutcome::kContinue;
 }
 

@@ -25,10 +25,10 @@ TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
   Registry r;
   registerBuiltins(r);
   EXPECT_EQ(r.stepNames(),
-            (std::vector<std::string>{"aggregate", "choice", "dossier-code", "extract", "filter",
-                                      "from-portal", "json-to-xml", "log", "remove-header",
-                                      "set-body", "set-header", "sign", "split", "to", "transform",
-                                      "validate", "verify", "xml-to-json"}));
+            (std::vector<std::string>{
+                "aggregate", "choice", "dossier-code", "extract", "filter", "from-portal",
+                "json-to-xml", "log", "remove-header", "set-body", "set-header", "sign", "split",
+                "to", "track-dossier", "transform", "validate", "verify", "xml-to-json"}));
   EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"amqp", "file", "http", "schedule"}));
   EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"amqp", "file", "http", "portal"}));
   EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));

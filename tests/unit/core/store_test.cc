@@ -2,6 +2,7 @@
 // reopen; group commit; refusals of a file that is no store and of a second process.
 
 #include "core/store.h"
+#include "unit/core/dossier_tracking.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -236,6 +237,18 @@ TEST_F(StoreTest, ConcurrentWritersShareCommits) {
   // Every append waited for its commit, yet 8 writers never needed one fsync each.
   EXPECT_LT(commits, static_cast<std::uint64_t>(kThreads * kEach) / 2) << commits << " commits";
   RecordProperty("commits", static_cast<int>(commits));
+}
+
+TEST_F(StoreTest, DossierEventsLeaveEachDossiersLatestState) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  testing::expectDossierTracking(*store);
+  // Kept across a reopen.
+  store.reset();
+  store = open();
+  auto states = store->dossierStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ(states->size(), 2u);
 }
 
 TEST_F(StoreTest, RefusesAFileThatIsNoStoreAndASecondProcess) {

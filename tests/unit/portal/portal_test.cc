@@ -17,6 +17,7 @@
 #include "adapters/portal/portal_endpoints.h"
 #include "core/daemon.h"
 #include "fakes/http_peer.h"
+#include "integration/fixtures.h"
 #include "integration/test_support.h"
 #include "transforms/dossier/dossier_steps.h"
 #include "transforms/xml/xml_steps.h"
@@ -409,6 +410,78 @@ TEST(FromPortal, ABodyWithoutOneDossierIsRefused) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("from-portal: the body is not a JSON object"),
             std::string::npos);
+}
+
+// The dossiers and their statuses, kept by track-dossier in the store, give the
+// resolution figures of lienthongctl stats.
+TEST(TrackDossier, StatusesKeptInTheStoreGiveTheFigures) {
+  testing::TempHome home;
+  home.write("config.yaml",
+             std::string(testing::kPublicListenerConfig) + "store: { path: var/lienthong.db }\n");
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: track\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /track } }\n"
+             "    steps: [ { track-dossier: {} } ]\n");
+  std::unique_ptr<Daemon> daemon;
+  const std::uint16_t port = testing::startDaemon(home.path("config.yaml"), daemon);
+  ASSERT_NE(port, 0u);
+  const std::map<std::string, std::string> xml{{"Content-Type", "application/xml"}};
+  auto post = [&](const std::string& body) {
+    return testing::httpCall(port, "POST", "/track", body, xml).status;
+  };
+  auto status = [](const std::string& code, int s, const std::string& at) {
+    return "<TrangThai xmlns=\"urn:lienthong:hoso:1\"><MaHoSo>" + code + "</MaHoSo><Ma>" +
+           std::to_string(s) + "</Ma><ThoiDiem>" + at + "</ThoiDiem></TrangThai>";
+  };
+  ASSERT_EQ(post(sample("hoso")), 200);  // received 20240315083000, appointment 20240320170000
+  ASSERT_EQ(post(status("000.00.01.H22-240315-0001", 4, "20240316090000")), 200);
+  ASSERT_EQ(post(status("000.00.01.H22-240315-0001", 9, "20240319100000")), 200);
+  ASSERT_EQ(post(sample("hoso-ket-qua")), 200);  // 000.20.25.H12: 10, resolved 20250703150000
+  ASSERT_EQ(post(status("000.00.01.H22-240316-0002", 4, "20240316100000")), 200);
+  EXPECT_EQ(post("<x/>"), 400);  // neither a HoSo nor a TrangThai
+  daemon->stop();
+  daemon.reset();
+
+  int rc = 0;
+  const std::string ctl = std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl";
+  const std::string json =
+      testing::runCommand(ctl + " stats --config " + home.path("config.yaml").string() +
+                              " --by agency --now 20240401000000",
+                          &rc);
+  EXPECT_EQ(rc, 0) << json;
+  EXPECT_NE(json.find(R"({"agency":"000.00.01.H22","received":2,"resolved_on_time":1,)"
+                      R"("resolved_late":0,"refused":0,"withdrawn":0,"stopped":0,)"
+                      R"("in_process":1,"overdue":0})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("agency":"000.20.25.H12","received":1,"resolved_on_time":1,)"),
+            std::string::npos)
+      << json;
+  const std::string csv = testing::runCommand(
+      ctl + " stats --config " + home.path("config.yaml").string() + " --by month --csv", &rc);
+  EXPECT_EQ(rc, 0) << csv;
+  EXPECT_NE(csv.find("2024-03,2,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("2025-07,1,1,"), std::string::npos) << csv;
+}
+
+// Without a store there is nowhere to keep dossiers: said at the step.
+TEST(TrackDossier, NeedsAStore) {
+  testing::TempHome home;
+  home.write("config.yaml", testing::kPublicListenerConfig);
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: track\n"
+             "    pattern: one-way\n"
+             "    from: { http: { listener: public, path: /track } }\n"
+             "    steps: [ { track-dossier: {} } ]\n");
+  ConfigErrors errors;
+  EXPECT_FALSE(Daemon::create(home.path("config.yaml").string(), errors));
+  EXPECT_NE(errors.str().find("r.yaml:5:31: track-dossier keeps dossiers in the daemon's store: "
+                              "the config has no 'store'"),
+            std::string::npos)
+      << errors.str();
 }
 
 // Config mistakes are reported at their place, before anything is dialed.
