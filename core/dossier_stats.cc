@@ -22,8 +22,11 @@ const char* name(GroupBy g) {
 
 std::string keyOf(const DossierState& s, GroupBy g) {
   switch (g) {
-    case GroupBy::kAgency:
-      return s.agency;
+    case GroupBy::kAgency: {  // the handling agency; not known yet: the one of its code
+      if (!s.agency.empty()) return s.agency;
+      auto code = parse(s.code);
+      return code.ok() ? code->agency : std::string();
+    }
     case GroupBy::kProcedure:
       return s.procedure;
     case GroupBy::kMonth: {  // yyyy-MM of receipt; not known yet: the day in its code

@@ -80,14 +80,15 @@ Message status(const std::string& id) {
   return m;
 }
 
-// Keys are shared; a node name is one daemon's; a node that is gone leaves its journal
-// to the next look but one of a live node; replays belong to whoever claims them.
+// The dossiers' latest states, kept in the shared store for every node's figures.
 TEST_F(ClusterTest, TheSharedStoreKeepsEachDossiersLatestState) {
   auto store = openStore(node("tracker"));
   ASSERT_TRUE(store.ok()) << store.error().message;
   testing::expectDossierTracking(**store);
 }
 
+// Keys are shared; a node name is one daemon's; a node that is gone leaves its journal
+// to the next look but one of a live node; replays belong to whoever claims them.
 TEST_F(ClusterTest, TheSharedStoreHandsTheJournalOfAGoneNodeToALiveOne) {
   auto a = openStore(node("a"));
   ASSERT_TRUE(a.ok()) << a.error().message;

@@ -43,6 +43,11 @@ std::string child(xmlNodePtr parent, const char* name) {
   return {};
 }
 
+// The national time format: 14 digits (yyyyMMddHHmmss).
+bool isTime(const std::string& t) {
+  return t.size() == 14 && t.find_first_not_of("0123456789") == std::string::npos;
+}
+
 int statusOf(const std::string& text) {
   if (text.empty() || text.size() > 2) return 0;
   int v = 0;
@@ -70,8 +75,18 @@ Result<StepOutcome> TrackDossierStep::process(Exchange& exchange) {
     e.appointment = child(root, "NgayHenTra");
     status = child(root, "TrangThaiHoSo");
     e.status = statusOf(status);
+    // The dossier's status as of its latest time; resolved at the end of processing.
     const std::string ended = child(root, "NgayKetThucXuLy");
-    e.at = (e.status == 9 || e.status == 10) && !ended.empty() ? ended : e.received;
+    e.at = e.received;
+    for (const char* field : {"NgayTuChoi", "NgayKetThucXuLy", "NgayTra"}) {
+      const std::string t = child(root, field);
+      if (isTime(t) && t > e.at) e.at = t;
+    }
+    if ((e.status == 9 || e.status == 10) && isTime(ended)) e.at = ended;
+    // Its own agency when it names none: the one of its code (a status event does not).
+    if (e.agency.empty())
+      e.agency = lienthong::dossier::parse(e.code).ok() ? lienthong::dossier::parse(e.code)->agency
+                                                        : std::string();
   } else if (kind == "TrangThai") {
     e.code = child(root, "MaHoSo");
     e.agency = child(root, "MaCoQuan");
@@ -90,7 +105,10 @@ Result<StepOutcome> TrackDossierStep::process(Exchange& exchange) {
     return Error(ErrorCode::kInvalidMessage,
                  "track-dossier: dossier " + e.code + ": status '" + status + "' is not 1..10");
   }
-  if (e.agency.empty()) e.agency = code->agency;
+  if (!isTime(e.at)) {
+    return Error(ErrorCode::kInvalidMessage, "track-dossier: dossier " + e.code + ": time '" +
+                                                 e.at + "' is not yyyyMMddHHmmss");
+  }
   if (!slot_) return StepOutcome::kContinue;  // the tools: nothing to keep
   Store* store = slot_->get();
   if (!store) {

@@ -17,10 +17,11 @@ inline void expectDossierTracking(Store& store) {
   // The dossier, then its statuses; one arrives late (older than the last kept).
   track({a, "000.00.01.H22", "1.001612", "20240315083000", "20240320170000", 2, "20240315083000"});
   track({a, "", "", "", "", 4, "20240316090000"});
-  track({a, "", "", "", "", 3, "20240315120000"});  // older: kept fields, not its status
-  track({a, "", "", "", "20240322170000", 0, ""});  // the appointment moved
+  track({a, "", "", "", "20240322170000", 5, "20240317090000"});  // the appointment moved
   track({a, "", "", "", "", 9, "20240321100000"});
   track({a, "", "", "", "", 10, "20240322090000"});  // resolved stays the first 9/10
+  // Late: older than what is kept; neither its status nor its appointment undo newer ones.
+  track({a, "", "", "", "20240320170000", 4, "20240316120000"});
   track({"000.20.25.H12-240301-0001", "000.20.25.H12", "2.000908", "20240301080000",
          "20240305170000", 5, "20240302080000"});
   EXPECT_FALSE(store.trackDossier({"", "", "", "", "", 4, "20240316090000"}).ok());

@@ -246,6 +246,7 @@ TEST_F(StoreTest, DossierEventsLeaveEachDossiersLatestState) {
   // Kept across a reopen.
   store.reset();
   store = open();
+  ASSERT_TRUE(store);
   auto states = store->dossierStates();
   ASSERT_TRUE(states.ok());
   EXPECT_EQ(states->size(), 2u);

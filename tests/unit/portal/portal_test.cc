@@ -435,12 +435,17 @@ TEST(TrackDossier, StatusesKeptInTheStoreGiveTheFigures) {
     return "<TrangThai xmlns=\"urn:lienthong:hoso:1\"><MaHoSo>" + code + "</MaHoSo><Ma>" +
            std::to_string(s) + "</Ma><ThoiDiem>" + at + "</ThoiDiem></TrangThai>";
   };
-  ASSERT_EQ(post(sample("hoso")), 200);  // received 20240315083000, appointment 20240320170000
+  // Handled by another agency than the one of its code; a status event does not move it.
+  std::string hoso = sample("hoso");  // received 20240315083000, appointment 20240320170000
+  hoso.replace(hoso.find("<MaCoQuan>000.00.01.H22</MaCoQuan>"), 34,
+               "<MaCoQuan>000.00.09.H22</MaCoQuan>");
+  ASSERT_EQ(post(hoso), 200);
   ASSERT_EQ(post(status("000.00.01.H22-240315-0001", 4, "20240316090000")), 200);
   ASSERT_EQ(post(status("000.00.01.H22-240315-0001", 9, "20240319100000")), 200);
   ASSERT_EQ(post(sample("hoso-ket-qua")), 200);  // 000.20.25.H12: 10, resolved 20250703150000
   ASSERT_EQ(post(status("000.00.01.H22-240316-0002", 4, "20240316100000")), 200);
   EXPECT_EQ(post("<x/>"), 400);  // neither a HoSo nor a TrangThai
+  EXPECT_EQ(post(status("000.00.01.H22-240315-0001", 10, "2024-03-21T10:00")), 400);
   daemon->stop();
   daemon.reset();
 
@@ -451,9 +456,12 @@ TEST(TrackDossier, StatusesKeptInTheStoreGiveTheFigures) {
                               " --by agency --now 20240401000000",
                           &rc);
   EXPECT_EQ(rc, 0) << json;
-  EXPECT_NE(json.find(R"({"agency":"000.00.01.H22","received":2,"resolved_on_time":1,)"
+  EXPECT_NE(json.find(R"({"agency":"000.00.01.H22","received":1,"resolved_on_time":0,)"
                       R"("resolved_late":0,"refused":0,"withdrawn":0,"stopped":0,)"
                       R"("in_process":1,"overdue":0})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"({"agency":"000.00.09.H22","received":1,"resolved_on_time":1,)"),
             std::string::npos)
       << json;
   EXPECT_NE(json.find(R"("agency":"000.20.25.H12","received":1,"resolved_on_time":1,)"),
