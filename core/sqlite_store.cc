@@ -99,6 +99,7 @@ class SqliteStore final : public BatchedStore {
     dead_delete_.reset();
     remember_.reset();
     expire_.reset();
+    track_.reset();
     if (write_db_) sqlite3_close(write_db_);
     if (read_db_) sqlite3_close(read_db_);
     if (lock_fd_ >= 0) ::close(lock_fd_);
