@@ -64,6 +64,7 @@ class Context final : public BuildContext {
         check_only_(check_only),
         store_slot_(std::move(store_slot)) {}
   std::shared_ptr<StoreSlot> storeSlot() override { return store_slot_; }
+  bool configHasStore() const override { return config_.store.configured(); }
 
   ConfigErrors& errors() override { return errors_; }
   const std::string& file() const override { return file_; }

@@ -110,6 +110,8 @@ class BuildContext {
   // The daemon's store as steps reach it at run time (it opens late and may reopen);
   // nullptr when the daemon has none, and in the tools (lint, route tests).
   virtual std::shared_ptr<StoreSlot> storeSlot() { return nullptr; }
+  // Whether the daemon config names a store (also for lint, which opens none).
+  virtual bool configHasStore() const { return false; }
 };
 
 // Reads one YAML map. Each getter records the key as known; finish() reports every key

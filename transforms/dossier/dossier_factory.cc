@@ -33,7 +33,7 @@ std::unique_ptr<Step> makeTrackDossier(const YAML::Node& node, BuildContext& ctx
     return nullptr;
   }
   std::shared_ptr<StoreSlot> slot = ctx.storeSlot();
-  if (!slot && !ctx.checkOnly()) {
+  if (!ctx.configHasStore()) {
     ctx.error(node,
               "track-dossier keeps dossiers in the daemon's store: the config has no "
               "'store'");

@@ -490,6 +490,15 @@ TEST(TrackDossier, NeedsAStore) {
                               "the config has no 'store'"),
             std::string::npos)
       << errors.str();
+  // lint says the same, though it opens no store.
+  int rc = 0;
+  const std::string lint = testing::runCommand(
+      std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl lint --config " +
+          home.path("config.yaml").string(),
+      &rc);
+  EXPECT_NE(rc, 0) << lint;
+  EXPECT_NE(lint.find("track-dossier keeps dossiers in the daemon's store"), std::string::npos)
+      << lint;
 }
 
 // Config mistakes are reported at their place, before anything is dialed.
