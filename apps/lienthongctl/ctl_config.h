@@ -1,11 +1,13 @@
 #pragma once
 // The daemon config as the commands of lienthongctl load it.
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "core/loader.h"
 #include "core/plugins.h"
+#include "core/store.h"
 #include "lienthong/registry.h"
 
 namespace lienthong::ctl {
@@ -18,5 +20,14 @@ std::optional<DaemonConfig> loadConfig(const std::string& config_file, Registry&
 
 // config/lienthong.yaml when it exists in the current directory, else "".
 std::string defaultConfigFile();
+
+// The store named by the daemon config `config_file` (or the default config), opened for
+// a command run while the daemon is stopped. When it cannot be, prints why on stderr — no
+// config, the config's errors, no store (`no_store` says what that means), the store's
+// error — and sets `status`: 2 without a config, else 1. `where`, when given, gets the
+// store's description (its path or server).
+std::unique_ptr<Store> openConfigStore(const std::string& command, const std::string& config_file,
+                                       const char* no_store, int& status,
+                                       std::string* where = nullptr);
 
 }  // namespace lienthong::ctl

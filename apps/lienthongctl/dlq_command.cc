@@ -273,29 +273,12 @@ int storeCommand(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  Registry registry;
-  PluginSet plugins;
-  ConfigErrors errors;
-  const std::string file = config_file.empty() ? defaultConfigFile() : config_file;
-  if (file.empty()) {
-    std::fprintf(stderr, "lienthongctl store: give --config FILE (the store is named there)\n");
-    return 2;
-  }
-  auto config = loadConfig(file, registry, plugins, errors);
-  if (!config) {
-    std::fputs(errors.str().c_str(), stderr);
-    return 1;
-  }
-  if (!config->store.configured()) {
-    std::fprintf(stderr, "%s has no store: one-way messages are held in memory\n", file.c_str());
-    return 1;
-  }
-  auto store = openStore(config->store, false);
-  if (!store.ok()) {
-    std::fprintf(stderr, "%s\n", store.error().message.c_str());
-    return 1;
-  }
-  auto figures = (*store)->depths();
+  int status = 0;
+  std::string where;
+  std::unique_ptr<Store> store =
+      openConfigStore("store", config_file, "one-way messages are held in memory", status, &where);
+  if (!store) return status;
+  auto figures = store->depths();
   if (!figures.ok()) {
     std::fprintf(stderr, "%s\n", figures.error().message.c_str());
     return 1;
@@ -330,8 +313,7 @@ int storeCommand(const std::vector<std::string>& args) {
     journalled += d.depth;
     dead += d.dead_letters;
   }
-  std::printf("%zu journalled, %zu dead letter(s) in %s\n", journalled, dead,
-              config->store.describe().c_str());
+  std::printf("%zu journalled, %zu dead letter(s) in %s\n", journalled, dead, where.c_str());
   return 0;
 }
 

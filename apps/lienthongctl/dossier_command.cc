@@ -114,29 +114,11 @@ int statsCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "lienthongctl stats: --now takes yyyyMMddHHmmss\n");
     return 2;
   }
-  Registry registry;
-  PluginSet plugins;
-  ConfigErrors errors;
-  const std::string file = config_file.empty() ? defaultConfigFile() : config_file;
-  if (file.empty()) {
-    std::fprintf(stderr, "lienthongctl stats: give --config FILE (the store is named there)\n");
-    return 2;
-  }
-  auto config = loadConfig(file, registry, plugins, errors);
-  if (!config) {
-    std::fputs(errors.str().c_str(), stderr);
-    return 1;
-  }
-  if (!config->store.configured()) {
-    std::fprintf(stderr, "%s has no store: no dossier is kept\n", file.c_str());
-    return 1;
-  }
-  auto store = openStore(config->store, false);
-  if (!store.ok()) {
-    std::fprintf(stderr, "%s\n", store.error().message.c_str());
-    return 1;
-  }
-  auto states = (*store)->dossierStates();
+  int status = 0;
+  std::unique_ptr<Store> store =
+      openConfigStore("stats", config_file, "no dossier is kept", status);
+  if (!store) return status;
+  auto states = store->dossierStates();
   if (!states.ok()) {
     std::fprintf(stderr, "%s\n", states.error().message.c_str());
     return 1;
