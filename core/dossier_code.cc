@@ -158,4 +158,22 @@ Result<std::string> first(std::string_view agency, const Day& day) {
   return format(Code{std::string(agency), day, 1});
 }
 
+std::string nationalTime(std::chrono::system_clock::time_point t, std::chrono::minutes utc_offset) {
+  using namespace std::chrono;
+  const auto local = floor<seconds>(t + utc_offset);
+  const sys_days day = floor<days>(local);
+  const year_month_day ymd(day);
+  const hh_mm_ss hms(local - day);
+  char out[48];  // room for any int the compiler imagines
+  std::snprintf(out, sizeof out, "%04d%02u%02u%02ld%02ld%02ld", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+                static_cast<long>(hms.seconds().count()));
+  return out;
+}
+
+bool isNationalTime(std::string_view text) {
+  return text.size() == 14 && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 }  // namespace lienthong::dossier

@@ -6,6 +6,7 @@
 // sequence counts that agency's dossiers of the day. Sequences of 4 or 5 digits are
 // accepted; 4 are written (5 only past 9999). Pure functions, any thread.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,5 +49,12 @@ Result<std::string> next(const Code& last);
 
 // The first code of `agency` on `day` (sequence 1).
 Result<std::string> first(std::string_view agency, const Day& day);
+
+// A time as the national portal writes it: yyyyMMddHHmmss in the zone `utc_offset` ahead
+// of UTC (Asia/Ho_Chi_Minh by default; Vietnam keeps +07:00 all year).
+std::string nationalTime(std::chrono::system_clock::time_point t,
+                         std::chrono::minutes utc_offset = std::chrono::hours(7));
+// Whether `text` has that form (14 digits; the calendar is not checked).
+bool isNationalTime(std::string_view text);
 
 }  // namespace lienthong::dossier

@@ -143,17 +143,4 @@ Result<minutes> parseUtcOffset(std::string_view text) {
                    "' is not UTC, Asia/Ho_Chi_Minh or an offset such as +07:00");
 }
 
-std::string portalTime(Clock::time_point t, minutes utc_offset) {
-  const auto local = floor<seconds>(t + utc_offset);
-  const sys_days day = floor<days>(local);
-  const year_month_day ymd(day);
-  const hh_mm_ss hms(local - day);
-  char out[48];  // room for any int the compiler imagines
-  std::snprintf(out, sizeof out, "%04d%02u%02u%02ld%02ld%02ld", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                static_cast<long>(hms.seconds().count()));
-  return out;
-}
-
 }  // namespace lienthong::adapters::schedule

@@ -44,7 +44,4 @@ Clock::time_point nextInterval(Clock::time_point after, std::chrono::millisecond
 // offset all year); InvalidConfig otherwise.
 Result<std::chrono::minutes> parseUtcOffset(std::string_view text);
 
-// A tick as the national portal writes times: yyyyMMddHHmmss in the zone `utc_offset`.
-std::string portalTime(Clock::time_point t, std::chrono::minutes utc_offset);
-
 }  // namespace lienthong::adapters::schedule

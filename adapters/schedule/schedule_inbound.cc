@@ -1,4 +1,5 @@
 #include "adapters/schedule/schedule_inbound.h"
+#include "core/dossier_code.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -56,7 +57,7 @@ void ScheduleInbound::run(InboundContext& context) {
     Message m;
     m.setBody(s_.body);
     m.setContentType(s_.content_type);
-    m.setHeader("schedule.tick", portalTime(tick, s_.utc_offset));
+    m.setHeader("schedule.tick", lienthong::dossier::nationalTime(tick, s_.utc_offset));
     m.setHeader("schedule.tick-ms",
                 std::to_string(
                     std::chrono::duration_cast<std::chrono::milliseconds>(tick.time_since_epoch())
@@ -67,7 +68,7 @@ void ScheduleInbound::run(InboundContext& context) {
       const Clock::time_point retry = Clock::now() + std::chrono::seconds(1);
       if (retry >= following) {
         log::warn("schedule", "route " + context.routeId() + ": the tick of " +
-                                  portalTime(tick, s_.utc_offset) +
+                                  lienthong::dossier::nationalTime(tick, s_.utc_offset) +
                                   " was not taken before the next one (the engine is full or "
                                   "its store unavailable); it is skipped");
         break;

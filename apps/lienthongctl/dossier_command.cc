@@ -98,19 +98,8 @@ int statsCommand(const std::vector<std::string>& args) {
     return 2;
   }
   if (now.empty()) {
-    // Now in Asia/Ho_Chi_Minh, the national format.
-    const auto t = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() +
-                                                            std::chrono::hours(7));
-    const auto day = std::chrono::floor<std::chrono::days>(t);
-    const std::chrono::year_month_day ymd(day);
-    const std::chrono::hh_mm_ss hms(t - day);
-    char text[48];
-    std::snprintf(text, sizeof text, "%04d%02u%02u%02ld%02ld%02ld", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                  static_cast<long>(hms.seconds().count()));
-    now = text;
-  } else if (now.size() != 14 || now.find_first_not_of("0123456789") != std::string::npos) {
+    now = dossier::nationalTime(std::chrono::system_clock::now());  // Asia/Ho_Chi_Minh
+  } else if (!dossier::isNationalTime(now)) {
     std::fprintf(stderr, "lienthongctl stats: --now takes yyyyMMddHHmmss\n");
     return 2;
   }

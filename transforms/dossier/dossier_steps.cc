@@ -43,11 +43,6 @@ std::string child(xmlNodePtr parent, const char* name) {
   return {};
 }
 
-// The national time format: 14 digits (yyyyMMddHHmmss).
-bool isTime(const std::string& t) {
-  return t.size() == 14 && t.find_first_not_of("0123456789") == std::string::npos;
-}
-
 int statusOf(const std::string& text) {
   if (text.empty() || text.size() > 2) return 0;
   int v = 0;
@@ -80,13 +75,10 @@ Result<StepOutcome> TrackDossierStep::process(Exchange& exchange) {
     e.at = e.received;
     for (const char* field : {"NgayTuChoi", "NgayKetThucXuLy", "NgayTra"}) {
       const std::string t = child(root, field);
-      if (isTime(t) && t > e.at) e.at = t;
+      if (lienthong::dossier::isNationalTime(t) && t > e.at) e.at = t;
     }
-    if ((e.status == 9 || e.status == 10) && isTime(ended)) e.at = ended;
-    // Its own agency when it names none: the one of its code (a status event does not).
-    if (e.agency.empty())
-      e.agency = lienthong::dossier::parse(e.code).ok() ? lienthong::dossier::parse(e.code)->agency
-                                                        : std::string();
+    if ((e.status == 9 || e.status == 10) && lienthong::dossier::isNationalTime(ended))
+      e.at = ended;
   } else if (kind == "TrangThai") {
     e.code = child(root, "MaHoSo");
     e.agency = child(root, "MaCoQuan");
@@ -101,11 +93,14 @@ Result<StepOutcome> TrackDossierStep::process(Exchange& exchange) {
   }
   auto code = lienthong::dossier::parse(e.code);
   if (!code.ok()) return code.error();
+  // A dossier's own agency when it names none: the one of its code (a status event that
+  // names none leaves the kept agency as it is).
+  if (kind == "HoSo" && e.agency.empty()) e.agency = code->agency;
   if (e.status == 0) {
     return Error(ErrorCode::kInvalidMessage,
                  "track-dossier: dossier " + e.code + ": status '" + status + "' is not 1..10");
   }
-  if (!isTime(e.at)) {
+  if (!lienthong::dossier::isNationalTime(e.at)) {
     return Error(ErrorCode::kInvalidMessage, "track-dossier: dossier " + e.code + ": time '" +
                                                  e.at + "' is not yyyyMMddHHmmss");
   }

@@ -8,6 +8,7 @@
 
 #include "adapters/schedule/schedule_inbound.h"
 #include "core/daemon.h"
+#include "core/dossier_code.h"
 #include "integration/test_support.h"
 
 namespace lienthong::adapters::schedule {
@@ -26,7 +27,7 @@ std::string nextOf(const std::string& cron, Clock::time_point after) {
   auto c = Cron::parse(cron);
   EXPECT_TRUE(c.ok()) << c.error().message;
   const auto t = c->next(after, kVietnam);
-  return t == Clock::time_point::max() ? "never" : portalTime(t, kVietnam);
+  return t == Clock::time_point::max() ? "never" : lienthong::dossier::nationalTime(t, kVietnam);
 }
 
 TEST(Cron, NextTicksInVietnamTime) {
@@ -84,8 +85,10 @@ TEST(Schedule, IntervalsAndZones) {
   EXPECT_EQ(*parseUtcOffset("UTC"), minutes(0));
   EXPECT_EQ(*parseUtcOffset("-03:30"), minutes(-210));
   EXPECT_FALSE(parseUtcOffset("Europe/Paris").ok());
-  EXPECT_EQ(portalTime(vn(2024, 12, 31, 23, 59, 58), kVietnam), "20241231235958");
-  EXPECT_EQ(portalTime(vn(2024, 12, 31, 23, 59, 58), minutes(0)), "20241231165958");
+  EXPECT_EQ(lienthong::dossier::nationalTime(vn(2024, 12, 31, 23, 59, 58), kVietnam),
+            "20241231235958");
+  EXPECT_EQ(lienthong::dossier::nationalTime(vn(2024, 12, 31, 23, 59, 58), minutes(0)),
+            "20241231165958");
 }
 
 // A route's side that takes every message and counts them.
@@ -156,7 +159,7 @@ TEST(ScheduleInbound, SubmitsAMessageAtEachTickWithItsTime) {
     const long long ms = std::stoll(*got[i].header("schedule.tick-ms"));
     EXPECT_EQ(ms % 40, 0) << "ticks are multiples of the interval since the epoch";
     EXPECT_EQ(*got[i].header("schedule.tick"),
-              portalTime(Clock::time_point(milliseconds(ms)), kVietnam));
+              lienthong::dossier::nationalTime(Clock::time_point(milliseconds(ms)), kVietnam));
     if (i > 0) {
       EXPECT_GT(ms, std::stoll(*got[i - 1].header("schedule.tick-ms"))) << "each tick once";
     }
