@@ -35,10 +35,12 @@ Result<void> BatchedStore::delivered(std::int64_t seq) {
   return {};
 }
 
-Result<void> BatchedStore::deadLetter(std::int64_t seq, const std::string& reason) {
+Result<void> BatchedStore::deadLetter(std::int64_t seq, const std::string& reason,
+                                      const std::string& dossier) {
   Op op(Op::kDeadLetter);
   op.seq = seq;
   op.text = reason;
+  op.route = dossier;
   if (auto e = submit(op)) return *e;
   return {};
 }

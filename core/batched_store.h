@@ -24,7 +24,8 @@ class BatchedStore : public Store {
                                                  const std::string& key,
                                                  SystemClock::time_point expires) override;
   Result<void> delivered(std::int64_t seq) override;
-  Result<void> deadLetter(std::int64_t seq, const std::string& reason) override;
+  Result<void> deadLetter(std::int64_t seq, const std::string& reason,
+                          const std::string& dossier = "") override;
   Result<void> reroute(std::int64_t seq, const std::string& route, const Message& message) override;
   Result<bool> remember(const std::string& route, const std::string& key,
                         SystemClock::time_point expires) override;
@@ -42,7 +43,7 @@ class BatchedStore : public Store {
     enum Kind {
       kAppend,      // route, message, step, settles; text = idempotency key ("" = none), at
       kDelivered,   // seq
-      kDeadLetter,  // seq, text = reason
+      kDeadLetter,  // seq, text = reason, route = the dossier code ("" = as journalled)
       kReroute,     // seq, route, message
       kRemember,    // route, text = key, at = expiry
       kExpire,      // at = now

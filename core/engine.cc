@@ -807,8 +807,14 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     if (status == Outcome::Status::kDelivered || status == Outcome::Status::kStopped) {
       settled = store_.load()->delivered(job->seq);
     } else if (status != Outcome::Status::kAbandoned) {
+      // Against the dossier it is about, as far as its route found out (a MaHoSo header
+      // an extract step set, or the ordering key), when it came without one.
+      const Message& m = job->exchange.message();
+      std::string dossier = m.dossierKey();
+      if (const std::string* code = m.header("MaHoSo"); dossier.empty() && code) dossier = *code;
+      if (dossier.empty()) dossier = job->exchange.orderKey();
       settled = store_.load()->deadLetter(
-          job->seq, std::string(errorCodeName(error.code)) + ": " + error.message);
+          job->seq, std::string(errorCodeName(error.code)) + ": " + error.message, dossier);
     }
     if (!settled.ok()) {
       log::error("engine", "route " + route.id + ", message " + job->exchange.message().id() +

@@ -426,11 +426,13 @@ class PostgresStore final : public BatchedStore {
       }
       case Op::kDeadLetter: {
         Params p;
-        p.integer(op.seq).integer(now).text(op.text);
-        Rows r = exec(std::string("WITH moved AS (DELETE FROM lienthong_journal WHERE seq = $1 "
-                                  "RETURNING *) INSERT INTO lienthong_dead_letters SELECT seq, ") +
-                          kMessageColumns + ", $2, $3, first_step FROM moved",
-                      p);
+        p.integer(op.seq).integer(now).text(op.text).text(op.route);
+        Rows r = exec(
+            "WITH moved AS (DELETE FROM lienthong_journal WHERE seq = $1 RETURNING *) INSERT "
+            "INTO lienthong_dead_letters SELECT seq, route, accepted_ms, msg_id, correlation_id, "
+            "CASE WHEN dossier_key = '' THEN $4 ELSE dossier_key END, content_type, headers, "
+            "body, $2, $3, first_step FROM moved",
+            p);
         if (!r.ok()) return false;
         if (r.affected() == 0) {
           op.error = Error(ErrorCode::kInternal, settings_.describe() + ": no journal entry " +

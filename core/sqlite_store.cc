@@ -298,8 +298,8 @@ class SqliteStore final : public BatchedStore {
     dead_copy_ = std::make_unique<Statement>(
         write_db_,
         "INSERT INTO dead_letters SELECT seq, route, accepted_ms, msg_id, correlation_id, "
-        "dossier_key, content_type, headers, body, ?2, ?3, first_step FROM journal "
-        "WHERE seq = ?1");
+        "CASE WHEN dossier_key = '' THEN ?4 ELSE dossier_key END, content_type, headers, body, "
+        "?2, ?3, first_step FROM journal WHERE seq = ?1");
     dead_delete_ = std::make_unique<Statement>(write_db_, "DELETE FROM journal WHERE seq = ?");
     remember_ = std::make_unique<Statement>(
         write_db_,
@@ -416,6 +416,7 @@ class SqliteStore final : public BatchedStore {
         dead_copy_->bind(1, op.seq);
         dead_copy_->bind(2, now);
         dead_copy_->bind(3, op.text);
+        dead_copy_->bind(4, op.route);
         if (!stepDone(*dead_copy_)) return false;
         if (sqlite3_changes(write_db_) == 0) {
           op.error = Error(ErrorCode::kInternal, "store " + path_ + ": no journal entry " +

@@ -109,7 +109,10 @@ class Store {
   // The message was delivered: it leaves the journal.
   virtual Result<void> delivered(std::int64_t seq) = 0;
   // The message was given up: it moves to the dead letters with the reason.
-  virtual Result<void> deadLetter(std::int64_t seq, const std::string& reason) = 0;
+  // `dossier`: the dossier code found while processing it, kept with the dead letter when
+  // the message had none at acceptance ("" = leave it as it was).
+  virtual Result<void> deadLetter(std::int64_t seq, const std::string& reason,
+                                  const std::string& dossier = "") = 0;
   // The message was given up and goes to another route (its dead-letter route): its
   // journal entry now belongs to `route`, with `message`'s headers, from the first step.
   virtual Result<void> reroute(std::int64_t seq, const std::string& route,

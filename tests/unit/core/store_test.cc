@@ -95,6 +95,26 @@ TEST_F(StoreTest, JournalSurvivesAReopenAndSettlesOnceDeliveredOrDead) {
   ASSERT_EQ(dead->size(), 1u);
   EXPECT_EQ((*dead)[0].seq, third);
   EXPECT_EQ((*dead)[0].message.dossierKey(), "HS-3");
+  // A message accepted without a dossier key gets the one its route found; one that had
+  // a key keeps it.
+  Message keyless = dossier("", "<x/>");
+  auto fourth = store->append("sync", keyless);
+  auto fifth = store->append("sync", dossier("HS-5", "<x/>"));
+  ASSERT_TRUE(fourth.ok() && fifth.ok());
+  ASSERT_TRUE(store->deadLetter(*fourth, "InvalidMessage: x", "000.00.01.H22-240315-0004").ok());
+  ASSERT_TRUE(store->deadLetter(*fifth, "InvalidMessage: y", "other").ok());
+  DeadLetterFilter by_dossier;
+  by_dossier.dossier_key = "000.00.01.H22-240315-0004";
+  auto keyed = store->deadLetters(by_dossier);
+  ASSERT_TRUE(keyed.ok());
+  ASSERT_EQ(keyed->size(), 1u);
+  EXPECT_EQ((*keyed)[0].seq, *fourth);
+  by_dossier.dossier_key = "HS-5";
+  auto kept = store->deadLetters(by_dossier);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), 1u);
+  ASSERT_TRUE(store->purge(*fourth, "test").ok());
+  ASSERT_TRUE(store->purge(*fifth, "test").ok());
   EXPECT_EQ((*dead)[0].reason, "http POST /sync: HTTP 400 (after 5 attempts)");
   depths = store->depths();
   EXPECT_EQ(depths->at("sync").depth, 0u);  // a route with only dead letters
