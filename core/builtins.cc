@@ -3,6 +3,7 @@
 #include "adapters/amqp/amqp_factory.h"
 #include "adapters/file/file_factory.h"
 #include "adapters/http/http_factory.h"
+#include "adapters/onestop/onestop_factory.h"
 #include "adapters/portal/portal_factory.h"
 #include "adapters/schedule/schedule_factory.h"
 #include "transforms/basic/basic_factory.h"
@@ -23,6 +24,7 @@ void registerBuiltins(Registry& registry) {
   adapters::amqp::registerAmqp(registry);
   adapters::file::registerFile(registry);
   adapters::portal::registerPortal(registry);
+  adapters::onestop::registerOnestop(registry);
   adapters::schedule::registerSchedule(registry);
 }
 

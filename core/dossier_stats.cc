@@ -1,5 +1,7 @@
 #include "core/dossier_stats.h"
 
+#include <algorithm>
+
 #include <cstdio>
 
 #include "core/dossier_code.h"
@@ -209,6 +211,22 @@ std::string statsCsv(const Stats& stats) {
   std::vector<std::string> total_key(stats.by.size());
   if (!total_key.empty()) total_key[0] = "total";
   line(total_key, stats.total);
+  return out;
+}
+
+std::vector<DossierState> overdueDossiers(const std::vector<DossierState>& states,
+                                          const std::string& now, const std::string& since) {
+  std::vector<DossierState> out;
+  for (const DossierState& s : states) {
+    const bool ended =
+        s.status == 3 || s.status == 7 || s.status == 8 || s.status == 9 || s.status == 10;
+    if (ended || s.appointment.empty() || s.appointment >= now) continue;
+    if (!since.empty() && s.appointment < since) continue;
+    out.push_back(s);
+  }
+  std::sort(out.begin(), out.end(), [](const DossierState& a, const DossierState& b) {
+    return a.appointment != b.appointment ? a.appointment < b.appointment : a.code < b.code;
+  });
   return out;
 }
 

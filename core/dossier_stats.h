@@ -55,6 +55,12 @@ struct Stats {
 Stats computeStats(const std::vector<DossierState>& states, const std::vector<GroupBy>& by,
                    const std::string& now);
 
+// The dossiers overdue at `now`: not ended (status not 3, 7, 8, 9 or 10), with an
+// appointment before `now` and, when `since` is given, not before it (those that fell
+// due in that window). Ordered by appointment, then code.
+std::vector<DossierState> overdueDossiers(const std::vector<DossierState>& states,
+                                          const std::string& now, const std::string& since = "");
+
 // "agency", "procedure", "month" (comma-separated for several); InvalidConfig otherwise.
 Result<std::vector<GroupBy>> parseGroupBy(const std::string& text);
 

@@ -124,6 +124,14 @@ class Context final : public BuildContext {
   std::shared_ptr<Connection> connection(const YAML::Node& name, std::string_view kind) override {
     return named(name, kind, config_.connections, config_.connection_kinds, "connection");
   }
+  std::map<std::string, std::shared_ptr<Connection>> connections(std::string_view kind) override {
+    std::map<std::string, std::shared_ptr<Connection>> out;
+    for (const auto& [name, c] : config_.connections) {
+      auto k = config_.connection_kinds.find(name);
+      if (k != config_.connection_kinds.end() && k->second == kind) out.emplace(name, c);
+    }
+    return out;
+  }
   std::shared_ptr<const pki::SigningKey> signingKey(const YAML::Node& name) override {
     return named(name, "", config_.keys, {}, "key");
   }

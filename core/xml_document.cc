@@ -3,13 +3,13 @@
 #include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
-#include <unicode/unorm2.h>
-#include <unicode/ustring.h>
 
 #include <atomic>
 #include <climits>
 #include <optional>
 #include <vector>
+
+#include "core/vietnamese_text.h"
 
 namespace lienthong {
 
@@ -87,31 +87,9 @@ bool surelyNfc(const xmlChar* s) {
 // The NFC form of UTF-8 text, or nullopt when it already is NFC (or is not valid UTF-8,
 // which the parser has refused before).
 std::optional<std::string> nfc(const xmlChar* text) {
-  UErrorCode status = U_ZERO_ERROR;
-  const UNormalizer2* n = unorm2_getNFCInstance(&status);
-  if (U_FAILURE(status)) return std::nullopt;
-  const char* utf8 = reinterpret_cast<const char*>(text);
-  int32_t length = 0;
-  u_strFromUTF8(nullptr, 0, &length, utf8, -1, &status);
-  if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status)) return std::nullopt;
-  status = U_ZERO_ERROR;
-  std::u16string wide(static_cast<std::size_t>(length), u'\0');
-  u_strFromUTF8(wide.data(), length, nullptr, utf8, -1, &status);
-  if (U_FAILURE(status)) return std::nullopt;
-  if (unorm2_isNormalized(n, wide.data(), length, &status) || U_FAILURE(status)) {
-    return std::nullopt;
-  }
-  std::u16string composed(wide.size() + 16, u'\0');
-  status = U_ZERO_ERROR;
-  int32_t out_length = unorm2_normalize(n, wide.data(), length, composed.data(),
-                                        static_cast<int32_t>(composed.size()), &status);
-  if (U_FAILURE(status)) return std::nullopt;
-  std::string out(static_cast<std::size_t>(out_length) * 3 + 1, '\0');
-  int32_t bytes = 0;
-  u_strToUTF8(out.data(), static_cast<int32_t>(out.size()), &bytes, composed.data(), out_length,
-              &status);
-  if (U_FAILURE(status)) return std::nullopt;
-  out.resize(static_cast<std::size_t>(bytes));
+  const std::string_view in(reinterpret_cast<const char*>(text));
+  std::string out = vietnamese::toNfc(in);
+  if (out == in) return std::nullopt;
   return out;
 }
 

@@ -21,9 +21,9 @@ constexpr const char* kProgress = "CapNhatTienDoHoSoMC";
 constexpr const char* kLookup = "TraCuuHoSo";
 
 // The dossier objects of a body: its `data` or `result` (an object, or an array of them),
-// or the body itself when it is a dossier (has MaHoSo); each as JSON text. Throws on a body
-// that is not a JSON object.
-std::vector<std::string> dossiersOf(const std::string& body) {
+// or the body itself when it is a dossier (has MaHoSo) or, with `any`, in every case; each
+// as JSON text. Throws on a body that is not a JSON object.
+std::vector<std::string> dossiersOf(const std::string& body, bool any = false) {
   Poco::JSON::Parser parser;
   auto o = parser.parse(body).extract<Poco::JSON::Object::Ptr>();
   std::vector<std::string> found;
@@ -44,7 +44,7 @@ std::vector<std::string> dossiersOf(const std::string& body) {
     }
     return found;
   }
-  if (o->has("MaHoSo")) add(Poco::Dynamic::Var(o));
+  if (any || o->has("MaHoSo")) add(Poco::Dynamic::Var(o));
   return found;
 }
 
@@ -138,20 +138,22 @@ Delivery PortalOutbound::send(Exchange& exchange) {
 
 Result<StepOutcome> FromPortalStep::process(Exchange& exchange) {
   std::vector<std::string> dossiers;
+  const bool hoso = root_ == "HoSo";
   try {
-    dossiers = dossiersOf(exchange.message().body());
+    dossiers = dossiersOf(exchange.message().body(), !hoso);
   } catch (const std::exception& e) {
     return Error(ErrorCode::kInvalidMessage,
                  std::string("from-portal: the body is not a JSON object (") + e.what() + ")");
   }
   if (dossiers.size() != 1) {
-    return Error(ErrorCode::kInvalidMessage,
-                 "from-portal: the body holds " + std::to_string(dossiers.size()) +
-                     " dossiers; one per message (split the call first)");
+    return Error(ErrorCode::kInvalidMessage, "from-portal: the body holds " +
+                                                 std::to_string(dossiers.size()) + " " +
+                                                 (hoso ? "dossiers" : root_ + " objects") +
+                                                 "; one per message (split the call first)");
   }
   std::string dropped;
-  auto xml = dossierXml(dossiers.front(), &dropped);
-  if (!xml.ok()) return xml.error();
+  auto xml = canonicalXml(root_, dossiers.front(), &dropped);
+  if (!xml.ok()) return Error(xml.error().code, "from-portal: " + xml.error().message);
   Message& m = exchange.message();
   m.setBody(std::move(*xml));
   m.setContentType("application/xml");

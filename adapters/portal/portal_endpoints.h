@@ -45,10 +45,15 @@ class PortalOutbound final : public OutboundEndpoint {
 // The `from-portal` step: a dossier as the portal sends it (the dossier object, or a call
 // body with `data: [dossier]`) becomes a canonical HoSo (XML). Members the schema does not
 // have are dropped and named in the header portal.dropped; a body that is not JSON, or
-// holds no dossier or several, is an InvalidMessage.
+// holds no dossier or several, is an InvalidMessage. With `message: TraLoiBoSung` (or
+// PhanAnh, DanhGia, YeuCauBoSung, TrangThai) the object is that message instead.
 class FromPortalStep final : public Step {
  public:
+  explicit FromPortalStep(std::string root = "HoSo") : root_(std::move(root)) {}
   Result<StepOutcome> process(Exchange& exchange) override;
+
+ private:
+  std::string root_;
 };
 
 }  // namespace lienthong::adapters::portal

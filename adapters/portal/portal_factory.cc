@@ -7,6 +7,7 @@
 #include "adapters/http/http_factory.h"
 #include "adapters/portal/portal_client.h"
 #include "adapters/portal/portal_endpoints.h"
+#include "adapters/portal/portal_mapping.h"
 
 namespace lienthong::adapters::portal {
 namespace {
@@ -88,11 +89,26 @@ std::shared_ptr<OutboundEndpoint> makeOutbound(const YAML::Node& node, BuildCont
 }
 
 std::unique_ptr<Step> makeFromPortal(const YAML::Node& node, BuildContext& ctx) {
-  if (!node.IsNull() && !(node.IsMap() && node.size() == 0)) {
-    ctx.error(node, "from-portal takes no settings: write 'from-portal: {}'");
-    return nullptr;
+  if (node.IsNull() || (node.IsMap() && node.size() == 0)) {
+    return std::make_unique<FromPortalStep>();
   }
-  return std::make_unique<FromPortalStep>();
+  MapReader r(node, ctx, "from-portal step");
+  if (!r.valid()) return nullptr;
+  std::string root = "HoSo";
+  if (auto v = r.string("message")) {
+    if (canonicalNamespace(*v).empty()) {
+      ctx.error(*r.node("message"),
+                "'message' must be HoSo, TrangThai, YeuCauBoSung, TraLoiBoSung, PhanAnh or "
+                "DanhGia, not '" +
+                    *v + "'");
+      return nullptr;
+    }
+    root = *v;
+  }
+  const std::size_t before = ctx.errors().size();
+  r.finish();
+  if (ctx.errors().size() != before) return nullptr;
+  return std::make_unique<FromPortalStep>(root);
 }
 
 void check(const Result<void>& result) {

@@ -23,6 +23,9 @@ const std::map<std::string, std::string, std::less<>>& wrappers() {
       {"DanhSachGiayToKetQua", "GiayToKetQua"},
       {"DinhDanhCHS", "DinhDanh"},
       {"DanhSachGiayToBoSung", "TaiLieu"},
+      {"GiayToCanBoSung", "GiayTo"},
+      {"TepDinhKem", "Tep"},
+      {"TieuChi", "DanhGiaTieuChi"},
   };
   return kWrappers;
 }
@@ -79,6 +82,20 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& fields() {
         "ThongTinTiepNhan", "NgayTiepNhanBoSung", "TrangThaiBoSung", "NgayHenTraTruoc",
         "NgayHenTraMoi", "DanhSachGiayToBoSung"}},
       {"DinhDanh", {"LoaiDinhDanh", "SoDinhDanh"}},
+      {"TrangThai",
+       {"MaHoSo", "Ma", "ThoiDiem", "MaCoQuan", "NguoiXuLy", "ChucDanh", "PhongBanXuLy",
+        "NoiDungXuLy", "NgayBatDau", "NgayKetThucTheoQuyDinh", "NgayHenTra", "QuaHan"}},
+      {"YeuCauBoSung",
+       {"MaHoSo", "MaYeuCau", "ThoiDiemYeuCau", "NguoiYeuCau", "MaCoQuan", "NoiDungYeuCau",
+        "GiayToCanBoSung", "HanBoSung"}},
+      {"TraLoiBoSung", {"MaHoSo", "MaYeuCau", "ThoiDiemTraLoi", "NoiDung", "TaiLieuNop"}},
+      {"PhanAnh",
+       {"MaPhanAnh", "MaCoQuan", "MaHoSo", "NguoiGui", "TieuDe", "NoiDung", "ThoiDiemGui",
+        "CongKhai", "TepDinhKem"}},
+      {"NguoiGui", {"HoTen", "SoDienThoai", "Email", "DiaChi"}},
+      {"Tep", {"TenTep", "LoaiTep", "NoiDung", "DuongDan", "MaBam"}},
+      {"DanhGia", {"MaHoSo", "MaCoQuan", "ThoiDiemDanhGia", "MucDo", "TieuChi", "GopY"}},
+      {"DanhGiaTieuChi", {"MaTieuChi", "MucDo"}},
   };
   return kFields;
 }
@@ -101,13 +118,15 @@ std::string text(xmlNodePtr n) {
 
 void appendElementJson(std::string& out, xmlNodePtr n);
 
-void appendObjectJson(std::string& out, xmlNodePtr record) {
+// `portal`: the dossier as the portal takes it, without the handling agency.
+void appendObjectJson(std::string& out, xmlNodePtr record, bool portal = true) {
   out += '{';
   bool first = true;
   for (xmlNodePtr c = record->children; c; c = c->next) {
     if (c->type != XML_ELEMENT_NODE) continue;
     // The handling agency is lienthong's (routing), not a field of the portal's dossier.
-    if (record->parent && record->parent->type == XML_DOCUMENT_NODE && name(c) == "MaCoQuan") {
+    if (portal && record->parent && record->parent->type == XML_DOCUMENT_NODE &&
+        name(c) == "MaCoQuan") {
       continue;
     }
     if (!first) out += ',';
@@ -174,6 +193,18 @@ void appendMemberXml(std::string& out, const std::string& member, const Poco::Dy
     out += "<" + member + ">";
     for (std::size_t i = 0; i < items->size(); ++i) {
       const Poco::Dynamic::Var item = items->get(static_cast<unsigned>(i));
+      if (fields().count(wrapper->second) == 0) {  // a list of text items
+        const std::string value = scalar(item);
+        if (value.empty() || item.type() == typeid(Poco::JSON::Object::Ptr) ||
+            item.type() == typeid(Poco::JSON::Array::Ptr)) {
+          dropped += (dropped.empty() ? "" : ",") + where + member + "[" + std::to_string(i) + "]";
+          continue;
+        }
+        out += "<" + wrapper->second + ">";
+        appendXmlEscaped(out, value);
+        out += "</" + wrapper->second + ">";
+        continue;
+      }
       if (item.type() != typeid(Poco::JSON::Object::Ptr)) {
         dropped += (dropped.empty() ? "" : ",") + where + member + "[" + std::to_string(i) + "]";
         continue;
@@ -182,6 +213,11 @@ void appendMemberXml(std::string& out, const std::string& member, const Poco::Dy
                       where + member + "[" + std::to_string(i) + "].", dropped);
     }
     out += "</" + member + ">";
+    return;
+  }
+  if (v.type() == typeid(Poco::JSON::Object::Ptr) && fields().count(member) != 0) {
+    appendRecordXml(out, member, *v.extract<Poco::JSON::Object::Ptr>(), where + member + ".",
+                    dropped);
     return;
   }
   if (v.type() == typeid(Poco::JSON::Object::Ptr) || v.type() == typeid(Poco::JSON::Array::Ptr)) {
@@ -249,22 +285,48 @@ Result<std::string> progressJson(xmlNodePtr trang_thai) {
 }
 
 Result<std::string> dossierXml(const std::string& json, std::string* dropped) {
+  return canonicalXml("HoSo", json, dropped);
+}
+
+std::string_view canonicalNamespace(std::string_view root) {
+  if (root == "PhanAnh" || root == "DanhGia") return "urn:lienthong:phananh:1";
+  if (root == "HoSo" || root == "TrangThai" || root == "YeuCauBoSung" || root == "TraLoiBoSung") {
+    return "urn:lienthong:hoso:1";
+  }
+  return {};
+}
+
+Result<std::string> canonicalXml(std::string_view root, const std::string& json,
+                                 std::string* dropped) {
+  const std::string_view ns = canonicalNamespace(root);
+  if (ns.empty()) {
+    return Error(ErrorCode::kInvalidMessage,
+                 "no canonical message <" + std::string(root) +
+                     "> (HoSo, TrangThai, YeuCauBoSung, TraLoiBoSung, PhanAnh, DanhGia)");
+  }
+  const std::string element(root);
   Poco::JSON::Object::Ptr o;
   try {
     Poco::JSON::Parser parser;
     o = parser.parse(json).extract<Poco::JSON::Object::Ptr>();
   } catch (const std::exception& e) {
     return Error(ErrorCode::kInvalidMessage,
-                 std::string("the portal's dossier is not a JSON object: ") + e.what());
+                 "the " + element + " is not a JSON object: " + e.what());
   }
-  if (!o) return Error(ErrorCode::kInvalidMessage, "the portal's dossier is not a JSON object");
+  if (!o) return Error(ErrorCode::kInvalidMessage, "the " + element + " is not a JSON object");
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   std::string left;
   std::string body;
-  appendRecordXml(body, "HoSo", *o, "", left);
+  appendRecordXml(body, element, *o, "", left);
   // The namespace on the root element.
-  out += "<HoSo xmlns=\"urn:lienthong:hoso:1\">" + body.substr(std::string("<HoSo>").size());
+  out += "<" + element + " xmlns=\"" + std::string(ns) + "\">" + body.substr(element.size() + 2);
   if (dropped) *dropped = left;
+  return out;
+}
+
+std::string canonicalJson(xmlNodePtr root) {
+  std::string out;
+  appendObjectJson(out, root, false);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <libxml/tree.h>
 
 #include <string>
+#include <string_view>
 
 #include "lienthong/result.h"
 
@@ -25,5 +26,16 @@ Result<std::string> progressJson(xmlNodePtr trang_thai);
 // their list wrappers, members the schema does not know dropped (named in `dropped`,
 // comma-separated, when given).
 Result<std::string> dossierXml(const std::string& json, std::string* dropped = nullptr);
+
+// The same for every canonical message the portal and the one-stop systems exchange as
+// JSON: `root` is HoSo, TrangThai, YeuCauBoSung, TraLoiBoSung, PhanAnh or DanhGia (in
+// urn:lienthong:phananh:1 for the last two).
+Result<std::string> canonicalXml(std::string_view root, const std::string& json,
+                                 std::string* dropped = nullptr);
+// The namespace of a canonical message's root element; "" for another name.
+std::string_view canonicalNamespace(std::string_view root);
+// A canonical message as JSON: an element with children an object, a list wrapper an
+// array, a text field a string (the handling agency MaCoQuan kept).
+std::string canonicalJson(xmlNodePtr root);
 
 }  // namespace lienthong::adapters::portal

@@ -1,31 +1,221 @@
 // lienthong-sim: the systems lienthong connects, simulated for the demo and the
-// end-to-end tests. Now: the national public service portal (docs/portal.md).
+// end-to-end tests: the national public service portal (docs/portal.md) and the
+// agencies' one-stop systems (docs/onestop.md).
 //
-//   lienthong-sim portal [--address 127.0.0.1] [--port 0] [--username U] [--password P]
-//                        [--dstcode D] [--session-calls N]
+//   lienthong-sim portal  [--address A] [--port N] [--username U] [--password P]
+//                         [--dstcode D] [--session-calls N] [--push URL] [--answer-ms N]
+//   lienthong-sim onestop [--address A] [--port N] --name NAME --flavor rest|soap|folder
+//                         [--callback URL] [--dir D] [--step-ms N]
+//   lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]
+//        the demo's systems on fixed ports, wired to the default config: the portal on
+//        8090 pushing to {daemon}/dvcqg, one-stop systems tranphu (rest, 8091),
+//        sotuphap (soap, 8092) and tamxuan (folder D/var/onestop/tamxuan, 8093)
+//   lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]
+//                         [--agency code] [--timeout SECONDS]
+//        submits a sample dossier on the portal and prints its journey until its result
+//        is returned (exit 0) or the time is up (exit 1)
 //
-// Prints "portal listening on http://ADDRESS:PORT/adapter" (flushed) once it accepts
-// connections; exits 0 on SIGTERM or SIGINT.
+// Servers print "<what> listening on http://ADDRESS:PORT..." (flushed) once they accept
+// connections, and exit 0 on SIGTERM or SIGINT.
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
+#include "apps/lienthong-sim/onestop_sim.h"
 #include "apps/lienthong-sim/portal_sim.h"
 
 namespace {
 
+using namespace lienthong::sim;
+
 [[noreturn]] void usage(int code) {
-  std::fprintf(code == 0 ? stdout : stderr,
-               "usage: lienthong-sim portal [--address A] [--port N] [--username U]\n"
-               "                            [--password P] [--dstcode D] [--session-calls N]\n");
+  std::fprintf(
+      code == 0 ? stdout : stderr,
+      "usage: lienthong-sim portal  [--address A] [--port N] [--username U] [--password P]\n"
+      "                             [--dstcode D] [--session-calls N] [--push URL]\n"
+      "                             [--answer-ms N]\n"
+      "       lienthong-sim onestop [--address A] [--port N] --name NAME\n"
+      "                             --flavor rest|soap|folder [--callback URL] [--dir D]\n"
+      "                             [--step-ms N]\n"
+      "       lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]\n"
+      "       lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]\n"
+      "                             [--agency code] [--timeout SECONDS]\n");
   std::exit(code);
+}
+
+sigset_t blockStopSignals() {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  return sigs;
+}
+
+// An HTTP server for a simulator; prints its line once it listens.
+std::unique_ptr<Poco::Net::HTTPServer> serve(Poco::Net::HTTPRequestHandlerFactory* factory,
+                                             const std::string& address, int port,
+                                             const std::string& what, const std::string& path) {
+  Poco::Net::ServerSocket socket(
+      Poco::Net::SocketAddress(address, static_cast<Poco::UInt16>(port)));
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setKeepAlive(true);
+  params->setMaxThreads(16);
+  auto server = std::make_unique<Poco::Net::HTTPServer>(factory, socket, params);
+  server->start();
+  std::printf("%s listening on http://%s:%u%s\n", what.c_str(), address.c_str(),
+              static_cast<unsigned>(socket.address().port()), path.c_str());
+  std::fflush(stdout);
+  return server;
+}
+
+// Arguments after the command as --key value pairs; --onestop may repeat.
+std::multimap<std::string, std::string> options(int argc, char** argv,
+                                                const std::set<std::string>& known) {
+  std::multimap<std::string, std::string> out;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") usage(0);
+    if (arg.rfind("--", 0) != 0 || known.count(arg.substr(2)) == 0 || i + 1 >= argc) usage(2);
+    out.emplace(arg.substr(2), argv[++i]);
+  }
+  return out;
+}
+
+std::string option(const std::multimap<std::string, std::string>& o, const std::string& key,
+                   const std::string& fallback) {
+  auto it = o.find(key);
+  return it == o.end() ? fallback : it->second;
+}
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+HttpAnswer call(const std::string& url, const std::string& method) {
+  try {
+    const Poco::URI u(url);
+    Poco::Net::HTTPClientSession session(u.getHost(), u.getPort());
+    session.setTimeout(Poco::Timespan(5, 0));
+    Poco::Net::HTTPRequest request(method, u.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
+    request.setContentLength(0);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    HttpAnswer a;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), a.body);
+    a.status = static_cast<int>(response.getStatus());
+    return a;
+  } catch (const std::exception& e) {
+    return {0, e.what()};
+  }
+}
+
+std::string show(const std::string& at) {  // yyyyMMddHHmmss[.mmm] -> HH:mm:ss[.mmm]
+  if (at.size() < 14) return at;
+  return at.substr(8, 2) + ":" + at.substr(10, 2) + ":" + at.substr(12, 2) + at.substr(14);
+}
+
+int demo(const std::multimap<std::string, std::string>& o) {
+  const std::string portal = option(o, "portal", "http://127.0.0.1:8090");
+  std::vector<std::string> onestops;
+  for (auto [it, end] = o.equal_range("onestop"); it != end; ++it) onestops.push_back(it->second);
+  if (onestops.empty()) {
+    onestops = {"http://127.0.0.1:8091", "http://127.0.0.1:8092", "http://127.0.0.1:8093"};
+  }
+  const int timeout = std::atoi(option(o, "timeout", "60").c_str());
+  std::string url = portal + "/sim/submit?procedure=" + option(o, "procedure", "1.001612");
+  if (auto a = option(o, "agency", ""); !a.empty()) url += "&agency=" + a;
+  const HttpAnswer submitted = call(url, "POST");
+  if (submitted.status != 200) {
+    std::fprintf(stderr, "lienthong-sim demo: the portal at %s did not take the dossier: %d %s\n",
+                 portal.c_str(), submitted.status, submitted.body.c_str());
+    return 1;
+  }
+  const std::string code = Poco::JSON::Parser()
+                               .parse(submitted.body)
+                               .extract<Poco::JSON::Object::Ptr>()
+                               ->getValue<std::string>("MaHoSo");
+  std::printf("Hồ sơ %s\n", code.c_str());
+  std::fflush(stdout);
+  std::set<std::string> printed;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+  while (std::chrono::steady_clock::now() < until) {
+    // Every event of the dossier so far, from the portal and the one-stop systems.
+    std::vector<std::pair<std::string, std::string>> events;  // at, line
+    std::string status;
+    const HttpAnswer d = call(portal + "/sim/dossiers", "GET");
+    if (d.status == 200) {
+      auto list = Poco::JSON::Parser().parse(d.body).extract<Poco::JSON::Object::Ptr>()->getArray(
+          "dossiers");
+      for (std::size_t i = 0; list && i < list->size(); ++i) {
+        auto x = list->getObject(static_cast<unsigned>(i));
+        if (x->getValue<std::string>("MaHoSo") != code) continue;
+        status = x->getValue<std::string>("TrangThaiHoSo");
+        auto j = x->getArray("journey");
+        for (std::size_t k = 0; j && k < j->size(); ++k) {
+          auto e = j->getObject(static_cast<unsigned>(k));
+          events.emplace_back(e->getValue<std::string>("at"),
+                              "[Cổng DVCQG]  " + e->getValue<std::string>("event"));
+        }
+      }
+    }
+    for (const std::string& s : onestops) {
+      const HttpAnswer m = call(s + "/sim/messages", "GET");
+      if (m.status != 200) continue;
+      auto list = Poco::JSON::Parser().parse(m.body).extract<Poco::JSON::Object::Ptr>()->getArray(
+          "messages");
+      for (std::size_t i = 0; list && i < list->size(); ++i) {
+        auto x = list->getObject(static_cast<unsigned>(i));
+        if (x->getValue<std::string>("MaHoSo") != code) continue;
+        const std::string dir = x->getValue<std::string>("direction");
+        events.emplace_back(x->getValue<std::string>("at"),
+                            "[Một cửa " + x->getValue<std::string>("system") + "]  " +
+                                (dir == "in"    ? "nhận "
+                                 : dir == "out" ? "gửi "
+                                                : "bị từ chối ") +
+                                x->getValue<std::string>("message") + ": " +
+                                x->getValue<std::string>("detail"));
+      }
+    }
+    std::stable_sort(events.begin(), events.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [at, line] : events) {
+      if (!printed.insert(at + line).second) continue;
+      std::printf("%s  %s\n", show(at).c_str(), line.c_str());
+      std::fflush(stdout);
+    }
+    if (status == "10") {
+      std::printf("Hồ sơ %s: đã trả kết quả (trạng thái 10)\n", code.c_str());
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  std::fprintf(stderr, "lienthong-sim demo: dossier %s not returned within %d s\n", code.c_str(),
+               timeout);
+  return 1;
 }
 
 }  // namespace
@@ -34,49 +224,76 @@ int main(int argc, char** argv) {
   if (argc < 2) usage(2);
   const std::string_view what = argv[1];
   if (what == "-h" || what == "--help") usage(0);
-  if (what != "portal") usage(2);
-  std::string address = "127.0.0.1";
-  int port = 0;
-  lienthong::sim::PortalSimSettings s;
-  for (int i = 2; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (i + 1 >= argc) usage(2);
-    const std::string value = argv[++i];
-    if (arg == "--address") {
-      address = value;
-    } else if (arg == "--port") {
-      port = std::atoi(value.c_str());
-    } else if (arg == "--username") {
-      s.username = value;
-    } else if (arg == "--password") {
-      s.password = value;
-    } else if (arg == "--dstcode") {
-      s.dstcode = value;
-    } else if (arg == "--session-calls") {
-      s.session_calls = std::atoi(value.c_str());
-    } else {
-      usage(2);
+  try {
+    if (what == "demo") {
+      return demo(options(argc, argv, {"portal", "onestop", "procedure", "agency", "timeout"}));
     }
+    if (what == "portal") {
+      auto o = options(argc, argv,
+                       {"address", "port", "username", "password", "dstcode", "session-calls",
+                        "push", "answer-ms"});
+      PortalSimSettings s;
+      s.username = option(o, "username", s.username);
+      s.password = option(o, "password", s.password);
+      s.dstcode = option(o, "dstcode", s.dstcode);
+      s.session_calls = std::atoi(option(o, "session-calls", "0").c_str());
+      s.push = option(o, "push", "");
+      s.answer_ms = std::atoi(option(o, "answer-ms", "300").c_str());
+      sigset_t sigs = blockStopSignals();
+      PortalSim sim(s);
+      auto server = serve(sim.factory(), option(o, "address", "127.0.0.1"),
+                          std::atoi(option(o, "port", "0").c_str()), "portal", "/adapter");
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      server->stopAll(true);
+      return 0;
+    }
+    if (what == "onestop") {
+      auto o =
+          options(argc, argv, {"address", "port", "name", "flavor", "callback", "dir", "step-ms"});
+      OnestopSimSettings s;
+      s.name = option(o, "name", s.name);
+      s.flavor = option(o, "flavor", s.flavor);
+      if (s.flavor != "rest" && s.flavor != "soap" && s.flavor != "folder") usage(2);
+      s.callback = option(o, "callback", "");
+      s.dir = option(o, "dir", "");
+      if (s.flavor == "folder" ? s.dir.empty() : s.callback.empty()) usage(2);
+      s.step_ms = std::atoi(option(o, "step-ms", "300").c_str());
+      sigset_t sigs = blockStopSignals();
+      OnestopSim sim(s);
+      auto server = serve(sim.factory(), option(o, "address", "127.0.0.1"),
+                          std::atoi(option(o, "port", "0").c_str()), "onestop " + s.name, "");
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      server->stopAll(true);
+      return 0;
+    }
+    if (what == "all") {
+      auto o = options(argc, argv, {"daemon", "home", "step-ms"});
+      const std::string daemon = option(o, "daemon", "http://127.0.0.1:8080");
+      const std::string home = option(o, "home", ".");
+      const int step = std::atoi(option(o, "step-ms", "1000").c_str());
+      sigset_t sigs = blockStopSignals();
+      PortalSimSettings ps;
+      ps.push = daemon + "/dvcqg";
+      ps.answer_ms = 2 * step;
+      PortalSim portal(ps);
+      OnestopSim rest({"tranphu", "rest", daemon + "/motcua/tranphu", "", step});
+      OnestopSim soap({"sotuphap", "soap", daemon + "/motcua/sotuphap", "", step});
+      OnestopSim folder(
+          {"tamxuan", "folder", "", std::string(home) + "/var/onestop/tamxuan", step});
+      auto s1 = serve(portal.factory(), "127.0.0.1", 8090, "portal", "/adapter");
+      auto s2 = serve(rest.factory(), "127.0.0.1", 8091, "onestop tranphu", "/motcua");
+      auto s3 = serve(soap.factory(), "127.0.0.1", 8092, "onestop sotuphap", "/ws/motcua");
+      auto s4 = serve(folder.factory(), "127.0.0.1", 8093, "onestop tamxuan", "/sim/messages");
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get()}) s->stopAll(true);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lienthong-sim %s: %s\n", std::string(what).c_str(), e.what());
+    return 1;
   }
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-
-  lienthong::sim::PortalSim sim(s);
-  Poco::Net::ServerSocket socket(
-      Poco::Net::SocketAddress(address, static_cast<Poco::UInt16>(port)));
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setKeepAlive(true);
-  params->setMaxThreads(16);
-  Poco::Net::HTTPServer server(sim.factory(), socket, params);
-  server.start();
-  std::printf("portal listening on http://%s:%u/adapter\n", address.c_str(),
-              static_cast<unsigned>(socket.address().port()));
-  std::fflush(stdout);
-  int sig = 0;
-  sigwait(&sigs, &sig);
-  server.stopAll(true);
-  return 0;
+  usage(2);
 }

@@ -93,6 +93,12 @@ class BuildContext {
   // A named listener/connection of the daemon config, of the given kind ("http").
   virtual std::shared_ptr<Listener> listener(const YAML::Node& name, std::string_view kind) = 0;
   virtual std::shared_ptr<Connection> connection(const YAML::Node& name, std::string_view kind) = 0;
+  // Every connection of the daemon config of the given kind, by name (an endpoint that
+  // chooses its peer per message among them).
+  virtual std::map<std::string, std::shared_ptr<Connection>> connections(
+      std::string_view /*kind*/) {
+    return {};
+  }
   // A signing key or trust store of the daemon config (`keys:`, `trust:`), by name.
   virtual std::shared_ptr<const pki::SigningKey> signingKey(const YAML::Node& name) {
     error(name, "signing keys are not available here");

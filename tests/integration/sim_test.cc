@@ -2,12 +2,7 @@
 // a real process: dossier sync and its update, progress in order through an outage of
 // the portal, sessions that end, and a lookup answered as a canonical dossier.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -15,15 +10,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
 #include "core/daemon.h"
 #include "core/store.h"
+#include "integration/sim_process.h"
 #include "integration/test_support.h"
-
-extern char** environ;
 
 namespace lienthong {
 namespace {
@@ -33,55 +26,20 @@ using namespace std::chrono_literals;
 using testing::eventually;
 using testing::httpCall;
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string readFile(const fs::path& p) { return testing::readText(p); }
 
 // lienthong-sim portal as a child process, its output in a file.
 class PortalSimProcess {
  public:
-  PortalSimProcess(const fs::path& log, int session_calls) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::string bin = std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthong-sim/lienthong-sim";
-    std::string calls = std::to_string(session_calls);
-    const char* argv[] = {bin.c_str(),       "portal",      "--username", "h22",
-                          "--password",      "mat-khau",    "--dstcode",  "DST-H22",
-                          "--session-calls", calls.c_str(), nullptr};
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, const_cast<char**>(argv), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    static const std::regex listening(
-        "portal listening on (http://127\\.0\\.0\\.1:([0-9]+)/adapter)");
-    EXPECT_TRUE(eventually(
-        [&] {
-          std::smatch m;
-          const std::string text = readFile(log);
-          if (!std::regex_search(text, m, listening)) return false;
-          url_ = m[1].str();
-          port_ = static_cast<std::uint16_t>(std::stoi(m[2].str()));
-          return true;
-        },
-        10s));
-  }
-  ~PortalSimProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  const std::string& url() const { return url_; }
-  std::uint16_t port() const { return port_; }
+  PortalSimProcess(const fs::path& log, int session_calls)
+      : sim_(log, {"portal", "--username", "h22", "--password", "mat-khau", "--dstcode", "DST-H22",
+                   "--session-calls", std::to_string(session_calls)}) {}
+  const std::string& url() const { return sim_.url(); }
+  std::uint16_t port() const { return sim_.port(); }
   // The simulated portal's dossiers: MaHoSo -> {status, progress statuses in order}.
   std::map<std::string, std::pair<std::string, std::vector<std::string>>> dossiers() const {
     std::map<std::string, std::pair<std::string, std::vector<std::string>>> out;
-    auto a = httpCall(port_, "GET", "/sim/dossiers");
+    auto a = httpCall(port(), "GET", "/sim/dossiers");
     if (a.status != 200) return out;
     auto o = Poco::JSON::Parser().parse(a.body).extract<Poco::JSON::Object::Ptr>();
     auto list = o->getArray("dossiers");
@@ -99,9 +57,7 @@ class PortalSimProcess {
   }
 
  private:
-  pid_t pid_ = -1;
-  std::string url_;
-  std::uint16_t port_ = 0;
+  testing::SimProcess sim_;
 };
 
 std::string sample(const std::string& name) {

@@ -42,12 +42,52 @@ std::unique_ptr<Step> makeTrackDossier(const YAML::Node& node, BuildContext& ctx
   return std::make_unique<TrackDossierStep>(std::move(slot));
 }
 
+// overdue-dossiers: {}  or  overdue-dossiers: { within: 1d }
+std::unique_ptr<Step> makeOverdueDossiers(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  std::chrono::milliseconds within{0};
+  if (!node.IsNull() && !(node.IsMap() && node.size() == 0)) {
+    MapReader r(node, ctx, "overdue-dossiers step");
+    if (!r.valid()) return nullptr;
+    if (auto v = r.positiveDuration("within")) within = *v;
+    r.finish();
+  }
+  if (!ctx.configHasStore()) {
+    ctx.error(node,
+              "overdue-dossiers reads the dossiers kept in the daemon's store: the config has "
+              "no 'store'");
+  }
+  if (ctx.errors().size() != before) return nullptr;
+  return std::make_unique<OverdueDossiersStep>(ctx.storeSlot(), within);
+}
+
+// normalize-text: {}  or  normalize-text: { from: auto | windows-1258 | tcvn3 | utf-8 }
+std::unique_ptr<Step> makeNormalizeText(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  NormalizeTextStep::From from = NormalizeTextStep::From::kAuto;
+  if (!node.IsNull() && !(node.IsMap() && node.size() == 0)) {
+    MapReader r(node, ctx, "normalize-text step");
+    if (!r.valid()) return nullptr;
+    if (auto v = r.oneOf("from", {"auto", "windows-1258", "tcvn3", "utf-8"})) {
+      from = *v == "windows-1258" ? NormalizeTextStep::From::kWindows1258
+             : *v == "tcvn3"      ? NormalizeTextStep::From::kTcvn3
+             : *v == "utf-8"      ? NormalizeTextStep::From::kUtf8
+                                  : NormalizeTextStep::From::kAuto;
+    }
+    r.finish();
+  }
+  if (ctx.errors().size() != before) return nullptr;
+  return std::make_unique<NormalizeTextStep>(from);
+}
+
 }  // namespace
 
 void registerDossierSteps(Registry& registry) {
   for (auto& [name, factory] :
        {std::pair<const char*, StepFactory>{"dossier-code", makeDossierCode},
-        {"track-dossier", makeTrackDossier}}) {
+        {"track-dossier", makeTrackDossier},
+        {"overdue-dossiers", makeOverdueDossiers},
+        {"normalize-text", makeNormalizeText}}) {
     if (auto r = registry.addStep(name, factory); !r.ok()) {
       throw std::logic_error("registerDossierSteps: " + r.error().message);
     }

@@ -5,6 +5,7 @@
 
 #include "core/dossier_code.h"
 #include "core/store.h"
+#include "core/vietnamese_text.h"
 #include "core/xml_document.h"
 
 namespace lienthong::transforms::dossier {
@@ -112,6 +113,99 @@ Result<StepOutcome> TrackDossierStep::process(Exchange& exchange) {
   if (auto r = store->trackDossier(e); !r.ok()) {
     return Error(ErrorCode::kTransient, "track-dossier: " + r.error().message);
   }
+  return StepOutcome::kContinue;
+}
+
+Result<StepOutcome> OverdueDossiersStep::process(Exchange& exchange) {
+  const auto now_tp = std::chrono::system_clock::now();
+  const std::string now = lienthong::dossier::nationalTime(now_tp);
+  const std::string since =
+      within_.count() > 0 ? lienthong::dossier::nationalTime(now_tp - within_) : std::string();
+  std::vector<lienthong::dossier::DossierState> overdue;
+  if (slot_) {
+    Store* store = slot_->get();
+    if (!store) return Error(ErrorCode::kTransient, "overdue-dossiers: the store is not open");
+    auto states = store->dossierStates();
+    if (!states.ok()) {
+      return Error(ErrorCode::kTransient, "overdue-dossiers: " + states.error().message);
+    }
+    overdue = lienthong::dossier::overdueDossiers(*states, now, since);
+  }
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<DanhSachQuaHan xmlns=\"urn:lienthong:hoso:1\" ThoiDiem=\"" +
+      now + "\" SoLuong=\"" + std::to_string(overdue.size()) + "\">";
+  auto field = [&out](const char* name, const std::string& value) {
+    if (value.empty()) return;
+    out += std::string("<") + name + ">";
+    appendXmlEscaped(out, value);
+    out += std::string("</") + name + ">";
+  };
+  for (const auto& d : overdue) {
+    out += "<TrangThai>";
+    field("MaHoSo", d.code);
+    field("Ma", std::to_string(d.status >= 1 && d.status <= 10 ? d.status : 4));
+    field("ThoiDiem", now);
+    field("MaCoQuan", d.agency);
+    field("NoiDungXuLy", "Hồ sơ quá hạn giải quyết (hẹn trả " + d.appointment + ")");
+    field("NgayHenTra", d.appointment);
+    field("QuaHan", "1");
+    out += "</TrangThai>";
+  }
+  out += "</DanhSachQuaHan>\n";
+  Message& m = exchange.message();
+  m.setBody(std::move(out));
+  m.setContentType("application/xml");
+  m.setHeader("overdue.count", std::to_string(overdue.size()));
+  return StepOutcome::kContinue;
+}
+
+Result<StepOutcome> NormalizeTextStep::process(Exchange& exchange) {
+  namespace vn = lienthong::vietnamese;
+  Message& m = exchange.message();
+  const std::string& body = m.body();
+  std::string done;
+  std::string text;
+  if (auto bad = vn::invalidUtf8At(body)) {
+    if (from_ == From::kUtf8) {
+      return Error(
+          ErrorCode::kInvalidMessage,
+          "normalize-text: the body is not UTF-8 (byte " + std::to_string(*bad) + ": 0x" +
+              [&] {
+                char hex[3];
+                std::snprintf(hex, sizeof hex, "%02X", static_cast<unsigned char>(body[*bad]));
+                return std::string(hex);
+              }() +
+              ")");
+    }
+    const vn::Legacy legacy = from_ == From::kWindows1258 ? vn::Legacy::kWindows1258
+                              : from_ == From::kTcvn3     ? vn::Legacy::kTcvn3
+                                                          : vn::guessLegacy(body);
+    auto decoded = vn::decode(body, legacy);
+    if (!decoded.ok()) {
+      return Error(decoded.error().code, "normalize-text: the body is neither UTF-8 nor " +
+                                             std::string(vn::name(legacy)) + ": " +
+                                             decoded.error().message);
+    }
+    text = std::move(*decoded);
+    done = std::string(vn::name(legacy));
+  } else {
+    text = body;
+  }
+  if (from_ != From::kUtf8) {
+    std::size_t words = 0;
+    std::string repaired = vn::repairTcvn3Words(text, &words);
+    if (words > 0) {
+      text = std::move(repaired);
+      done += (done.empty() ? "" : ", ") + std::string("tcvn3 words: ") + std::to_string(words);
+    }
+  }
+  if (done.empty()) {
+    m.removeHeader("text.normalized");
+    return StepOutcome::kContinue;
+  }
+  m.setBody(vn::toNfc(text));
+  m.setHeader("text.normalized", done);
   return StepOutcome::kContinue;
 }
 

@@ -4,6 +4,7 @@
 // dossier.agency (000.00.01.H22), dossier.received (yyyyMMdd), dossier.sequence.
 // A wrong code is an InvalidMessage naming the fault (400, or the dead letter's reason).
 
+#include <chrono>
 #include <memory>
 
 #include "lienthong/step.h"
@@ -42,6 +43,41 @@ class TrackDossierStep final : public Step {
 
  private:
   std::shared_ptr<StoreSlot> slot_;
+};
+
+// The `overdue-dossiers` step: the dossiers the store knows as overdue now (appointment
+// passed, status not 3/7/8/9/10; with `within`, only those that fell due in that last
+// span, so that a schedule of the same period tells each once) replace the body as
+//   <DanhSachQuaHan xmlns="urn:lienthong:hoso:1" ThoiDiem="now" SoLuong="n">
+//     <TrangThai> MaHoSo, Ma (its status), ThoiDiem, MaCoQuan, NoiDungXuLy, NgayHenTra,
+//                 QuaHan 1 </TrangThai>...
+// a canonical TrangThai per dossier, to split and send on; header overdue.count.
+class OverdueDossiersStep final : public Step {
+ public:
+  OverdueDossiersStep(std::shared_ptr<StoreSlot> slot, std::chrono::milliseconds within)
+      : slot_(std::move(slot)), within_(within) {}
+  Result<StepOutcome> process(Exchange& exchange) override;
+
+ private:
+  std::shared_ptr<StoreSlot> slot_;   // null in the tools: an empty list
+  std::chrono::milliseconds within_;  // 0 = every overdue dossier
+};
+
+// The `normalize-text` step: the body's Vietnamese text brought to Unicode (core/
+// vietnamese_text.h). `from: auto` (the default): a body that is not UTF-8 is decoded as
+// the legacy encoding it most likely is (TCVN3 or Windows-1258), and "TCVN3 text in
+// Unicode" words are repaired; `from: windows-1258` or `tcvn3`: the body is in that
+// encoding (UTF-8 bodies are left to the repair); `from: utf-8`: a body that is not UTF-8
+// is an InvalidMessage naming the byte, nothing is repaired. What was done is said in the
+// header text.normalized ("windows-1258", "tcvn3", "tcvn3 words: 3"); NFC throughout.
+class NormalizeTextStep final : public Step {
+ public:
+  enum class From { kAuto, kWindows1258, kTcvn3, kUtf8 };
+  explicit NormalizeTextStep(From from) : from_(from) {}
+  Result<StepOutcome> process(Exchange& exchange) override;
+
+ private:
+  From from_;
 };
 
 }  // namespace lienthong::transforms::dossier

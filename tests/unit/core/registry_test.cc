@@ -24,15 +24,33 @@ TEST(Registry, FindsWhatWasAddedAndRefusesDuplicates) {
 TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
   Registry r;
   registerBuiltins(r);
-  EXPECT_EQ(r.stepNames(),
-            (std::vector<std::string>{
-                "aggregate", "choice", "dossier-code", "extract", "filter", "from-portal",
-                "json-to-xml", "log", "remove-header", "set-body", "set-header", "sign", "split",
-                "to", "track-dossier", "transform", "validate", "verify", "xml-to-json"}));
+  EXPECT_EQ(r.stepNames(), (std::vector<std::string>{"aggregate",
+                                                     "choice",
+                                                     "dossier-code",
+                                                     "extract",
+                                                     "filter",
+                                                     "from-onestop",
+                                                     "from-portal",
+                                                     "json-to-xml",
+                                                     "log",
+                                                     "normalize-text",
+                                                     "overdue-dossiers",
+                                                     "remove-header",
+                                                     "set-body",
+                                                     "set-header",
+                                                     "sign",
+                                                     "split",
+                                                     "to",
+                                                     "track-dossier",
+                                                     "transform",
+                                                     "validate",
+                                                     "verify",
+                                                     "xml-to-json"}));
   EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"amqp", "file", "http", "schedule"}));
-  EXPECT_EQ(r.outboundNames(), (std::vector<std::string>{"amqp", "file", "http", "portal"}));
+  EXPECT_EQ(r.outboundNames(),
+            (std::vector<std::string>{"amqp", "file", "http", "onestop", "portal"}));
   EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));
-  EXPECT_EQ(r.connectionKinds(), (std::vector<std::string>{"amqp", "http", "portal"}));
+  EXPECT_EQ(r.connectionKinds(), (std::vector<std::string>{"amqp", "http", "onestop", "portal"}));
   // A plugin trying to take a built-in name is refused.
   EXPECT_FALSE(r.addInbound("http", [](const YAML::Node&, BuildContext&) {
                   return std::unique_ptr<InboundEndpoint>();

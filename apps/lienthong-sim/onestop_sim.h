@@ -1,0 +1,88 @@
+#pragma once
+// A simulated one-stop system of an agency (docs/onestop.md), in one of three flavours:
+//   rest    POST {base}/hoso, /traloibosung, /phananh, /danhgia with JSON; statuses and
+//           supplement requests go to {callback}/trangthai and {callback}/yeucaubosung as
+//           JSON, with local status words (TIEP_NHAN, DANG_XU_LY, ...)
+//   soap    POST {base} with a SOAP 1.1 envelope holding the message; statuses and
+//           requests go to {callback} as envelopes, with legacy numeric codes (01, 02, ...)
+//   folder  reads {dir}/inbox/*.xml (moved to {dir}/done/), writes {dir}/outbox/*.xml,
+//           with the national codes
+// Each dossier it receives is worked through: received, in process, resolved, result
+// returned, a step every `step_ms`; a marriage registration (1.000894) first asks for a
+// supplement and waits for the citizen's answer. What went in and out is listed by
+//   GET /sim/messages   {"messages":[{"at","direction","message","MaHoSo","detail"}]}
+
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace lienthong::sim {
+
+struct OnestopSimSettings {
+  std::string name = "tranphu";
+  std::string flavor = "rest";  // rest | soap | folder
+  std::string callback;         // rest/soap: where statuses go (http://host:port/path)
+  std::filesystem::path dir;    // folder
+  int step_ms = 300;
+  std::string officer = "Trần Văn Bình";
+  std::string department = "Bộ phận Một cửa";
+};
+
+class OnestopSim {
+ public:
+  explicit OnestopSim(OnestopSimSettings s);
+  ~OnestopSim();  // stops the worker
+  Poco::Net::HTTPRequestHandlerFactory* factory();
+
+  // One request to the system: status, content type, body. Thread-safe.
+  struct Answer {
+    int status = 200;
+    std::string content_type = "application/json; charset=utf-8";
+    std::string body;
+  };
+  Answer handle(const std::string& method, const std::string& uri, const std::string& body);
+
+  // The local status word for a national code in this flavour.
+  std::string localStatus(int national) const;
+
+ private:
+  struct Job {
+    std::chrono::steady_clock::time_point at;
+    std::string code;  // MaHoSo
+    int status = 0;    // national; 5 also sends a YeuCauBoSung
+    std::string note;
+  };
+  // A received canonical message (its name, its fields); "" and the reason otherwise.
+  std::string receive(const std::string& kind, const std::map<std::string, std::string>& fields);
+  void plan(const std::string& code, bool ask_supplement);
+  void work();
+  void pollFolder();
+  bool emit(const Job& job);
+  // Under mutex_. `at`: the event's time ("" = now).
+  void record(const std::string& direction, const std::string& kind, const std::string& code,
+              const std::string& detail, const std::string& at = "");
+  std::string messagesJson();
+
+  const OnestopSimSettings s_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;              // in time order
+  std::set<std::string> dossiers_;    // received
+  std::set<std::string> waiting_;     // waiting for a supplement
+  std::vector<std::string> records_;  // JSON objects
+  std::uint64_t emitted_ = 0;
+  bool stop_ = false;
+  std::thread worker_;
+  std::thread poller_;
+};
+
+}  // namespace lienthong::sim
