@@ -808,11 +808,10 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
       settled = store_.load()->delivered(job->seq);
     } else if (status != Outcome::Status::kAbandoned) {
       // Against the dossier it is about, as far as its route found out (a MaHoSo header
-      // an extract step set, or the ordering key), when it came without one.
+      // a step set), when it came without one.
       const Message& m = job->exchange.message();
       std::string dossier = m.dossierKey();
       if (const std::string* code = m.header("MaHoSo"); dossier.empty() && code) dossier = *code;
-      if (dossier.empty()) dossier = job->exchange.orderKey();
       settled = store_.load()->deadLetter(
           job->seq, std::string(errorCodeName(error.code)) + ": " + error.message, dossier);
     }

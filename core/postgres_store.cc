@@ -212,12 +212,13 @@ class PostgresStore final : public BatchedStore {
     return out;
   }
 
-  Result<std::vector<dossier::DossierState>> dossierStates() override {
-    Params none;
+  Result<std::vector<dossier::DossierState>> dossierStates(const std::string& code) override {
+    Params p;
+    p.text(code);
     auto r = read(
         "SELECT code, agency, procedure, received, appointment, status, resolved "
-        "FROM lienthong_dossiers ORDER BY code",
-        none, "reading the dossiers");
+        "FROM lienthong_dossiers WHERE $1 = '' OR code = $1 ORDER BY code",
+        p, "reading the dossiers");
     if (!r.ok()) return r.error();
     std::vector<dossier::DossierState> out;
     for (int i = 0; i < (*r)->rows(); ++i) {

@@ -187,11 +187,12 @@ class SqliteStore final : public BatchedStore {
     return out;
   }
 
-  Result<std::vector<dossier::DossierState>> dossierStates() override {
+  Result<std::vector<dossier::DossierState>> dossierStates(const std::string& code) override {
     std::lock_guard lock(read_mutex_);
     Statement s(read_db_,
                 "SELECT code, agency, procedure, received, appointment, status, resolved "
-                "FROM dossiers ORDER BY code");
+                "FROM dossiers WHERE ?1 = '' OR code = ?1 ORDER BY code");
+    s.bind(1, code);
     std::vector<dossier::DossierState> out;
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {

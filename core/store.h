@@ -157,7 +157,8 @@ class Store {
   // event is not older than the last one kept; the first time it reached 9 or 10.
   virtual Result<void> trackDossier(const DossierEvent& event) = 0;
   // The dossiers kept, as they are now.
-  virtual Result<std::vector<dossier::DossierState>> dossierStates() = 0;
+  // `code` given: that dossier's only (none when it is not kept).
+  virtual Result<std::vector<dossier::DossierState>> dossierStates(const std::string& code = "") = 0;
 };
 
 // The daemon's store for the steps that write to it: set once it is open, cleared before

@@ -1,6 +1,7 @@
 #include "core/vietnamese_text.h"
 
 #include <iconv.h>
+#include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
@@ -116,10 +117,10 @@ std::uint32_t codePoint(std::string_view s, std::size_t i, std::size_t* length) 
   return ((c & 0x07u) << 18) | ((b(1) & 0x3Fu) << 12) | ((b(2) & 0x3Fu) << 6) | (b(3) & 0x3Fu);
 }
 
-bool wordBreak(std::uint32_t cp) {
-  return cp == ' ' || cp == '\t' || cp == '\r' || cp == '\n' || cp == '<' || cp == '>' ||
-         cp == '"' || cp == '\'' || cp == '&' || cp == '=' || cp == ',' || cp == ':' || cp == ';' ||
-         cp == '{' || cp == '}' || cp == '[' || cp == ']' || cp == '(' || cp == ')';
+// Where a field of text ends: markup (XML, JSON) and line ends.
+bool fieldBreak(std::uint32_t cp) {
+  return cp == '<' || cp == '>' || cp == '"' || cp == '{' || cp == '}' || cp == '[' || cp == ']' ||
+         cp == '\r' || cp == '\n';
 }
 
 }  // namespace
@@ -160,12 +161,31 @@ std::string_view name(Legacy encoding) {
 }
 
 Legacy guessLegacy(std::string_view bytes) {
+  // TCVN3: its letters that Windows-1258 has as symbols (Ă Â Ê Ô Ơ Ư Đ ă â ê ô ơ ư đ à ả ã
+  // á ạ ằ ẳ ẵ ắ). Windows-1258: a tone mark (CC D2 DE EC F2) right after a vowel.
   std::size_t tcvn = 0;
-  for (char ch : bytes) {
-    const unsigned c = static_cast<unsigned char>(ch);
-    if (c >= 0xA1 && c <= 0xAE) ++tcvn;
+  std::size_t cp1258 = 0;
+  auto vowel = [](unsigned c) {
+    switch (c | 0x20) {
+      case 'a':
+      case 'e':
+      case 'i':
+      case 'o':
+      case 'u':
+      case 'y':
+        return c < 0x80;
+      default:
+        return c == 0xC2 || c == 0xE2 || c == 0xCA || c == 0xEA || c == 0xD4 || c == 0xF4 ||
+               c == 0xC3 || c == 0xE3 || c == 0xD5 || c == 0xF5 || c == 0xDD || c == 0xFD;
+    }
+  };
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const unsigned c = static_cast<unsigned char>(bytes[i]);
+    if ((c >= 0xA1 && c <= 0xAE) || (c >= 0xB5 && c <= 0xB9) || (c >= 0xBB && c <= 0xBE)) ++tcvn;
+    const bool tone = c == 0xCC || c == 0xD2 || c == 0xDE || c == 0xEC || c == 0xF2;
+    if (tone && i > 0 && vowel(static_cast<unsigned char>(bytes[i - 1]))) ++cp1258;
   }
-  return tcvn > 0 ? Legacy::kTcvn3 : Legacy::kWindows1258;
+  return tcvn > cp1258 ? Legacy::kTcvn3 : Legacy::kWindows1258;
 }
 
 Result<std::string> decode(std::string_view bytes, Legacy encoding) {
@@ -209,42 +229,101 @@ Result<std::string> decode(std::string_view bytes, Legacy encoding) {
   return toNfc(out);
 }
 
+namespace {
+
+// What one field of UTF-8 text says about TCVN3 (see repairTcvn3Words).
+struct FieldSigns {
+  bool latin1_only = true;  // no character beyond U+00FF
+  bool ascii_letter = false;
+  bool all_upper = true;  // its ASCII letters (two at least) are upper case
+  int ascii_letters = 0;
+  int strong = 0;  // TCVN3 letters no Latin text has as letters (symbols, Ç inside "TrÇn")
+  int weak = 0;    // TCVN3 letters that are letters of other Latin languages (ü ñ ç ...)
+};
+
+FieldSigns signsOf(std::string_view s, std::size_t begin, std::size_t end) {
+  FieldSigns w;
+  bool prev_lower = false;
+  for (std::size_t k = begin; k < end;) {
+    std::size_t n = 0;
+    const std::uint32_t cp = codePoint(s, k, &n);
+    k += n;
+    const bool ascii_lower = cp >= 'a' && cp <= 'z';
+    const bool ascii_upper = cp >= 'A' && cp <= 'Z';
+    if (ascii_lower || ascii_upper) {
+      w.ascii_letter = true;
+      ++w.ascii_letters;
+      if (ascii_lower) w.all_upper = false;
+    } else if (cp > 0xFF) {
+      w.latin1_only = false;
+    } else if (cp >= 0xA0 && tcvn3Letter(cp)) {
+      const bool upper_latin1 = cp >= 0xC0 && cp <= 0xDE;
+      if (cp <= 0xBE || (upper_latin1 && (prev_lower || !vietnameseLatin1(cp)))) {
+        ++w.strong;  // a symbol, or an upper-case letter inside a lower-case word
+      } else if (!vietnameseLatin1(cp)) {
+        ++w.weak;
+      }
+    }
+    prev_lower = ascii_lower || (cp >= 0xDF && cp <= 0xFF);
+  }
+  if (w.ascii_letters < 2) w.all_upper = false;
+  return w;
+}
+
+// The end of the field starting at `i` (the next break), or `i` when `i` is a break.
+std::size_t fieldEnd(std::string_view s, std::size_t i) {
+  while (i < s.size()) {
+    std::size_t n = 0;
+    if (fieldBreak(codePoint(s, i, &n))) break;
+    i += n;
+  }
+  return i;
+}
+
+}  // namespace
+
 std::string repairTcvn3Words(std::string_view s, std::size_t* repaired) {
   if (repaired) *repaired = 0;
   if (invalidUtf8At(s)) return std::string(s);
+  // First pass: is there TCVN3 in this text at all? A field with a strong sign and a
+  // letter says so; only then do weak signs count. A field without letters (20×30, £5)
+  // is never TCVN3.
+  bool tcvn3_seen = false;
+  for (std::size_t i = 0; i < s.size() && !tcvn3_seen;) {
+    const std::size_t end = fieldEnd(s, i);
+    if (end == i) {
+      std::size_t n = 0;
+      codePoint(s, i, &n);
+      i += n;
+      continue;
+    }
+    const FieldSigns w = signsOf(s, i, end);
+    tcvn3_seen = w.latin1_only && w.strong > 0 && w.ascii_letter;
+    i = end;
+  }
+  if (!tcvn3_seen) return toNfc(s);
   std::string out;
   out.reserve(s.size() + 16);
-  std::size_t i = 0;
-  while (i < s.size()) {
-    // One word: up to the next break.
-    std::size_t end = i;
-    bool latin1_only = true;
-    bool marker = false;
-    while (end < s.size()) {
-      std::size_t n = 0;
-      const std::uint32_t cp = codePoint(s, end, &n);
-      if (wordBreak(cp)) break;
-      if (cp >= 0x80) {
-        if (cp > 0xFF) {
-          latin1_only = false;
-        } else if (tcvn3Letter(cp) && !vietnameseLatin1(cp)) {
-          marker = true;
-        }
-      }
-      end += n;
-    }
-    if (end == i) {  // a break
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t end = fieldEnd(s, i);
+    if (end == i) {
       std::size_t n = 0;
       codePoint(s, i, &n);
       out.append(s.substr(i, n));
       i += n;
       continue;
     }
-    if (latin1_only && marker) {
+    const FieldSigns w = signsOf(s, i, end);
+    // A field of TCVN3: every TCVN3 letter in it is one, the ambiguous ones too (é in
+    // "Hµ Néi" is ộ).
+    if (w.latin1_only && w.ascii_letter && (w.strong > 0 || w.weak > 0)) {
       for (std::size_t k = i; k < end;) {
         std::size_t n = 0;
         const std::uint32_t cp = codePoint(s, k, &n);
-        appendUtf8(out, cp >= 0xA0 && cp <= 0xFF && tcvn3Letter(cp) ? kTcvn3[cp - 0xA0] : cp);
+        std::uint32_t mapped = cp >= 0xA0 && cp <= 0xFF && tcvn3Letter(cp) ? kTcvn3[cp - 0xA0] : cp;
+        // .VnTimeH (the upper-case fonts) draws the lower-case codes in upper case.
+        if (w.all_upper && mapped != cp) mapped = static_cast<std::uint32_t>(u_toupper(mapped));
+        appendUtf8(out, mapped);
         k += n;
       }
       if (repaired) ++*repaired;
@@ -273,8 +352,13 @@ std::string toNfc(std::string_view utf8) {
   }
   status = U_ZERO_ERROR;
   std::u16string composed(wide.size() + 16, u'\0');
-  const int32_t out_length = unorm2_normalize(n, wide.data(), length, composed.data(),
-                                              static_cast<int32_t>(composed.size()), &status);
+  int32_t out_length = unorm2_normalize(n, wide.data(), length, composed.data(),
+                                        static_cast<int32_t>(composed.size()), &status);
+  if (status == U_BUFFER_OVERFLOW_ERROR) {  // NFC may also grow text: the size it needs
+    status = U_ZERO_ERROR;
+    composed.assign(static_cast<std::size_t>(out_length), u'\0');
+    out_length = unorm2_normalize(n, wide.data(), length, composed.data(), out_length, &status);
+  }
   if (U_FAILURE(status)) return std::string(utf8);
   std::string out(static_cast<std::size_t>(out_length) * 3 + 1, '\0');
   int32_t bytes = 0;

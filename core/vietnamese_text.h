@@ -4,10 +4,15 @@
 //    (ABC, the .VnTime fonts);
 //  - "TCVN3 text in Unicode": text typed with a TCVN3 font and stored as the Latin-1
 //    letters those bytes are ("TrÇn V¨n B×nh" for "Trần Văn Bình"), common in old
-//    databases and spreadsheets. A word is repaired when all its non-ASCII letters are
-//    Latin-1 and one of them never occurs in Vietnamese (¨ © ª « ¬ ® µ ¶ · ¸ ¹ » ... å ç
-//    ë î ï ñ ö ÷ ø û ü þ): genuine Vietnamese words, which use letters beyond Latin-1
-//    (đ ă ơ ư ạ ...) or only its Vietnamese ones, are left as they are.
+//    databases and spreadsheets. It is repaired field by field (a field: the text between
+//    markup — XML tags, JSON quotes and brackets — or line ends): a field is TCVN3 when
+//    all its letters are ASCII or Latin-1 and it has a sign of TCVN3 — a symbol that is a
+//    TCVN3 letter (¨ © ª « ¬ ® µ ¶ · ¸ ¹ » ...) beside letters, or an upper-case Latin-1
+//    letter inside a lower-case word ("TiÕng"); once a text has such a field, the letters
+//    of other languages that are TCVN3 letters (ü ñ ç å ...) count as signs too. Genuine
+//    Vietnamese, which has letters beyond Latin-1 (đ ă ơ ư ạ ...), is left as it is, and
+//    so is Latin text without TCVN3 signs ("Müller", "20×30"). Fields in upper case
+//    (the .VnTimeH fonts) come out in upper case.
 
 #include <cstddef>
 #include <optional>
@@ -32,8 +37,8 @@ Legacy guessLegacy(std::string_view bytes);
 // does not have.
 Result<std::string> decode(std::string_view bytes, Legacy encoding);
 
-// UTF-8 text with its "TCVN3 text in Unicode" words repaired (see above), in NFC;
-// `repaired` counts the words changed.
+// UTF-8 text with its "TCVN3 text in Unicode" fields repaired (see above), in NFC;
+// `repaired` counts the fields changed.
 std::string repairTcvn3Words(std::string_view utf8, std::size_t* repaired = nullptr);
 
 // UTF-8 text in NFC (the text itself when it is, or is not valid UTF-8).

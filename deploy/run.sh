@@ -12,18 +12,20 @@ cd "$(dirname "$0")/.."
 mkdir -p var
 config="${LIENTHONG_CONFIG:-config/lienthong.yaml}"
 if [ "$config" = config/lienthong.yaml ] && [ "${LIENTHONG_NO_SIM:-0}" != 1 ]; then
-  build/apps/lienthong-sim/lienthong-sim all --home . > var/lienthong-sim.log 2>&1 &
+  # In a session of its own: Ctrl-C reaches the daemon, which drains first.
+  setsid build/apps/lienthong-sim/lienthong-sim all --home . > var/lienthong-sim.log 2>&1 &
   sim=$!
   trap 'kill "$sim" 2>/dev/null || true' EXIT
   echo "lienthong-sim: portal on :8090, one-stop systems on :8091-8093 (var/lienthong-sim.log)"
 fi
+# Ctrl-C or SIGTERM: the daemon finishes what is in flight, then the simulators stop.
+daemon=
+trap 'if [ -n "$daemon" ]; then kill -TERM "$daemon" 2>/dev/null || true; else exit 143; fi' INT TERM
 build/apps/lienthongd/lienthongd --config "$config" &
 daemon=$!
-# Ctrl-C or SIGTERM: the daemon finishes what is in flight, then the simulators stop.
-trap 'kill -TERM "$daemon" 2>/dev/null || true' INT TERM
 status=0
 wait "$daemon" || status=$?
-if kill -0 "$daemon" 2>/dev/null; then
+if [ "$status" -gt 128 ]; then  # the wait was cut by the signal: the daemon's own status
   status=0
   wait "$daemon" || status=$?
 fi

@@ -33,7 +33,22 @@ xmlNodePtr firstElement(xmlNodePtr parent) {
   return nullptr;
 }
 
+// The first child element of `parent` named `name`; nullptr when none.
+xmlNodePtr firstNamed(xmlNodePtr parent, const char* name) {
+  for (xmlNodePtr c = parent ? parent->children : nullptr; c; c = c->next) {
+    if (c->type == XML_ELEMENT_NODE && localName(c) == name) return c;
+  }
+  return nullptr;
+}
+
+// The Fault element of a SOAP envelope's Body; nullptr when it holds none.
+xmlNodePtr soapFault(xmlNodePtr envelope) {
+  if (!envelope || localName(envelope) != "Envelope") return nullptr;
+  return firstNamed(firstNamed(envelope, "Body"), "Fault");
+}
+
 std::string textOf(xmlNodePtr n) {
+  if (!n) return {};
   xmlChar* content = xmlNodeGetContent(n);
   std::string out = content ? reinterpret_cast<const char*>(content) : "";
   xmlFree(content);
@@ -212,26 +227,26 @@ Delivery OnestopConnection::sendHttp(const std::string& kind, xmlNodePtr root,
   }
   if (s_.flavor == Flavor::kSoap && d.status != Delivery::Status::kAccepted && d.reply &&
       looksLikeXml(d.reply->body())) {
-    // A SOAP fault: the client's (the message) is final, the server's is worth a retry.
+    // A SOAP fault: the server's (Server, Receiver) is worth a retry; any other (Client,
+    // Sender, VersionMismatch, MustUnderstand) is final.
     if (auto fault = XmlDocument::parse(d.reply->body()); fault.ok()) {
-      std::string code;
-      std::string reason;
-      std::function<void(xmlNodePtr)> find = [&](xmlNodePtr n) {
-        for (xmlNodePtr c = n; c; c = c->next) {
+      if (xmlNodePtr f = soapFault((*fault)->root())) {
+        std::string code;
+        std::string reason;
+        for (xmlNodePtr c = f->children; c; c = c->next) {
           if (c->type != XML_ELEMENT_NODE) continue;
           const std::string name = localName(c);
-          if (name == "faultcode" || name == "Value") code = textOf(c);
-          if (name == "faultstring" || name == "Text") reason = textOf(c);
-          find(c->children);
+          if (name == "faultcode" && code.empty()) code = textOf(c);  // 1.1
+          if (name == "faultstring" && reason.empty()) reason = textOf(c);
+          if (name == "Code" && code.empty()) code = textOf(firstNamed(c, "Value"));  // 1.2
+          if (name == "Reason" && reason.empty()) reason = textOf(firstNamed(c, "Text"));
         }
-      };
-      find((*fault)->root());
-      if (!code.empty()) {
         const std::string detail = what + ": SOAP fault " + code + ": " + reason;
-        if (code.find("Client") != std::string::npos || code.find("Sender") != std::string::npos) {
-          return Delivery::rejected(detail, std::move(d.reply));
+        if (code.find("Server") != std::string::npos ||
+            code.find("Receiver") != std::string::npos) {
+          return Delivery::retry(Delivery::Failure::kRemote, detail, std::move(d.reply));
         }
-        return Delivery::retry(Delivery::Failure::kRemote, detail, std::move(d.reply));
+        return Delivery::rejected(detail, std::move(d.reply));
       }
     }
   }
@@ -353,6 +368,7 @@ Result<StepOutcome> FromOnestopStep::process(Exchange& exchange) {
       const std::string local = member(*o, field);
       const int code = c_->national(local);
       if (code == 0) {
+        if (!member(*o, "MaHoSo").empty()) m.setHeader("MaHoSo", member(*o, "MaHoSo"));
         return Error(
             ErrorCode::kInvalidMessage,
             what + ": dossier " + member(*o, "MaHoSo") + ": unknown status '" + local + "'" +
@@ -399,6 +415,7 @@ Result<StepOutcome> FromOnestopStep::process(Exchange& exchange) {
     };
     std::string why;
     if (!writeElement(out, n, kind, portal::canonicalNamespace(kind), to_national, why)) {
+      if (!code.empty()) m.setHeader("MaHoSo", code);  // the dead letter's dossier
       return Error(ErrorCode::kInvalidMessage, what + ": " + why);
     }
     out += "\n";

@@ -91,6 +91,15 @@ std::unique_ptr<Poco::Net::HTTPServer> serve(Poco::Net::HTTPRequestHandlerFactor
   return server;
 }
 
+// Stops a server and waits (a while) until no request is being handled, so that the
+// simulator it calls may go.
+void stop(Poco::Net::HTTPServer& server) {
+  server.stopAll(true);
+  for (int i = 0; i < 500 && server.currentConnections() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 // Arguments after the command as --key value pairs; --onestop may repeat.
 std::multimap<std::string, std::string> options(int argc, char** argv,
                                                 const std::set<std::string>& known) {
@@ -245,7 +254,7 @@ int main(int argc, char** argv) {
                           std::atoi(option(o, "port", "0").c_str()), "portal", "/adapter");
       int sig = 0;
       sigwait(&sigs, &sig);
-      server->stopAll(true);
+      stop(*server);
       return 0;
     }
     if (what == "onestop") {
@@ -265,7 +274,7 @@ int main(int argc, char** argv) {
                           std::atoi(option(o, "port", "0").c_str()), "onestop " + s.name, "");
       int sig = 0;
       sigwait(&sigs, &sig);
-      server->stopAll(true);
+      stop(*server);
       return 0;
     }
     if (what == "all") {
@@ -288,7 +297,7 @@ int main(int argc, char** argv) {
       auto s4 = serve(folder.factory(), "127.0.0.1", 8093, "onestop tamxuan", "/sim/messages");
       int sig = 0;
       sigwait(&sigs, &sig);
-      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get()}) s->stopAll(true);
+      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get()}) stop(*s);
       return 0;
     }
   } catch (const std::exception& e) {

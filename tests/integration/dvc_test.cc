@@ -272,7 +272,7 @@ TEST_F(DvcTest, ASupplementGoesBothWaysAndAnOverdueDossierIsTold) {
 // The portal goes down while a dossier is worked through: its statuses wait in the
 // journal and arrive once the portal is back, all of them, in order.
 TEST_F(DvcTest, ThroughAPortalOutageTheStatusesArriveAfterInOrder) {
-  ASSERT_EQ(httpCall(portal_->port(), "POST", "/sim/outage?seconds=3").status, 200);
+  ASSERT_EQ(httpCall(portal_->port(), "POST", "/sim/outage?seconds=120").status, 200);
   // The portal's own push still goes (the outage is of its adapter); the dossier's
   // statuses come while the adapter answers 503.
   const std::string code = submit("procedure=1.001612");
@@ -282,7 +282,8 @@ TEST_F(DvcTest, ThroughAPortalOutageTheStatusesArriveAfterInOrder) {
         return m.size() == 5;  // in HoSo, then the four statuses sent to lienthong
       },
       20s));
-  EXPECT_TRUE(portalDossiers()[code].progress.empty());  // still down
+  EXPECT_TRUE(portalDossiers()[code].progress.empty());                               // still down
+  ASSERT_EQ(httpCall(portal_->port(), "POST", "/sim/outage?seconds=0").status, 200);  // back
   EXPECT_TRUE(eventually([&] { return returned(code); }, 40s));
   EXPECT_EQ(portalDossiers()[code].progress, (std::vector<std::string>{"2", "4", "9", "10"}));
   int rc = 0;
@@ -314,9 +315,10 @@ TEST_F(DvcTest, BadInputIsRefusedOrDeadLetteredWithTheReason) {
   daemon_->stop();  // what was accepted is settled first
   daemon_.reset();
   int rc = 0;
+  // Found by its dossier code: kept against it, though it came without one.
   const std::string dead = testing::runCommand(
       std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl dlq list --config " +
-          home_.path("config/lienthong.yaml").string(),
+          home_.path("config/lienthong.yaml").string() + " --dossier 000.00.01.H22-241315-0009",
       &rc);
   EXPECT_EQ(rc, 0) << dead;
   EXPECT_NE(dead.find("1 dead letter(s)"), std::string::npos) << dead;

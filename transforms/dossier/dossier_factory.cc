@@ -80,6 +80,21 @@ std::unique_ptr<Step> makeNormalizeText(const YAML::Node& node, BuildContext& ct
   return std::make_unique<NormalizeTextStep>(from);
 }
 
+// overdue-note: {}
+std::unique_ptr<Step> makeOverdueNote(const YAML::Node& node, BuildContext& ctx) {
+  if (!node.IsNull() && !(node.IsMap() && node.size() == 0)) {
+    ctx.error(node, "overdue-note takes no settings: write 'overdue-note: {}'");
+    return nullptr;
+  }
+  if (!ctx.configHasStore()) {
+    ctx.error(node,
+              "overdue-note reads the dossiers kept in the daemon's store: the config has "
+              "no 'store'");
+    return nullptr;
+  }
+  return std::make_unique<OverdueNoteStep>(ctx.storeSlot());
+}
+
 }  // namespace
 
 void registerDossierSteps(Registry& registry) {
@@ -87,7 +102,8 @@ void registerDossierSteps(Registry& registry) {
        {std::pair<const char*, StepFactory>{"dossier-code", makeDossierCode},
         {"track-dossier", makeTrackDossier},
         {"overdue-dossiers", makeOverdueDossiers},
-        {"normalize-text", makeNormalizeText}}) {
+        {"normalize-text", makeNormalizeText},
+        {"overdue-note", makeOverdueNote}}) {
     if (auto r = registry.addStep(name, factory); !r.ok()) {
       throw std::logic_error("registerDossierSteps: " + r.error().message);
     }

@@ -1,6 +1,8 @@
 #include "transforms/dossier/dossier_steps.h"
 
+#include <cctype>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 
 #include "core/dossier_code.h"
@@ -52,6 +54,25 @@ int statusOf(const std::string& text) {
     v = v * 10 + (c - '0');
   }
   return v >= 1 && v <= 10 ? v : 0;
+}
+
+// The encoding an XML declaration at the start of `body` names, in lower case ("" when
+// none), and where its value is.
+std::string declaredEncoding(const std::string& body, std::size_t* at, std::size_t* size) {
+  const std::size_t start = body.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+  if (body.compare(start, 5, "<?xml") != 0) return {};
+  const std::size_t end = body.find("?>", start);
+  const std::size_t key = body.find("encoding", start);
+  if (end == std::string::npos || key == std::string::npos || key > end) return {};
+  const std::size_t q = body.find_first_of("\"'", key);
+  if (q == std::string::npos || q > end) return {};
+  const std::size_t close = body.find(body[q], q + 1);
+  if (close == std::string::npos || close > end) return {};
+  *at = q + 1;
+  *size = close - q - 1;
+  std::string value = body.substr(*at, *size);
+  for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return value;
 }
 
 }  // namespace
@@ -178,9 +199,22 @@ Result<StepOutcome> NormalizeTextStep::process(Exchange& exchange) {
               }() +
               ")");
     }
-    const vn::Legacy legacy = from_ == From::kWindows1258 ? vn::Legacy::kWindows1258
-                              : from_ == From::kTcvn3     ? vn::Legacy::kTcvn3
-                                                          : vn::guessLegacy(body);
+    // An XML declaration that names the encoding is believed: one of the two is decoded
+    // here (and the declaration then says UTF-8), another is left to the XML parser.
+    std::size_t value_at = 0;
+    std::size_t value_size = 0;
+    const std::string declared = declaredEncoding(body, &value_at, &value_size);
+    std::optional<vn::Legacy> named;
+    if (declared == "windows-1258" || declared == "cp1258") named = vn::Legacy::kWindows1258;
+    if (declared == "tcvn" || declared == "tcvn3" || declared == "tcvn-5712" ||
+        declared == "tcvn5712-1" || declared == "vn3") {
+      named = vn::Legacy::kTcvn3;
+    }
+    if (!declared.empty() && !named) return StepOutcome::kContinue;
+    const vn::Legacy legacy = named                         ? *named
+                              : from_ == From::kWindows1258 ? vn::Legacy::kWindows1258
+                              : from_ == From::kTcvn3       ? vn::Legacy::kTcvn3
+                                                            : vn::guessLegacy(body);
     auto decoded = vn::decode(body, legacy);
     if (!decoded.ok()) {
       return Error(decoded.error().code, "normalize-text: the body is neither UTF-8 nor " +
@@ -189,6 +223,9 @@ Result<StepOutcome> NormalizeTextStep::process(Exchange& exchange) {
     }
     text = std::move(*decoded);
     done = std::string(vn::name(legacy));
+    if (!declared.empty()) {  // the declaration is before any non-ASCII byte: same offsets
+      text.replace(value_at, value_size, "UTF-8");
+    }
   } else {
     text = body;
   }
@@ -197,7 +234,7 @@ Result<StepOutcome> NormalizeTextStep::process(Exchange& exchange) {
     std::string repaired = vn::repairTcvn3Words(text, &words);
     if (words > 0) {
       text = std::move(repaired);
-      done += (done.empty() ? "" : ", ") + std::string("tcvn3 words: ") + std::to_string(words);
+      done += (done.empty() ? "" : ", ") + std::string("tcvn3 fields: ") + std::to_string(words);
     }
   }
   if (done.empty()) {
@@ -206,6 +243,38 @@ Result<StepOutcome> NormalizeTextStep::process(Exchange& exchange) {
   }
   m.setBody(vn::toNfc(text));
   m.setHeader("text.normalized", done);
+  return StepOutcome::kContinue;
+}
+
+Result<StepOutcome> OverdueNoteStep::process(Exchange& exchange) {
+  auto doc = xmlOf(exchange);
+  if (!doc.ok()) return doc.error();
+  xmlNodePtr root = (*doc)->root();
+  if (!root || std::string_view(reinterpret_cast<const char*>(root->name)) != "TrangThai" ||
+      child(root, "QuaHan") != "1" || !slot_) {
+    return StepOutcome::kContinue;
+  }
+  Store* store = slot_->get();
+  if (!store) return Error(ErrorCode::kTransient, "overdue-note: the store is not open");
+  const std::string code = child(root, "MaHoSo");
+  auto states = store->dossierStates(code);
+  if (!states.ok()) return Error(ErrorCode::kTransient, "overdue-note: " + states.error().message);
+  if (states->empty()) return StepOutcome::kContinue;
+  const int now = states->front().status;
+  if (now == 3 || now == 7 || now == 8 || now == 9 || now == 10) return StepOutcome::kStop;
+  if (now < 1 || now > 10 || std::to_string(now) == child(root, "Ma")) {
+    return StepOutcome::kContinue;
+  }
+  xmlDocPtr copy = xmlCopyDoc((*doc)->doc(), 1);
+  for (xmlNodePtr c = xmlDocGetRootElement(copy)->children; c; c = c->next) {
+    if (c->type == XML_ELEMENT_NODE &&
+        std::string_view(reinterpret_cast<const char*>(c->name)) == "Ma") {
+      xmlNodeSetContent(c, reinterpret_cast<const xmlChar*>(std::to_string(now).c_str()));
+    }
+  }
+  std::string body = serializeXml(copy);
+  xmlFreeDoc(copy);
+  exchange.message().setBody(std::move(body));
   return StepOutcome::kContinue;
 }
 

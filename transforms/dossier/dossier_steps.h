@@ -66,10 +66,10 @@ class OverdueDossiersStep final : public Step {
 // The `normalize-text` step: the body's Vietnamese text brought to Unicode (core/
 // vietnamese_text.h). `from: auto` (the default): a body that is not UTF-8 is decoded as
 // the legacy encoding it most likely is (TCVN3 or Windows-1258), and "TCVN3 text in
-// Unicode" words are repaired; `from: windows-1258` or `tcvn3`: the body is in that
+// Unicode" fields are repaired; `from: windows-1258` or `tcvn3`: the body is in that
 // encoding (UTF-8 bodies are left to the repair); `from: utf-8`: a body that is not UTF-8
 // is an InvalidMessage naming the byte, nothing is repaired. What was done is said in the
-// header text.normalized ("windows-1258", "tcvn3", "tcvn3 words: 3"); NFC throughout.
+// header text.normalized ("windows-1258", "tcvn3", "tcvn3 fields: 2"); NFC throughout.
 class NormalizeTextStep final : public Step {
  public:
   enum class From { kAuto, kWindows1258, kTcvn3, kUtf8 };
@@ -78,6 +78,20 @@ class NormalizeTextStep final : public Step {
 
  private:
   From from_;
+};
+
+// The `overdue-note` step, in the dossier's ordered lane before its progress goes to the
+// portal: an overdue note (a canonical TrangThai with QuaHan 1) takes the dossier's status
+// as the store keeps it now (the statuses before it in the lane are kept by then), so that
+// a note never sets the portal back; a dossier that has ended since (3, 7, 8, 9, 10) is
+// no longer overdue and the route stops. Any other body goes on as it is.
+class OverdueNoteStep final : public Step {
+ public:
+  explicit OverdueNoteStep(std::shared_ptr<StoreSlot> slot) : slot_(std::move(slot)) {}
+  Result<StepOutcome> process(Exchange& exchange) override;
+
+ private:
+  std::shared_ptr<StoreSlot> slot_;  // null in the tools: the note as it is
 };
 
 }  // namespace lienthong::transforms::dossier

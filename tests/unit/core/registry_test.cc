@@ -35,6 +35,7 @@ TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
                                                      "log",
                                                      "normalize-text",
                                                      "overdue-dossiers",
+                                                     "overdue-note",
                                                      "remove-header",
                                                      "set-body",
                                                      "set-header",

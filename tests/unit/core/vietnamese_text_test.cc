@@ -38,20 +38,35 @@ TEST(VietnameseText, Windows1258BytesAreDecodedAndComposed) {
   EXPECT_EQ(*text, "Trần Văn Đức");  // precomposed (NFC)
 }
 
-TEST(VietnameseText, Tcvn3WordsInUnicodeAreRepairedAndVietnameseIsLeftAlone) {
-  std::size_t words = 0;
-  // "TrÇn V¨n B×nh" as Latin-1 letters in UTF-8, beside genuine Vietnamese.
-  EXPECT_EQ(repairTcvn3Words("<ChuHoSo>Tr\u00C7n V\u00A8n B\u00D7nh</ChuHoSo>"
-                             "<GhiChu>Nguyễn Thị Hồng Nhung, Bình</GhiChu>",
-                             &words),
-            "<ChuHoSo>Trần Văn Bình</ChuHoSo><GhiChu>Nguyễn Thị Hồng Nhung, Bình</GhiChu>");
-  EXPECT_EQ(words, 3u);
-  EXPECT_EQ(repairTcvn3Words("Xin chào các bạn, tôi là Hà", &words), "Xin chào các bạn, tôi là Hà");
-  EXPECT_EQ(words, 0u);
-  EXPECT_EQ(repairTcvn3Words("{\"x\":\"B\u00B6o Th\u00BEng\"}", &words), "{\"x\":\"Bảo Thắng\"}");
-  EXPECT_EQ(words, 2u);
+TEST(VietnameseText, Tcvn3FieldsInUnicodeAreRepairedAndOtherTextIsLeftAlone) {
+  std::size_t fields = 0;
+  // "TrÇn V¨n B×nh", "Hµ Néi" as Latin-1 letters in UTF-8, beside genuine Vietnamese.
+  EXPECT_EQ(repairTcvn3Words("<ChuHoSo>Tr\u00C7n V\u00A8n B\u00D7nh</ChuHoSo><DiaChi>H\u00B5 "
+                             "N\u00E9i</DiaChi><GhiChu>Nguyễn Thị Hồng Nhung, Bình</GhiChu>",
+                             &fields),
+            "<ChuHoSo>Trần Văn Bình</ChuHoSo><DiaChi>Hà Nội</DiaChi>"
+            "<GhiChu>Nguyễn Thị Hồng Nhung, Bình</GhiChu>");
+  EXPECT_EQ(fields, 2u);
+  EXPECT_EQ(repairTcvn3Words("Xin chào các bạn, tôi là Hà", &fields),
+            "Xin chào các bạn, tôi là Hà");
+  EXPECT_EQ(fields, 0u);
+  EXPECT_EQ(repairTcvn3Words("{\"x\":\"B\u00B6o Th\u00BEng\",\"y\":\"c\u00F1a\"}", &fields),
+            "{\"x\":\"Bảo Thắng\",\"y\":\"của\"}");  // ñ counts once TCVN3 is seen
+  EXPECT_EQ(fields, 2u);
+  // Latin text without a sign of TCVN3 is not touched; nor are symbols beside digits.
+  EXPECT_EQ(repairTcvn3Words("<a>M\u00FCller, Fran\u00E7ois</a><b>20\u00D730 \u00A35</b>", &fields),
+            "<a>M\u00FCller, Fran\u00E7ois</a><b>20\u00D730 \u00A35</b>");
+  EXPECT_EQ(fields, 0u);
+  // The upper-case fonts: upper case out.
+  EXPECT_EQ(repairTcvn3Words("TR\u00C7N V\u00A1N B\u00D7NH"), "TRẦN VĂN BÌNH");
   // Decomposed Vietnamese comes out composed.
   EXPECT_EQ(repairTcvn3Words("Vie\u0302\u0323t"), "Việt");
+}
+
+TEST(VietnameseText, TheLegacyEncodingIsGuessedFromItsSigns) {
+  EXPECT_EQ(guessLegacy("H\xB5 N\xE9i"), Legacy::kTcvn3);           // "Hà Nội"
+  EXPECT_EQ(guessLegacy("Vi\xEA\xF2t Nam"), Legacy::kWindows1258);  // tones after vowels
+  EXPECT_EQ(*decode("H\xB5 N\xE9i", Legacy::kTcvn3), "Hà Nội");
 }
 
 }  // namespace

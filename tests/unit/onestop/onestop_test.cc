@@ -129,6 +129,15 @@ TEST(Onestop, ASoapSystemGetsAnEnvelopeAndItsFaultsSayRetryOrNot) {
       case 2:
         std::snprintf(buf, sizeof buf, fault, "Server", "Cơ sở dữ liệu bận");
         return HttpPeer::Response{500, buf, "text/xml"};
+      case 3:  // SOAP 1.2: the code is Code/Value, not the Subcode's
+        return HttpPeer::Response{
+            500,
+            "<env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\"><env:Body>"
+            "<env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode><env:Value>"
+            "m:ServerBusy</env:Value></env:Subcode></env:Code><env:Reason><env:Text "
+            "xml:lang=\"vi\">Thiếu mã hồ sơ</env:Text></env:Reason><env:Detail><env:Value>"
+            "x</env:Value></env:Detail></env:Fault></env:Body></env:Envelope>",
+            "application/soap+xml"};
       default:
         return HttpPeer::Response{200, "<ok/>", "text/xml"};
     }
@@ -153,6 +162,11 @@ TEST(Onestop, ASoapSystemGetsAnEnvelopeAndItsFaultsSayRetryOrNot) {
   Delivery server = out.send(e);
   EXPECT_EQ(server.status, Delivery::Status::kRetry);
   EXPECT_NE(server.detail.find("Cơ sở dữ liệu bận"), std::string::npos) << server.detail;
+  mode = 3;
+  Delivery sender = out.send(e);
+  EXPECT_EQ(sender.status, Delivery::Status::kRejected);
+  EXPECT_NE(sender.detail.find("SOAP fault env:Sender: Thiếu mã hồ sơ"), std::string::npos)
+      << sender.detail;
 }
 
 TEST(Onestop, AFolderSystemGetsOneFileAMessageUnderItsName) {
