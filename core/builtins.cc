@@ -8,6 +8,7 @@
 #include "adapters/schedule/schedule_factory.h"
 #include "transforms/basic/basic_factory.h"
 #include "transforms/dossier/dossier_factory.h"
+#include "transforms/identity/identity_factory.h"
 #include "transforms/json/json_factory.h"
 #include "transforms/xml/xml_factory.h"
 #include "transforms/xmldsig/xmldsig_factory.h"
@@ -20,6 +21,7 @@ void registerBuiltins(Registry& registry) {
   transforms::xmldsig::registerXmlDsigSteps(registry);
   transforms::json::registerJsonSteps(registry);
   transforms::dossier::registerDossierSteps(registry);
+  identity::registerIdentitySteps(registry);
   adapters::http::registerHttp(registry);
   adapters::amqp::registerAmqp(registry);
   adapters::file::registerFile(registry);

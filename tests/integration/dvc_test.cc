@@ -11,6 +11,8 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/ServerSocket.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <filesystem>
 
@@ -18,6 +20,7 @@
 #include "integration/fixtures.h"
 #include "integration/sim_process.h"
 #include "integration/test_support.h"
+#include "transforms/identity/jwt.h"
 
 namespace lienthong {
 namespace {
@@ -45,6 +48,36 @@ std::uint16_t freePort() {
 }
 
 using Sim = testing::SimProcess;
+
+// A token of the demo identity provider (config/demo/sso-signing-key.pem) for `id`.
+std::string demoToken(const std::string& id, long long expires_in) {
+  const std::string pem =
+      readFile(fs::path(LIENTHONG_SOURCE_DIR) / "config/demo/sso-signing-key.pem");
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  const std::string input =
+      identity::base64UrlEncode(R"({"alg":"RS256","typ":"JWT","kid":"sso-demo-1"})") + "." +
+      identity::base64UrlEncode(R"({"iss":"https://sso.dichvucong.gov.vn","aud":"lienthong-demo",)"
+                                R"("sub":")" +
+                                id + R"(","so_dinh_danh":")" + id + R"(","acr":"LoA2","exp":)" +
+                                std::to_string(now + expires_in) + "}");
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key);
+  std::size_t length = 0;
+  EVP_DigestSign(md, nullptr, &length, reinterpret_cast<const unsigned char*>(input.data()),
+                 input.size());
+  std::string sig(length, '\0');
+  EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &length,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(key);
+  sig.resize(length);
+  return input + "." + identity::base64UrlEncode(sig);
+}
 
 Poco::JSON::Object::Ptr parse(const std::string& text) {
   return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
@@ -91,6 +124,7 @@ class DvcTest : public ::testing::Test {
     replaceAll(config, "level: info", "level: warn");
     home_.write("config/lienthong.yaml", config);
     home_.write("config/demo/dvcqg.password", readFile(src / "config/demo/dvcqg.password"));
+    home_.write("config/demo/sso-jwks.json", readFile(src / "config/demo/sso-jwks.json"));
     fs::copy(src / "schemas", home_.path("schemas"), fs::copy_options::recursive);
     fs::copy(src / "routes/dvc", home_.path("routes/dvc"), fs::copy_options::recursive);
     for (const auto& e : fs::directory_iterator(home_.path("routes/dvc"))) {
@@ -294,6 +328,38 @@ TEST_F(DvcTest, ThroughAPortalOutageTheStatusesArriveAfterInOrder) {
           home_.path("config/lienthong.yaml").string(),
       &rc);
   EXPECT_NE(dead.find("0 dead letter(s)"), std::string::npos) << dead;
+}
+
+// A dossier posted with its applicant's token reaches the agency's system with the
+// identity attached; another citizen's token, or an expired one, is a 401 and nothing is
+// sent.
+TEST_F(DvcTest, ADossierWithItsApplicantsTokenIsTakenAndAnotherCitizensIsNot) {
+  const std::string dossier =
+      R"({"MaHoSo":"000.20.25.H12-240401-0042","MaTTHC":"2.000908",)"
+      R"("TenTTHC":"Cấp bản sao trích lục hộ tịch","ChuHoSo":"Lê Minh Tuấn","LoaiDoiTuong":"1",)"
+      R"("NgayTiepNhan":"20240401093000","TrangThaiHoSo":"1","KenhThucHien":"2",)"
+      R"("SoGiayToChuHoSo":"031088004567"})";
+  const std::map<std::string, std::string> json{{"Content-Type", "application/json"}};
+  auto post = [&](const std::string& token) {
+    auto headers = json;
+    headers["Authorization"] = "Bearer " + token;
+    return httpCall(port_, "POST", "/dvc/hoso", dossier, headers);
+  };
+  auto other = post(demoToken("079203000001", 600));
+  EXPECT_EQ(other.status, 401);
+  EXPECT_NE(other.body.find("the token's so_dinh_danh '079203000001' is not"), std::string::npos)
+      << other.body;
+  auto expired = post(demoToken("031088004567", -3600));
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_NE(expired.body.find("the token expired at"), std::string::npos) << expired.body;
+  EXPECT_TRUE(onestopMessages(*soap_, "000.20.25.H12-240401-0042").empty());
+  auto ok = post(demoToken("031088004567", 600));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(onestopMessages(*soap_, "000.20.25.H12-240401-0042").front(), "in HoSo");
+  // Synced to the portal first (DongBoHoSoMC), so its statuses there have a dossier to go to.
+  EXPECT_TRUE(eventually([&] { return returned("000.20.25.H12-240401-0042"); }, 30s));
+  auto d = portalDossiers()["000.20.25.H12-240401-0042"];
+  EXPECT_EQ(d.progress, (std::vector<std::string>{"2", "4", "9", "10"}));
 }
 
 // Bad input from a one-stop system is answered at once with the reason; from the portal

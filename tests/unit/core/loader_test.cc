@@ -134,7 +134,8 @@ const BadCase kBadCases[] = {
      "    steps:\n      - log: hi\n      - frobnicate: { x: 1 }\n",
      "frobnicate",
      "unknown step 'frobnicate' (known: aggregate, choice, dossier-code, extract, filter, "
-     "from-onestop, from-portal, json-to-xml, log, normalize-text, overdue-dossiers, overdue-note"},
+     "from-onestop, from-portal, json-to-xml, log, normalize-text, oidc-verify, overdue-dossiers, "
+     "overdue-note"},
     {"UnknownInboundEndpoint",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { ftp: { host: x } }\n", "ftp",
      "unknown inbound endpoint 'ftp' (known: amqp, file, http, schedule)"},
