@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "transforms/dossier/dossier_steps.h"
+#include "transforms/dossier/payment.h"
 
 namespace lienthong::transforms::dossier {
 namespace {
@@ -95,6 +96,40 @@ std::unique_ptr<Step> makeOverdueNote(const YAML::Node& node, BuildContext& ctx)
   return std::make_unique<OverdueNoteStep>(ctx.storeSlot());
 }
 
+// payment-checksum: { fields: [...], secret-file | secret-env, mode: sign | verify,
+//                     member: MaXacThuc, set: { name: template } }
+std::unique_ptr<Step> makePaymentChecksum(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  MapReader r(node, ctx, "payment-checksum step");
+  if (!r.valid()) return nullptr;
+  PaymentChecksumSettings s;
+  if (auto v = r.stringList("fields", true)) {
+    if (v->empty()) ctx.error(*r.node("fields"), "'fields' names the members hashed, in order");
+    s.fields = *v;
+  }
+  if (auto v = r.secret("secret")) {
+    if (v->empty())
+      ctx.error(node,
+                "payment-checksum needs the partner's secret: 'secret-file' or "
+                "'secret-env'");
+    s.secret = *v;
+  }
+  if (auto v = r.oneOf("mode", {"sign", "verify"})) s.verify = *v == "verify";
+  if (auto v = r.string("member")) s.member = *v;
+  if (const YAML::Node* set = r.node("set")) {
+    if (!set->IsMap() || s.verify) {
+      ctx.error(*set, s.verify ? "'set' is for mode: sign" : "'set' maps a member to a template");
+    } else {
+      for (auto it = set->begin(); it != set->end(); ++it) {
+        if (auto t = ctx.compileTemplate(it->second)) s.set.emplace_back(it->first.Scalar(), t);
+      }
+    }
+  }
+  r.finish();
+  if (ctx.errors().size() != before) return nullptr;
+  return std::make_unique<PaymentChecksumStep>(std::move(s));
+}
+
 }  // namespace
 
 void registerDossierSteps(Registry& registry) {
@@ -103,7 +138,8 @@ void registerDossierSteps(Registry& registry) {
         {"track-dossier", makeTrackDossier},
         {"overdue-dossiers", makeOverdueDossiers},
         {"normalize-text", makeNormalizeText},
-        {"overdue-note", makeOverdueNote}}) {
+        {"overdue-note", makeOverdueNote},
+        {"payment-checksum", makePaymentChecksum}}) {
     if (auto r = registry.addStep(name, factory); !r.ok()) {
       throw std::logic_error("registerDossierSteps: " + r.error().message);
     }

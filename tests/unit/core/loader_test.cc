@@ -135,7 +135,7 @@ const BadCase kBadCases[] = {
      "frobnicate",
      "unknown step 'frobnicate' (known: aggregate, choice, dossier-code, extract, filter, "
      "from-onestop, from-portal, json-to-xml, log, normalize-text, oidc-verify, overdue-dossiers, "
-     "overdue-note"},
+     "overdue-note, payment-checksum"},
     {"UnknownInboundEndpoint",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { ftp: { host: x } }\n", "ftp",
      "unknown inbound endpoint 'ftp' (known: amqp, file, http, schedule)"},

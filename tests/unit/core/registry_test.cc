@@ -24,13 +24,19 @@ TEST(Registry, FindsWhatWasAddedAndRefusesDuplicates) {
 TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
   Registry r;
   registerBuiltins(r);
-  EXPECT_EQ(r.stepNames(), (std::vector<std::string>{
-                               "aggregate",    "choice",         "dossier-code", "extract",
-                               "filter",       "from-onestop",   "from-portal",  "json-to-xml",
-                               "log",          "normalize-text", "oidc-verify",  "overdue-dossiers",
-                               "overdue-note", "remove-header",  "set-body",     "set-header",
-                               "sign",         "split",          "to",           "track-dossier",
-                               "transform",    "validate",       "verify",       "xml-to-json"}));
+  EXPECT_EQ(r.stepNames(), (std::vector<std::string>{"aggregate",     "choice",
+                                                     "dossier-code",  "extract",
+                                                     "filter",        "from-onestop",
+                                                     "from-portal",   "json-to-xml",
+                                                     "log",           "normalize-text",
+                                                     "oidc-verify",   "overdue-dossiers",
+                                                     "overdue-note",  "payment-checksum",
+                                                     "remove-header", "set-body",
+                                                     "set-header",    "sign",
+                                                     "split",         "to",
+                                                     "track-dossier", "transform",
+                                                     "validate",      "verify",
+                                                     "xml-to-json"}));
   EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"amqp", "file", "http", "schedule"}));
   EXPECT_EQ(r.outboundNames(),
             (std::vector<std::string>{"amqp", "file", "http", "onestop", "portal"}));

@@ -20,6 +20,7 @@
 #include "integration/fixtures.h"
 #include "integration/test_support.h"
 #include "transforms/dossier/dossier_steps.h"
+#include "transforms/dossier/payment.h"
 #include "transforms/xml/xml_steps.h"
 
 namespace lienthong::adapters::portal {
@@ -550,6 +551,47 @@ TEST(PortalConfig, BadSettingsAreReportedAtTheirPlace) {
       << text;
   EXPECT_NE(text.find("'madonvi' is set by the portal endpoint, not by params"), std::string::npos)
       << text;
+}
+
+// MaXacThuc: sha256 hex over the fields and the secret joined with '|' (the value
+// computed apart, with Python's hashlib); signed bodies verify, changed ones do not.
+TEST(PaymentChecksum, IsTheSha256OfTheFieldsAndTheSecretAndVerifies) {
+  using transforms::dossier::PaymentChecksumSettings;
+  using transforms::dossier::PaymentChecksumStep;
+  EXPECT_EQ(transforms::dossier::paymentChecksum({"LIENTHONG-DEMO", "000.00.01.H22-240315-0001",
+                                                  "TT-0001", "50000", "00", "20240318090000"},
+                                                 "lienthong-demo-secret"),
+            "b23d6cd86884c8b6d710b78c39346a778a03c2a19ee1471be9c5ffc6db10892d");
+  PaymentChecksumSettings sign;
+  sign.fields = {"MaHoSo", "SoTien"};
+  sign.secret = "bi-mat";
+  PaymentChecksumSettings check = sign;
+  check.verify = true;
+  Message m;
+  m.setBody(R"({"MaHoSo":"000.00.01.H22-240315-0001","SoTien":50000})");
+  Exchange e(m, "r", ExchangePattern::kOneWay);
+  ASSERT_TRUE(PaymentChecksumStep(sign).process(e).ok());
+  EXPECT_NE(e.message().body().find("\"MaXacThuc\":\"" +
+                                    transforms::dossier::paymentChecksum(
+                                        {"000.00.01.H22-240315-0001", "50000"}, "bi-mat") +
+                                    "\""),
+            std::string::npos)
+      << e.message().body();
+  ASSERT_TRUE(PaymentChecksumStep(check).process(e).ok());
+  EXPECT_EQ(*e.message().header("payment.SoTien"), "50000");
+  std::string changed = e.message().body();
+  changed.replace(changed.find("50000"), 5, "90000");
+  e.message().setBody(changed);
+  auto bad = PaymentChecksumStep(check).process(e);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kUnauthorized);
+  EXPECT_EQ(bad.error().message,
+            "payment-checksum: MaXacThuc does not match (dossier 000.00.01.H22-240315-0001)");
+  e.message().setBody(R"({"MaHoSo":"x"})");
+  auto missing = PaymentChecksumStep(sign).process(e);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message,
+            "payment-checksum: the body has no field SoTien (text or number)");
 }
 
 }  // namespace

@@ -1,0 +1,95 @@
+#include "transforms/dossier/payment.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <sstream>
+
+namespace lienthong::transforms::dossier {
+namespace {
+
+std::string member(const Poco::JSON::Object& o, const std::string& name, bool* ok) {
+  *ok = false;
+  if (!o.has(name)) return {};
+  const Poco::Dynamic::Var v = o.get(name);
+  if (v.isEmpty() || !(v.isString() || v.isNumeric())) return {};
+  try {
+    *ok = true;
+    return v.convert<std::string>();
+  } catch (const Poco::Exception&) {
+    *ok = false;
+    return {};
+  }
+}
+
+}  // namespace
+
+std::string paymentChecksum(const std::vector<std::string>& values, const std::string& secret) {
+  std::string input;
+  for (const std::string& v : values) input += v + "|";
+  input += secret;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+Result<StepOutcome> PaymentChecksumStep::process(Exchange& exchange) {
+  Message& m = exchange.message();
+  Poco::JSON::Object::Ptr o;
+  try {
+    o = Poco::JSON::Parser().parse(m.body()).extract<Poco::JSON::Object::Ptr>();
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInvalidMessage,
+                 std::string("payment-checksum: the body is not a JSON object (") + e.what() + ")");
+  }
+  if (!o)
+    return Error(ErrorCode::kInvalidMessage, "payment-checksum: the body is not a JSON object");
+  if (!s_.verify) {
+    for (const auto& [name, value] : s_.set) o->set(name, value->render(exchange));
+  }
+  std::vector<std::string> values;
+  for (const std::string& f : s_.fields) {
+    bool ok = false;
+    values.push_back(member(*o, f, &ok));
+    if (!ok) {
+      return Error(ErrorCode::kInvalidMessage,
+                   "payment-checksum: the body has no field " + f + " (text or number)");
+    }
+  }
+  const std::string sum = paymentChecksum(values, s_.secret);
+  if (s_.verify) {
+    bool ok = false;
+    const std::string given = member(*o, s_.member, &ok);
+    bool dummy = false;
+    const std::string code = member(*o, "MaHoSo", &dummy);
+    if (!ok || given.size() != sum.size() ||
+        CRYPTO_memcmp(given.data(), sum.data(), sum.size()) != 0) {
+      if (!code.empty()) m.setHeader("MaHoSo", code);
+      return Error(ErrorCode::kUnauthorized,
+                   "payment-checksum: " + s_.member + " does not match" +
+                       (code.empty() ? std::string() : " (dossier " + code + ")"));
+    }
+    for (std::size_t i = 0; i < s_.fields.size(); ++i) {
+      m.setHeader("payment." + s_.fields[i], values[i]);
+    }
+    return StepOutcome::kContinue;
+  }
+  o->set(s_.member, sum);
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(o, out);
+  m.setBody(out.str());
+  m.setContentType("application/json");
+  return StepOutcome::kContinue;
+}
+
+}  // namespace lienthong::transforms::dossier
