@@ -5,11 +5,13 @@
 //   lienthong-sim portal  [--address A] [--port N] [--username U] [--password P]
 //                         [--dstcode D] [--session-calls N] [--push URL] [--answer-ms N]
 //   lienthong-sim onestop [--address A] [--port N] --name NAME --flavor rest|soap|folder
-//                         [--callback URL] [--dir D] [--step-ms N]
+//                         [--callback URL] [--dir D] [--step-ms N] [--payment URL]
+//   lienthong-sim payment [--address A] [--port N] --callback URL [--secret S] [--pay-ms N]
 //   lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]
 //        the demo's systems on fixed ports, wired to the default config: the portal on
 //        8090 pushing to {daemon}/dvcqg, one-stop systems tranphu (rest, 8091),
-//        sotuphap (soap, 8092) and tamxuan (folder D/var/onestop/tamxuan, 8093)
+//        sotuphap (soap, 8092) and tamxuan (folder D/var/onestop/tamxuan, 8093), and the
+//        payment platform (8094) confirming to {daemon}/thanh-toan/xac-nhan
 //   lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]
 //                         [--agency code] [--timeout SECONDS]
 //        submits a sample dossier on the portal and prints its journey until its result
@@ -44,6 +46,7 @@
 #include <vector>
 
 #include "apps/lienthong-sim/onestop_sim.h"
+#include "apps/lienthong-sim/payment_sim.h"
 #include "apps/lienthong-sim/portal_sim.h"
 
 namespace {
@@ -58,7 +61,9 @@ using namespace lienthong::sim;
       "                             [--answer-ms N]\n"
       "       lienthong-sim onestop [--address A] [--port N] --name NAME\n"
       "                             --flavor rest|soap|folder [--callback URL] [--dir D]\n"
-      "                             [--step-ms N]\n"
+      "                             [--step-ms N] [--payment URL]\n"
+      "       lienthong-sim payment [--address A] [--port N] --callback URL [--secret S]\n"
+      "                             [--pay-ms N]\n"
       "       lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]\n"
       "       lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]\n"
       "                             [--agency code] [--timeout SECONDS]\n");
@@ -152,7 +157,8 @@ int demo(const std::multimap<std::string, std::string>& o) {
   std::vector<std::string> onestops;
   for (auto [it, end] = o.equal_range("onestop"); it != end; ++it) onestops.push_back(it->second);
   if (onestops.empty()) {
-    onestops = {"http://127.0.0.1:8091", "http://127.0.0.1:8092", "http://127.0.0.1:8093"};
+    onestops = {"http://127.0.0.1:8091", "http://127.0.0.1:8092", "http://127.0.0.1:8093",
+                "http://127.0.0.1:8094"};
   }
   const int timeout = std::atoi(option(o, "timeout", "60").c_str());
   std::string url = portal + "/sim/submit?procedure=" + option(o, "procedure", "1.001612");
@@ -201,7 +207,9 @@ int demo(const std::multimap<std::string, std::string>& o) {
         if (x->getValue<std::string>("MaHoSo") != code) continue;
         const std::string dir = x->getValue<std::string>("direction");
         events.emplace_back(x->getValue<std::string>("at"),
-                            "[Một cửa " + x->getValue<std::string>("system") + "]  " +
+                            (x->getValue<std::string>("system") == "thanh-toan"
+                                 ? std::string("[Thanh toán]  ")
+                                 : "[Một cửa " + x->getValue<std::string>("system") + "]  ") +
                                 (dir == "in"    ? "nhận "
                                  : dir == "out" ? "gửi "
                                                 : "bị từ chối ") +
@@ -259,7 +267,8 @@ int main(int argc, char** argv) {
     }
     if (what == "onestop") {
       auto o =
-          options(argc, argv, {"address", "port", "name", "flavor", "callback", "dir", "step-ms"});
+          options(argc, argv,
+                  {"address", "port", "name", "flavor", "callback", "dir", "step-ms", "payment"});
       OnestopSimSettings s;
       s.name = option(o, "name", s.name);
       s.flavor = option(o, "flavor", s.flavor);
@@ -268,10 +277,31 @@ int main(int argc, char** argv) {
       s.dir = option(o, "dir", "");
       if (s.flavor == "folder" ? s.dir.empty() : s.callback.empty()) usage(2);
       s.step_ms = std::atoi(option(o, "step-ms", "300").c_str());
+      s.payment = option(o, "payment", "");
+      if (s.payment.empty() && !s.callback.empty()) {  // the daemon's, beside the callback
+        const Poco::URI u(s.callback);
+        s.payment = u.getScheme() + "://" + u.getAuthority() + "/thanh-toan/yeu-cau";
+      }
       sigset_t sigs = blockStopSignals();
       OnestopSim sim(s);
       auto server = serve(sim.factory(), option(o, "address", "127.0.0.1"),
                           std::atoi(option(o, "port", "0").c_str()), "onestop " + s.name, "");
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      stop(*server);
+      return 0;
+    }
+    if (what == "payment") {
+      auto o = options(argc, argv, {"address", "port", "callback", "secret", "pay-ms"});
+      PaymentSimSettings s;
+      s.callback = option(o, "callback", "");
+      if (s.callback.empty()) usage(2);
+      s.secret = option(o, "secret", s.secret);
+      s.pay_ms = std::atoi(option(o, "pay-ms", "500").c_str());
+      sigset_t sigs = blockStopSignals();
+      PaymentSim sim(s);
+      auto server = serve(sim.factory(), option(o, "address", "127.0.0.1"),
+                          std::atoi(option(o, "port", "0").c_str()), "payment", "/thanh-toan");
       int sig = 0;
       sigwait(&sigs, &sig);
       stop(*server);
@@ -287,17 +317,22 @@ int main(int argc, char** argv) {
       ps.push = daemon + "/dvcqg";
       ps.answer_ms = 2 * step;
       PortalSim portal(ps);
-      OnestopSim rest({"tranphu", "rest", daemon + "/motcua/tranphu", "", step});
-      OnestopSim soap({"sotuphap", "soap", daemon + "/motcua/sotuphap", "", step});
-      OnestopSim folder(
-          {"tamxuan", "folder", "", std::string(home) + "/var/onestop/tamxuan", step});
+      const std::string pay = daemon + "/thanh-toan/yeu-cau";
+      OnestopSimSettings rs{"tranphu", "rest", daemon + "/motcua/tranphu", "", step, pay};
+      OnestopSimSettings ss{"sotuphap", "soap", daemon + "/motcua/sotuphap", "", step, pay};
+      OnestopSimSettings fs{"tamxuan", "folder", "", home + "/var/onestop/tamxuan", step, pay};
+      OnestopSim rest(rs);
+      OnestopSim soap(ss);
+      OnestopSim folder(fs);
+      PaymentSim payment({"lienthong-demo-secret", daemon + "/thanh-toan/xac-nhan", 2 * step});
       auto s1 = serve(portal.factory(), "127.0.0.1", 8090, "portal", "/adapter");
       auto s2 = serve(rest.factory(), "127.0.0.1", 8091, "onestop tranphu", "/motcua");
       auto s3 = serve(soap.factory(), "127.0.0.1", 8092, "onestop sotuphap", "/ws/motcua");
       auto s4 = serve(folder.factory(), "127.0.0.1", 8093, "onestop tamxuan", "/sim/messages");
+      auto s5 = serve(payment.factory(), "127.0.0.1", 8094, "payment", "/thanh-toan");
       int sig = 0;
       sigwait(&sigs, &sig);
-      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get()}) stop(*s);
+      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get(), s5.get()}) stop(*s);
       return 0;
     }
   } catch (const std::exception& e) {

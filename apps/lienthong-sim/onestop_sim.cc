@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "apps/lienthong-sim/sim_time.h"
 #include "core/dossier_code.h"
 #include "core/json_text.h"
 #include "core/xml_document.h"
@@ -28,18 +29,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kSoap = "http://schemas.xmlsoap.org/soap/envelope/";
 constexpr const char* kMarriage = "1.000894";  // asks for a supplement first
+constexpr const char* kWithFee = "2.001023";   // asks for its fee first
+constexpr const char* kFee = "200000";
 
 std::string now() { return dossier::nationalTime(std::chrono::system_clock::now()); }
-
-// The national time with milliseconds, to order a journey's events within a second.
-std::string stamp() {
-  const auto t = std::chrono::system_clock::now();
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()) % 1000;
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms.count()));
-  return dossier::nationalTime(t) + frac;
-}
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -47,7 +40,7 @@ std::string lower(std::string s) {
 }
 
 std::string kindOf(const std::string& word) {
-  for (const char* k : {"HoSo", "TraLoiBoSung", "PhanAnh", "DanhGia"}) {
+  for (const char* k : {"HoSo", "TraLoiBoSung", "PhanAnh", "DanhGia", "TrangThai"}) {
     if (lower(word) == lower(k)) return k;
   }
   return {};
@@ -169,7 +162,8 @@ std::string OnestopSim::localStatus(int national) const {
                                                    {4, "DANG_XU_LY"},    {5, "YEU_CAU_BO_SUNG"},
                                                    {9, "DA_CO_KET_QUA"}, {10, "DA_TRA_KET_QUA"}};
   static const std::map<int, std::string> kSoapCodes = {{2, "01"}, {3, "09"}, {4, "02"},
-                                                        {5, "03"}, {9, "04"}, {10, "05"}};
+                                                        {5, "03"}, {6, "06"}, {7, "07"},
+                                                        {8, "08"}, {9, "04"}, {10, "05"}};
   if (s_.flavor == "rest" && kRest.count(national)) return kRest.at(national);
   if (s_.flavor == "soap" && kSoapCodes.count(national)) return kSoapCodes.at(national);
   return std::to_string(national);
@@ -265,7 +259,33 @@ std::string OnestopSim::receive(const std::string& kind,
     if (dossiers_.count(code) != 0) return "exists";
     dossiers_.insert(code);
     record("in", kind, code, field("TenTTHC") + " — " + field("ChuHoSo"));
+    if (field("MaTTHC") == kWithFee) {
+      const auto t = Clock::now();
+      const auto step = std::chrono::milliseconds(s_.step_ms);
+      jobs_.push_back({t + step, code, 2, "Tiếp nhận hồ sơ"});
+      jobs_.push_back({t + 2 * step, code, 6, "Đề nghị nộp lệ phí 200.000 đồng"});
+      jobs_.push_back({t + 2 * step, code, 0, "Lệ phí cấp Phiếu lý lịch tư pháp"});
+      std::stable_sort(jobs_.begin(), jobs_.end(),
+                       [](const Job& a, const Job& b) { return a.at < b.at; });
+      cv_.notify_all();
+      return {};
+    }
     plan(code, field("MaTTHC") == kMarriage);
+    return {};
+  }
+  if (kind == "TrangThai") {  // from lienthong: the fee is paid
+    const std::string status = field("Ma");
+    record("in", kind, code, status + " " + field("NoiDungXuLy"));
+    if (status == localStatus(4) && unpaid_.erase(code) != 0) {
+      const auto t = Clock::now();
+      const auto step = std::chrono::milliseconds(s_.step_ms);
+      jobs_.push_back({t + step, code, 4, "Thẩm định hồ sơ"});
+      jobs_.push_back({t + 2 * step, code, 9, "Đã có kết quả giải quyết"});
+      jobs_.push_back({t + 3 * step, code, 10, "Đã trả kết quả cho công dân"});
+      std::stable_sort(jobs_.begin(), jobs_.end(),
+                       [](const Job& a, const Job& b) { return a.at < b.at; });
+      cv_.notify_all();
+    }
     return {};
   }
   if (kind == "TraLoiBoSung") {
@@ -331,6 +351,11 @@ void OnestopSim::work() {
     }
     jobs_.pop_front();
     if (job.status == 5) waiting_.insert(job.code);
+    if (job.status == 0) {
+      unpaid_.insert(job.code);
+      record("out", "ThanhToan", job.code, std::string("yêu cầu lệ phí ") + kFee + " đồng", at);
+      continue;
+    }
     record("out", job.status == 5 ? "YeuCauBoSung" : "TrangThai", job.code,
            localStatus(job.status) + " " + job.note, at);
   }
@@ -338,6 +363,14 @@ void OnestopSim::work() {
 
 bool OnestopSim::emit(const Job& job) {
   const std::string at = now();
+  if (job.status == 0) {  // the fee, asked of lienthong's payment route
+    std::string body = "{\"MaHoSo\":";
+    appendJsonString(body, job.code);
+    body += std::string(",\"SoTien\":\"") + kFee + "\",\"NoiDung\":";
+    appendJsonString(body, job.note);
+    body += "}";
+    return post(s_.payment, body, "application/json; charset=utf-8", "", job.code, "ThanhToan");
+  }
   Fields fields;
   std::string kind = "TrangThai";
   if (job.status == 5) {
@@ -369,26 +402,36 @@ bool OnestopSim::emit(const Job& job) {
     fs::rename(tmp, s_.dir / "outbox" / file, ec);
     return !ec;
   }
+  std::string path;
+  std::string body;
+  std::string content_type;
+  std::string action;
+  if (s_.flavor == "rest") {
+    path = "/" + lower(kind);
+    body = jsonOf(fields);
+    content_type = "application/json; charset=utf-8";
+  } else {
+    body = std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?><s:Envelope xmlns:s=\"") + kSoap +
+           "\"><s:Body>" + xmlOf(kind, "urn:motcua:" + s_.name, fields, "mc") +
+           "</s:Body></s:Envelope>";
+    content_type = "text/xml; charset=utf-8";
+    action = "\"urn:motcua#" + kind + "\"";
+  }
+  return post(s_.callback + path, body, content_type, action, job.code, kind);
+}
+
+bool OnestopSim::post(const std::string& url, const std::string& body,
+                      const std::string& content_type, const std::string& soap_action,
+                      const std::string& code, const std::string& kind) {
   try {
-    const Poco::URI u(s_.callback);
+    const Poco::URI u(url);
     Poco::Net::HTTPClientSession session(u.getHost(), u.getPort());
     session.setTimeout(Poco::Timespan(5, 0));
-    std::string path = u.getPathEtc();
-    std::string body;
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, "/",
+    const std::string path = u.getPathEtc();
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path.empty() ? "/" : path,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
-    if (s_.flavor == "rest") {
-      path += "/" + lower(kind);
-      body = jsonOf(fields);
-      request.setContentType("application/json; charset=utf-8");
-    } else {
-      body = std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?><s:Envelope xmlns:s=\"") +
-             kSoap + "\"><s:Body>" + xmlOf(kind, "urn:motcua:" + s_.name, fields, "mc") +
-             "</s:Body></s:Envelope>";
-      request.setContentType("text/xml; charset=utf-8");
-      request.set("SOAPAction", "\"urn:motcua#" + kind + "\"");
-    }
-    request.setURI(path.empty() ? "/" : path);
+    request.setContentType(content_type);
+    if (!soap_action.empty()) request.set("SOAPAction", soap_action);
     request.setContentLength(static_cast<std::streamsize>(body.size()));
     session.sendRequest(request) << body;
     Poco::Net::HTTPResponse response;
@@ -398,7 +441,7 @@ bool OnestopSim::emit(const Job& job) {
     const int status = static_cast<int>(response.getStatus());
     if (status >= 400 && status < 500) {  // refused for good: told, and not sent again
       std::lock_guard lock(mutex_);
-      record("refused", kind, job.code, std::to_string(status) + " " + answer);
+      record("refused", kind, code, std::to_string(status) + " " + answer);
       return true;
     }
     return status >= 200 && status < 300;

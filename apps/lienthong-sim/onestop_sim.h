@@ -9,7 +9,10 @@
 //           with the national codes
 // Each dossier it receives is worked through: received, in process, resolved, result
 // returned, a step every `step_ms`; a marriage registration (1.000894) first asks for a
-// supplement and waits for the citizen's answer. What went in and out is listed by
+// supplement and waits for the citizen's answer; a criminal record extract (2.001023) has a
+// fee: the system asks for payment (status 6, then a request to `payment`) and goes on
+// once lienthong tells it the dossier is paid (a TrangThai 4). What went in and out is
+// listed by
 //   GET /sim/messages   {"messages":[{"at","direction","message","MaHoSo","detail"}]}
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -33,6 +36,7 @@ struct OnestopSimSettings {
   std::string callback;         // rest/soap: where statuses go (http://host:port/path)
   std::filesystem::path dir;    // folder
   int step_ms = 300;
+  std::string payment;  // where fees are asked for (lienthong's /thanh-toan/yeu-cau)
   std::string officer = "Trần Văn Bình";
   std::string department = "Bộ phận Một cửa";
 };
@@ -58,7 +62,7 @@ class OnestopSim {
   struct Job {
     std::chrono::steady_clock::time_point at;
     std::string code;  // MaHoSo
-    int status = 0;    // national; 5 also sends a YeuCauBoSung
+    int status = 0;    // national; 5 also sends a YeuCauBoSung; 0: ask for the fee
     std::string note;
   };
   // A received canonical message (its name, its fields); "" and the reason otherwise.
@@ -67,6 +71,9 @@ class OnestopSim {
   void work();
   void pollFolder();
   bool emit(const Job& job);
+  // POSTs `body`; true when it was taken, or refused for good (recorded then).
+  bool post(const std::string& url, const std::string& body, const std::string& content_type,
+            const std::string& soap_action, const std::string& code, const std::string& kind);
   // Under mutex_. `at`: the event's time ("" = now).
   void record(const std::string& direction, const std::string& kind, const std::string& code,
               const std::string& detail, const std::string& at = "");
@@ -78,6 +85,7 @@ class OnestopSim {
   std::deque<Job> jobs_;              // in time order
   std::set<std::string> dossiers_;    // received
   std::set<std::string> waiting_;     // waiting for a supplement
+  std::set<std::string> unpaid_;      // waiting for the fee
   std::vector<std::string> records_;  // JSON objects
   std::uint64_t emitted_ = 0;
   bool stop_ = false;

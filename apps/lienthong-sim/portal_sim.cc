@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "apps/lienthong-sim/sim_time.h"
 #include "core/dossier_code.h"
 #include "core/json_text.h"
 
@@ -60,6 +61,9 @@ const char* const kProcedures = R"([
  {"MaTTHC":"1.000894","TenTTHC":"Đăng ký kết hôn","MaLinhVuc":"G09-HT01",
   "TenLinhVuc":"Hộ tịch","MucDo":"mot-phan","SoNgay":"5",
   "CoQuanThucHien":["000.00.12.H49","000.00.01.H22"]},
+ {"MaTTHC":"2.001023","TenTTHC":"Cấp Phiếu lý lịch tư pháp","MaLinhVuc":"G09-LL01",
+  "TenLinhVuc":"Lý lịch tư pháp","MucDo":"toan-trinh","SoNgay":"10","LePhi":"200000",
+  "CoQuanThucHien":["000.20.25.H12"]},
  {"MaTTHC":"2.000908","TenTTHC":"Cấp bản sao trích lục hộ tịch","MaLinhVuc":"G09-HT01",
   "TenLinhVuc":"Hộ tịch","MucDo":"toan-trinh","SoNgay":"1","CoQuanThucHien":["000.20.25.H12"]}
 ])";
@@ -129,13 +133,8 @@ PortalSim::~PortalSim() {
 Poco::Net::HTTPRequestHandlerFactory* PortalSim::factory() { return new Factory(*this); }
 
 void PortalSim::journey(const std::string& code, const std::string& event) {
-  const auto t = std::chrono::system_clock::now();
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()) % 1000;
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms.count()));
   std::string e = "{\"at\":";
-  appendJsonString(e, dossier::nationalTime(t) + frac);
+  appendJsonString(e, stamp());
   e += ",\"event\":";
   appendJsonString(e, event);
   journey_[code].push_back(e + "}");

@@ -109,8 +109,14 @@ class DvcTest : public ::testing::Test {
     folder_ = std::make_unique<Sim>(
         home_.path("tamxuan.log"),
         std::vector<std::string>{"onestop", "--name", "tamxuan", "--flavor", "folder", "--dir",
-                                 home_.path("var/onestop/tamxuan").string(), "--step-ms", "150"});
-    ASSERT_TRUE(portal_->port() && rest_->port() && soap_->port() && folder_->port());
+                                 home_.path("var/onestop/tamxuan").string(), "--step-ms", "150",
+                                 "--payment", daemon + "/thanh-toan/yeu-cau"});
+    payment_ = std::make_unique<Sim>(
+        home_.path("payment.log"),
+        std::vector<std::string>{"payment", "--callback", daemon + "/thanh-toan/xac-nhan",
+                                 "--pay-ms", "100"});
+    ASSERT_TRUE(portal_->port() && rest_->port() && soap_->port() && folder_->port() &&
+                payment_->port());
 
     // The default config, with this test's ports and home.
     std::string config = readFile(src / "config/lienthong.yaml");
@@ -120,11 +126,13 @@ class DvcTest : public ::testing::Test {
     replaceAll(config, "http://127.0.0.1:8090", portal_->origin());
     replaceAll(config, "http://127.0.0.1:8091", rest_->origin());
     replaceAll(config, "http://127.0.0.1:8092", soap_->origin());
+    replaceAll(config, "http://127.0.0.1:8094", payment_->origin());
     replaceAll(config, "plugins: [ build/plugins ]", "");
     replaceAll(config, "level: info", "level: warn");
     home_.write("config/lienthong.yaml", config);
     home_.write("config/demo/dvcqg.password", readFile(src / "config/demo/dvcqg.password"));
     home_.write("config/demo/sso-jwks.json", readFile(src / "config/demo/sso-jwks.json"));
+    home_.write("config/demo/thanhtoan.secret", readFile(src / "config/demo/thanhtoan.secret"));
     fs::copy(src / "schemas", home_.path("schemas"), fs::copy_options::recursive);
     fs::copy(src / "routes/dvc", home_.path("routes/dvc"), fs::copy_options::recursive);
     for (const auto& e : fs::directory_iterator(home_.path("routes/dvc"))) {
@@ -199,7 +207,7 @@ class DvcTest : public ::testing::Test {
 
   testing::TempHome home_;
   std::uint16_t port_ = 0;
-  std::unique_ptr<Sim> portal_, rest_, soap_, folder_;
+  std::unique_ptr<Sim> portal_, rest_, soap_, folder_, payment_;
   std::unique_ptr<Daemon> daemon_;
 };
 
@@ -360,6 +368,23 @@ TEST_F(DvcTest, ADossierWithItsApplicantsTokenIsTakenAndAnotherCitizensIsNot) {
   EXPECT_TRUE(eventually([&] { return returned("000.20.25.H12-240401-0042"); }, 30s));
   auto d = portalDossiers()["000.20.25.H12-240401-0042"];
   EXPECT_EQ(d.progress, (std::vector<std::string>{"2", "4", "9", "10"}));
+}
+
+// A dossier with a fee: the agency's system asks for payment (6) through lienthong, the
+// payment platform confirms with its checksum, and the dossier goes back to in process on
+// the portal and at the agency, which then resolves it.
+TEST_F(DvcTest, AFeeIsAskedPaidAndConfirmedAndTheDossierGoesOn) {
+  const std::string code = submit("procedure=2.001023");  // Sở Tư pháp, SOAP, 200.000 đồng
+  ASSERT_FALSE(code.empty());
+  EXPECT_TRUE(eventually([&] { return returned(code); }, 30s));
+  EXPECT_EQ(portalDossiers()[code].progress,
+            (std::vector<std::string>{"2", "6", "4", "4", "9", "10"}));
+  EXPECT_EQ(portalDossiers()[code].notes[2].rfind("Đã thanh toán 200000 đồng (giao dịch TT-", 0),
+            0u);
+  EXPECT_EQ(onestopMessages(*payment_, code),
+            (std::vector<std::string>{"in ThanhToan", "out ThanhToan"}));
+  const auto at_agency = onestopMessages(*soap_, code);
+  EXPECT_NE(std::find(at_agency.begin(), at_agency.end(), "in TrangThai"), at_agency.end());
 }
 
 // Bad input from a one-stop system is answered at once with the reason; from the portal
