@@ -121,6 +121,26 @@ std::shared_ptr<Connection> makeHttpConnection(const std::string& name, const YA
     }
     t.finish();
   }
+  const YAML::Node* oauth2_node = r.node("oauth2");
+  if (oauth2_node != nullptr) {
+    MapReader o(*oauth2_node, ctx, "http connection oauth2");
+    if (o.valid()) {
+      HttpOAuth2 oauth2;
+      if (auto v = o.string("token-url", true)) oauth2.token_url = *v;
+      if (auto v = o.string("client-id", true)) oauth2.client_id = *v;
+      if (auto v = o.secret("client-secret")) {
+        if (v->empty()) {
+          ctx.error(*oauth2_node,
+                    "oauth2 needs the client's secret: 'client-secret-file' or "
+                    "'client-secret-env'");
+        }
+        oauth2.client_secret = *v;
+      }
+      if (auto v = o.string("scope")) oauth2.scope = *v;
+      s.oauth2 = std::move(oauth2);
+    }
+    o.finish();
+  }
   r.finish();
   if (ctx.errors().size() != before) return nullptr;
 
@@ -128,7 +148,10 @@ std::shared_ptr<Connection> makeHttpConnection(const std::string& name, const YA
   if (!connection.ok()) {
     const YAML::Node* url = r.node("url");
     const bool ca = connection.error().message.rfind("cannot load the CA", 0) == 0;
-    ctx.error(ca && tls_node != nullptr ? *tls_node : (url != nullptr ? *url : node),
+    const bool token = connection.error().message.rfind("oauth2", 0) == 0;
+    ctx.error(token && oauth2_node != nullptr ? *oauth2_node
+              : ca && tls_node != nullptr     ? *tls_node
+                                              : (url != nullptr ? *url : node),
               "http connection '" + name + "': " + connection.error().message);
     return nullptr;
   }

@@ -4,7 +4,10 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <Poco/Base64Encoder.h>
 #include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -19,6 +22,7 @@
 #include <functional>
 #include <istream>
 #include <ostream>
+#include <sstream>
 #include <string_view>
 
 #include "adapters/http/http_common.h"
@@ -26,6 +30,31 @@
 namespace lienthong::adapters::http {
 
 namespace {
+
+std::string base64(const std::string& text) {
+  std::ostringstream out;
+  Poco::Base64Encoder encoder(out);
+  encoder.rdbuf()->setLineLength(0);
+  encoder << text;
+  encoder.close();
+  return out.str();
+}
+
+std::string urlEncodeForm(const std::string& text) {
+  std::string out;
+  Poco::URI::encode(text, "!#$&'()*+,/:;=?@[]", out);
+  return out;
+}
+
+// A member of a JSON object's text, as text ("" when absent or not a JSON object).
+std::string jsonMember(const std::string& json, const char* name) {
+  try {
+    auto o = Poco::JSON::Parser().parse(json).extract<Poco::JSON::Object::Ptr>();
+    return o && o->has(name) ? o->get(name).convert<std::string>() : std::string();
+  } catch (const std::exception&) {
+    return {};
+  }
+}
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -150,7 +179,88 @@ Result<std::shared_ptr<HttpConnection>> HttpConnection::create(HttpConnectionSet
       return Error(ErrorCode::kInvalidConfig, "cannot load the CA bundle: " + e.displayText());
     }
   }
+  if (s.oauth2) {
+    HttpConnectionSettings t;
+    t.url = s.oauth2->token_url;
+    t.connect_timeout = s.connect_timeout;
+    t.read_timeout = s.read_timeout;
+    t.pool = 2;
+    t.tls = s.tls;
+    auto token = create(std::move(t));
+    if (!token.ok()) {
+      return Error(token.error().code, "oauth2 token-url: " + token.error().message);
+    }
+    c->token_http_ = std::move(*token);
+  }
   return c;
+}
+
+std::string HttpConnection::token(Clock::time_point deadline, const Message& original,
+                                  Delivery& failure) {
+  std::lock_guard lock(token_mutex_);  // one fetch at a time; the others wait for it
+  const auto now = Clock::now();
+  if (!token_.empty() && now < token_until_) return token_;
+  if (now < token_failed_until_) {
+    failure = token_failure_;
+    return {};
+  }
+  const HttpOAuth2& o = *settings_.oauth2;
+  std::string body = "grant_type=client_credentials";
+  if (!o.scope.empty()) body += "&scope=" + urlEncodeForm(o.scope);
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST,
+                                 token_http_->basePath().empty() ? "/" : token_http_->basePath(),
+                                 Poco::Net::HTTPMessage::HTTP_1_1);
+  request.setContentType("application/x-www-form-urlencoded");
+  request.set("Authorization", "Basic " + base64(o.client_id + ":" + o.client_secret));
+  request.set("Accept", "application/json");
+  Delivery d = token_http_->executeOnce(request, body, deadline, original);
+  ++tokens_fetched_;
+  std::string access;
+  long long expires = 0;
+  if (d.status == Delivery::Status::kAccepted && d.reply) {
+    access = jsonMember(d.reply->body(), "access_token");
+    const std::string e = jsonMember(d.reply->body(), "expires_in");
+    expires = e.empty() ? 300 : std::atoll(e.c_str());
+  }
+  if (access.empty()) {
+    // Refused credentials are an operator's to fix: retried, not dead-lettered.
+    const std::string why =
+        d.status == Delivery::Status::kAccepted ? "the answer holds no access_token" : d.detail;
+    token_failure_ = Delivery::retry(
+        d.status == Delivery::Status::kRetry ? d.failure : Delivery::Failure::kRemote,
+        "oauth2 token from " + token_http_->origin() + token_http_->basePath() + ": " + why);
+    token_failed_until_ = Clock::now() + std::chrono::seconds(2);
+    failure = token_failure_;
+    return {};
+  }
+  token_ = access;
+  // Renewed a little before it expires (a tenth of its life, 30 s at most).
+  const long long margin = std::min<long long>(30, expires / 10);
+  token_until_ = Clock::now() + std::chrono::seconds(std::max<long long>(1, expires - margin));
+  return token_;
+}
+
+void HttpConnection::forgetToken(const std::string& used) {
+  std::lock_guard lock(token_mutex_);
+  if (token_ == used) token_.clear();
+}
+
+Delivery HttpConnection::execute(Poco::Net::HTTPRequest& request, const std::string& body,
+                                 Clock::time_point deadline, const Message& original) {
+  if (!settings_.oauth2) return executeOnce(request, body, deadline, original);
+  for (int round = 0;; ++round) {
+    Delivery failure;
+    const std::string t = token(deadline, original, failure);
+    if (t.empty()) return failure;
+    request.set("Authorization", "Bearer " + t);
+    Delivery d = executeOnce(request, body, deadline, original);
+    const std::string* status = d.reply ? d.reply->header("http.status") : nullptr;
+    if (round == 0 && status && *status == "401") {  // the token ended early: once more
+      forgetToken(t);
+      continue;
+    }
+    return d;
+  }
 }
 
 std::string HttpConnection::describe() const { return "http connection " + origin_ + base_path_; }
@@ -197,8 +307,8 @@ void HttpConnection::release(std::unique_ptr<Poco::Net::HTTPClientSession> sessi
   // Over the pool size: closed here, outside the lock.
 }
 
-Delivery HttpConnection::execute(Poco::Net::HTTPRequest& request, const std::string& body,
-                                 Clock::time_point deadline, const Message& original) {
+Delivery HttpConnection::executeOnce(Poco::Net::HTTPRequest& request, const std::string& body,
+                                     Clock::time_point deadline, const Message& original) {
   milliseconds connect_timeout = settings_.connect_timeout;
   milliseconds read_timeout = settings_.read_timeout;
   auto where = [&] { return origin_ + request.getURI(); };

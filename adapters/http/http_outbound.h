@@ -29,12 +29,23 @@ struct HttpConnectionTls {
   bool verify = true;     // verify the peer's certificate and host name
 };
 
+// OAuth2 client credentials (RFC 6749 4.4), as the postal service and the integration
+// platforms (LGSP, NGSP) want them: a token from `token_url` with Basic authentication of
+// the client, kept until shortly before it expires and sent as "Authorization: Bearer".
+struct HttpOAuth2 {
+  std::string token_url;
+  std::string client_id;
+  std::string client_secret;
+  std::string scope;  // "" = none asked
+};
+
 struct HttpConnectionSettings {
   std::string url;  // http[s]://host[:port][/base/path]
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds read_timeout{30'000};
   std::size_t pool = 64;  // idle keep-alive sessions kept
   HttpConnectionTls tls;  // https only
+  std::optional<HttpOAuth2> oauth2;
 };
 
 class HttpConnection : public Connection {
@@ -61,8 +72,14 @@ class HttpConnection : public Connection {
   // failures retry (kConnect), timeouts retry (kTimeout). The reply (for any status) is a
   // message with the response body, content type and header http.status, whose id,
   // correlation id and dossier key are those of `original`.
+  // With oauth2: the request carries the connection's token, fetched first when there is
+  // none (one fetch at a time; a failed fetch is not tried again for 2 s, the messages
+  // meanwhile are retried with its reason); a 401 answer drops the token, and the request
+  // is sent once more with a fresh one.
   Delivery execute(Poco::Net::HTTPRequest& request, const std::string& body,
                    std::chrono::steady_clock::time_point deadline, const Message& original);
+  // Tokens fetched so far (tests, figures). Thread-safe.
+  std::uint64_t tokensFetched() const { return tokens_fetched_.load(); }
 
   // Idle sessions in the pool. Thread-safe.
   std::size_t idleSessions() const;
@@ -78,6 +95,13 @@ class HttpConnection : public Connection {
   std::unique_ptr<Poco::Net::HTTPClientSession> acquire(bool& reused);
   std::unique_ptr<Poco::Net::HTTPClientSession> newSession();
   void release(std::unique_ptr<Poco::Net::HTTPClientSession> session);
+  Delivery executeOnce(Poco::Net::HTTPRequest& request, const std::string& body,
+                       std::chrono::steady_clock::time_point deadline, const Message& original);
+  // The current token, fetching one when there is none or it is about to expire; "" and
+  // the failure (a retry) otherwise.
+  std::string token(std::chrono::steady_clock::time_point deadline, const Message& original,
+                    Delivery& failure);
+  void forgetToken(const std::string& token);
 
   const HttpConnectionSettings settings_;
   bool https_ = false;
@@ -90,6 +114,14 @@ class HttpConnection : public Connection {
   mutable std::mutex pool_mutex_;
   std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle_;  // under pool_mutex_
   std::atomic<std::uint64_t> sessions_created_{0};
+
+  std::shared_ptr<HttpConnection> token_http_;  // oauth2: the token endpoint's connection
+  std::mutex token_mutex_;                      // held while a token is fetched
+  std::string token_;                           // under token_mutex_
+  std::chrono::steady_clock::time_point token_until_;
+  std::chrono::steady_clock::time_point token_failed_until_;
+  Delivery token_failure_;
+  std::atomic<std::uint64_t> tokens_fetched_{0};
 };
 
 struct HttpOutboundSettings {

@@ -11,7 +11,8 @@
 namespace lienthong::adapters::onestop {
 namespace {
 
-const char* const kHttpKeys[] = {"url", "connect-timeout", "read-timeout", "pool", "tls"};
+const char* const kHttpKeys[] = {"url", "connect-timeout", "read-timeout", "pool", "tls",
+                                 "oauth2"};
 
 std::shared_ptr<Connection> makeConnection(const std::string& name, const YAML::Node& node,
                                            BuildContext& ctx) {

@@ -224,6 +224,26 @@ TEST_F(HttpFactoryTest, ConnectionSettingsAreReadAndBadOnesRefused) {
 
   EXPECT_EQ(connection("url: https://h/\ntls: { ca-bundle: /nonexistent.pem }\n"), nullptr);
   EXPECT_TRUE(ctx_.hasErrorAt(2, 19, "file not found")) << errors();
+  ::setenv("LIENTHONG_TEST_OAUTH2_SECRET", "bi-mat", 1);
+  auto o = connection(
+      "url: https://buudien.example/api\n"
+      "oauth2: { token-url: \"https://buudien.example/token\", client-id: h22,\n"
+      "          client-secret-env: LIENTHONG_TEST_OAUTH2_SECRET, scope: orders }\n");
+  ASSERT_NE(o, nullptr) << errors();
+  auto with_oauth2 = std::dynamic_pointer_cast<HttpConnection>(o);
+  ASSERT_NE(with_oauth2, nullptr);
+  const HttpOAuth2 oauth2 = with_oauth2->settings().oauth2.value_or(HttpOAuth2{});
+  EXPECT_EQ(oauth2.client_id, "h22");
+  EXPECT_EQ(oauth2.client_secret, "bi-mat");
+  EXPECT_EQ(oauth2.scope, "orders");
+  EXPECT_EQ(connection("url: http://h/\noauth2: { token-url: \"http://h/t\" }\n"), nullptr);
+  EXPECT_TRUE(ctx_.hasErrorAt(2, 9, "needs 'client-id'")) << errors();
+  EXPECT_TRUE(ctx_.hasErrorAt(2, 9, "client-secret-file")) << errors();
+  EXPECT_EQ(connection("url: http://h/\noauth2: { token-url: \"ftp://h/t\", client-id: a, "
+                       "client-secret-env: LIENTHONG_TEST_OAUTH2_SECRET }\n"),
+            nullptr);
+  EXPECT_TRUE(ctx_.hasErrorAt(2, 9, "oauth2 token-url: URL 'ftp://h/t' must start with http://"))
+      << errors();
 }
 
 }  // namespace
