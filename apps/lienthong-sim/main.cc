@@ -124,6 +124,18 @@ std::string option(const std::multimap<std::string, std::string>& o, const std::
   return it == o.end() ? fallback : it->second;
 }
 
+// Serves one simulator on --address/--port until SIGTERM or SIGINT (blocked in `sigs`).
+int serveUntilStopped(const sigset_t& sigs, Poco::Net::HTTPRequestHandlerFactory* factory,
+                      const std::multimap<std::string, std::string>& o, const std::string& what,
+                      const std::string& path) {
+  auto server = serve(factory, option(o, "address", "127.0.0.1"),
+                      std::atoi(option(o, "port", "0").c_str()), what, path);
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  stop(*server);
+  return 0;
+}
+
 struct HttpAnswer {
   int status = 0;
   std::string body;
@@ -258,12 +270,7 @@ int main(int argc, char** argv) {
       s.answer_ms = std::atoi(option(o, "answer-ms", "300").c_str());
       sigset_t sigs = blockStopSignals();
       PortalSim sim(s);
-      auto server = serve(sim.factory(), option(o, "address", "127.0.0.1"),
-                          std::atoi(option(o, "port", "0").c_str()), "portal", "/adapter");
-      int sig = 0;
-      sigwait(&sigs, &sig);
-      stop(*server);
-      return 0;
+      return serveUntilStopped(sigs, sim.factory(), o, "portal", "/adapter");
     }
     if (what == "onestop") {
       auto o =
@@ -284,12 +291,7 @@ int main(int argc, char** argv) {
       }
       sigset_t sigs = blockStopSignals();
       OnestopSim sim(s);
-      auto server = serve(sim.factory(), option(o, "address", "127.0.0.1"),
-                          std::atoi(option(o, "port", "0").c_str()), "onestop " + s.name, "");
-      int sig = 0;
-      sigwait(&sigs, &sig);
-      stop(*server);
-      return 0;
+      return serveUntilStopped(sigs, sim.factory(), o, "onestop " + s.name, "");
     }
     if (what == "payment") {
       auto o = options(argc, argv, {"address", "port", "callback", "secret", "pay-ms"});
@@ -300,12 +302,7 @@ int main(int argc, char** argv) {
       s.pay_ms = std::atoi(option(o, "pay-ms", "500").c_str());
       sigset_t sigs = blockStopSignals();
       PaymentSim sim(s);
-      auto server = serve(sim.factory(), option(o, "address", "127.0.0.1"),
-                          std::atoi(option(o, "port", "0").c_str()), "payment", "/thanh-toan");
-      int sig = 0;
-      sigwait(&sigs, &sig);
-      stop(*server);
-      return 0;
+      return serveUntilStopped(sigs, sim.factory(), o, "payment", "/thanh-toan");
     }
     if (what == "all") {
       auto o = options(argc, argv, {"daemon", "home", "step-ms"});

@@ -4,10 +4,8 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -16,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "apps/lienthong-sim/sim_http.h"
 #include "apps/lienthong-sim/sim_time.h"
 #include "core/dossier_code.h"
 #include "core/json_text.h"
@@ -105,36 +104,6 @@ std::string jsonOf(const Fields& fields) {
   return out + "}";
 }
 
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(OnestopSim& sim) : sim_(sim) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& request,
-                     Poco::Net::HTTPServerResponse& response) override {
-    std::string body;
-    Poco::StreamCopier::copyToString(request.stream(), body);
-    auto a = sim_.handle(request.getMethod(), request.getURI(), body);
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status));
-    response.setContentType(a.content_type);
-    response.setContentLength(static_cast<std::streamsize>(a.body.size()));
-    response.send() << a.body;
-  }
-
- private:
-  OnestopSim& sim_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(OnestopSim& sim) : sim_(sim) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(sim_);
-  }
-
- private:
-  OnestopSim& sim_;
-};
-
 }  // namespace
 
 OnestopSim::OnestopSim(OnestopSimSettings s) : s_(std::move(s)) {
@@ -155,7 +124,12 @@ OnestopSim::~OnestopSim() {
   if (poller_.joinable()) poller_.join();
 }
 
-Poco::Net::HTTPRequestHandlerFactory* OnestopSim::factory() { return new Factory(*this); }
+Poco::Net::HTTPRequestHandlerFactory* OnestopSim::factory() {
+  return simFactory([this](const Poco::Net::HTTPServerRequest& request, const std::string& body) {
+    Answer a = handle(request.getMethod(), request.getURI(), body);
+    return SimAnswer{a.status, std::move(a.body), std::move(a.content_type)};
+  });
+}
 
 std::string OnestopSim::localStatus(int national) const {
   static const std::map<int, std::string> kRest = {{2, "TIEP_NHAN"},     {3, "TU_CHOI"},

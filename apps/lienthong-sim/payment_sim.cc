@@ -4,15 +4,14 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
 #include <cstdio>
 
+#include "apps/lienthong-sim/sim_http.h"
 #include "apps/lienthong-sim/sim_time.h"
 #include "core/dossier_code.h"
 #include "core/json_text.h"
@@ -29,36 +28,6 @@ std::string field(const Poco::JSON::Object& o, const char* name) {
   }
 }
 
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(PaymentSim& sim) : sim_(sim) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& request,
-                     Poco::Net::HTTPServerResponse& response) override {
-    std::string body;
-    Poco::StreamCopier::copyToString(request.stream(), body);
-    auto [status, json] = sim_.handle(request.getMethod(), request.getURI(), body);
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-    response.setContentType("application/json; charset=utf-8");
-    response.setContentLength(static_cast<std::streamsize>(json.size()));
-    response.send() << json;
-  }
-
- private:
-  PaymentSim& sim_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(PaymentSim& sim) : sim_(sim) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(sim_);
-  }
-
- private:
-  PaymentSim& sim_;
-};
-
 }  // namespace
 
 PaymentSim::PaymentSim(PaymentSimSettings s) : s_(std::move(s)) {
@@ -74,7 +43,12 @@ PaymentSim::~PaymentSim() {
   worker_.join();
 }
 
-Poco::Net::HTTPRequestHandlerFactory* PaymentSim::factory() { return new Factory(*this); }
+Poco::Net::HTTPRequestHandlerFactory* PaymentSim::factory() {
+  return simFactory([this](const Poco::Net::HTTPServerRequest& request, const std::string& body) {
+    auto [status, json] = handle(request.getMethod(), request.getURI(), body);
+    return SimAnswer{status, std::move(json)};
+  });
+}
 
 void PaymentSim::record(const std::string& direction, const std::string& code,
                         const std::string& detail) {

@@ -4,9 +4,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
-#include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -18,6 +16,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "apps/lienthong-sim/sim_http.h"
 #include "apps/lienthong-sim/sim_time.h"
 #include "core/dossier_code.h"
 #include "core/json_text.h"
@@ -84,37 +83,6 @@ const char* const kFields = R"([
  {"MaLinhVuc":"G09-HT01","TenLinhVuc":"Hộ tịch"}
 ])";
 
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(PortalSim& sim) : sim_(sim) {}
-  void handleRequest(Poco::Net::HTTPServerRequest& request,
-                     Poco::Net::HTTPServerResponse& response) override {
-    std::string body;
-    Poco::StreamCopier::copyToString(request.stream(), body);
-    auto [status, json] =
-        sim_.handle(request.getMethod(), request.getURI(), body, request.get("dstcode", ""));
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-    response.setContentType("application/json; charset=utf-8");
-    response.setContentLength(static_cast<std::streamsize>(json.size()));
-    response.send() << json;
-  }
-
- private:
-  PortalSim& sim_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Factory(PortalSim& sim) : sim_(sim) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(
-      const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(sim_);
-  }
-
- private:
-  PortalSim& sim_;
-};
-
 }  // namespace
 
 PortalSim::PortalSim(PortalSimSettings s) : s_(std::move(s)) {
@@ -130,7 +98,13 @@ PortalSim::~PortalSim() {
   if (pusher_.joinable()) pusher_.join();
 }
 
-Poco::Net::HTTPRequestHandlerFactory* PortalSim::factory() { return new Factory(*this); }
+Poco::Net::HTTPRequestHandlerFactory* PortalSim::factory() {
+  return simFactory([this](const Poco::Net::HTTPServerRequest& request, const std::string& body) {
+    auto [status, json] =
+        handle(request.getMethod(), request.getURI(), body, request.get("dstcode", ""));
+    return SimAnswer{status, std::move(json)};
+  });
+}
 
 void PortalSim::journey(const std::string& code, const std::string& event) {
   std::string e = "{\"at\":";

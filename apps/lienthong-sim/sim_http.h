@@ -1,0 +1,25 @@
+#pragma once
+// The simulators' HTTP side: a handler factory for a Poco HTTPServer that hands each
+// request (with its body read) to a simulator's function and sends its answer.
+
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerRequest.h>
+
+#include <functional>
+#include <string>
+
+namespace lienthong::sim {
+
+struct SimAnswer {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json; charset=utf-8";
+};
+
+using SimHandler =
+    std::function<SimAnswer(const Poco::Net::HTTPServerRequest& request, const std::string& body)>;
+
+// A new factory (the server owns it); `handler` is called on the server's threads.
+Poco::Net::HTTPRequestHandlerFactory* simFactory(SimHandler handler);
+
+}  // namespace lienthong::sim
