@@ -5,6 +5,7 @@
 #include "adapters/http/http_factory.h"
 #include "adapters/onestop/onestop_factory.h"
 #include "adapters/portal/portal_factory.h"
+#include "adapters/postal/postal_factory.h"
 #include "adapters/schedule/schedule_factory.h"
 #include "transforms/basic/basic_factory.h"
 #include "transforms/dossier/dossier_factory.h"
@@ -27,6 +28,7 @@ void registerBuiltins(Registry& registry) {
   adapters::file::registerFile(registry);
   adapters::portal::registerPortal(registry);
   adapters::onestop::registerOnestop(registry);
+  adapters::postal::registerPostal(registry);
   adapters::schedule::registerSchedule(registry);
 }
 

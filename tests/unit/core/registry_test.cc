@@ -39,9 +39,10 @@ TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
                                                      "xml-to-json"}));
   EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"amqp", "file", "http", "schedule"}));
   EXPECT_EQ(r.outboundNames(),
-            (std::vector<std::string>{"amqp", "file", "http", "onestop", "portal"}));
+            (std::vector<std::string>{"amqp", "file", "http", "onestop", "portal", "postal"}));
   EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));
-  EXPECT_EQ(r.connectionKinds(), (std::vector<std::string>{"amqp", "http", "onestop", "portal"}));
+  EXPECT_EQ(r.connectionKinds(),
+            (std::vector<std::string>{"amqp", "http", "onestop", "portal", "postal"}));
   // A plugin trying to take a built-in name is refused.
   EXPECT_FALSE(r.addInbound("http", [](const YAML::Node&, BuildContext&) {
                   return std::unique_ptr<InboundEndpoint>();
