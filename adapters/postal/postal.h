@@ -6,8 +6,13 @@
 // a code of `retry-codes` is worth another attempt, any other is a refusal with its
 // message.
 
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -60,6 +65,51 @@ class PostalOutbound final : public OutboundEndpoint {
 
  private:
   PostalOutboundSettings s_;
+};
+
+}  // namespace lienthong::adapters::postal
+
+namespace lienthong::adapters::postal {
+
+struct TrackingInboundSettings {
+  std::shared_ptr<PostalConnection> connection;
+  std::string path = "/tracking";
+  std::chrono::milliseconds every{30'000};
+  int page_size = 1000;               // the service takes at most 1000
+  std::filesystem::path cursor_file;  // where the last record's Id is kept (state-dir/
+                                      // <connection>-tracking.cursor)
+};
+
+// The `postal` input: polls the service's tracking records after a cursor
+// (GET {url}{path}?customerCode=C&lastId=N&pageSize=M -> {"Code":"00","Data":[records]}),
+// one message per record in order: the record's JSON, headers MaHoSo (its OrderNumber),
+// postal.id, postal.item-code, postal.status (StatusCode), postal.event-time, postal.pos.
+// The cursor moves past a record once the route has it (journalled; without a store,
+// delivered) and is kept in `cursor_file`, so a restart neither loses nor repeats one. A
+// full page is followed at once by the next; a failed poll is tried at the next tick.
+class TrackingInbound final : public InboundEndpoint {
+ public:
+  explicit TrackingInbound(TrackingInboundSettings s) : s_(std::move(s)) {}
+  ~TrackingInbound() override { stop(); }
+  Result<void> start(InboundContext& context) override;
+  void stop() override;
+  std::string describe() const override;
+  std::string exclusiveKey() const override { return "postal tracking " + s_.cursor_file.string(); }
+
+ private:
+  void run(InboundContext& context);
+  // One page: how many records the route took; -1 when the poll failed or the route did
+  // not take one (tried again at the next tick).
+  int poll(InboundContext& context);
+  bool submitAndWait(InboundContext& context, Message m);
+  void saveCursor();
+
+  TrackingInboundSettings s_;
+  std::string cursor_ = "0";
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 }  // namespace lienthong::adapters::postal

@@ -82,6 +82,36 @@ std::shared_ptr<OutboundEndpoint> makeOutbound(const YAML::Node& node, BuildCont
   return std::make_shared<PostalOutbound>(std::move(s));
 }
 
+// from: { postal: { connection, every, page-size, path, state-dir } }
+std::unique_ptr<InboundEndpoint> makeInbound(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  MapReader r(node, ctx, "postal input");
+  if (!r.valid()) return nullptr;
+  if (ctx.pattern() != ExchangePattern::kOneWay) {
+    ctx.error(node, "a postal input feeds a one-way route (no one waits for its answer)");
+  }
+  TrackingInboundSettings s;
+  if (const YAML::Node* n = r.node("connection", true)) {
+    if (std::shared_ptr<Connection> c = ctx.connection(*n, "postal")) {
+      s.connection = std::dynamic_pointer_cast<PostalConnection>(c);
+    }
+  }
+  if (auto v = r.positiveDuration("every")) s.every = *v;
+  if (auto v = r.integer("page-size", 1, 1000)) s.page_size = static_cast<int>(*v);
+  if (auto v = r.string("path")) {
+    if (v->empty() || v->front() != '/') ctx.error(*r.node("path"), "'path' must start with '/'");
+    s.path = *v;
+  }
+  std::filesystem::path dir;
+  if (const YAML::Node* n = r.node("state-dir", true)) {
+    if (auto p = ctx.path(*n, PathKind::kCreateDirectory)) dir = *p;
+  }
+  r.finish();
+  if (ctx.errors().size() != before || !s.connection) return nullptr;
+  s.cursor_file = dir / (s.connection->settings().name + "-tracking.cursor");
+  return std::make_unique<TrackingInbound>(std::move(s));
+}
+
 void check(const Result<void>& result) {
   if (!result.ok()) throw std::logic_error("registerPostal: " + result.error().message);
 }
@@ -91,6 +121,7 @@ void check(const Result<void>& result) {
 void registerPostal(Registry& registry) {
   check(registry.addConnection("postal", makeConnection));
   check(registry.addOutbound("postal", makeOutbound));
+  check(registry.addInbound("postal", makeInbound));
 }
 
 }  // namespace lienthong::adapters::postal

@@ -138,7 +138,7 @@ const BadCase kBadCases[] = {
      "overdue-note, payment-checksum"},
     {"UnknownInboundEndpoint",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { ftp: { host: x } }\n", "ftp",
-     "unknown inbound endpoint 'ftp' (known: amqp, file, http, schedule)"},
+     "unknown inbound endpoint 'ftp' (known: amqp, file, http, postal, schedule)"},
     {"TwoOutboundEndpoints",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { http: { listener: public, path: /a } "
      "}\n"

@@ -8,11 +8,13 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "adapters/postal/postal.h"
 #include "core/daemon.h"
 #include "fakes/http_peer.h"
+#include "integration/sim_process.h"
 #include "integration/test_support.h"
 
 namespace lienthong::adapters::postal {
@@ -170,6 +172,95 @@ TEST(PostalConfig, MistakesAreReportedAtTheirPlace) {
   EXPECT_FALSE(Daemon::create(home.path("config.yaml").string(), errors));
   EXPECT_NE(errors.str().find("r.yaml:5:66: 'fields' is for service: order"), std::string::npos)
       << errors.str();
+}
+
+// Tracking: records after the kept cursor, one message each, in order; the cursor is kept
+// across a restart, so nothing comes twice and nothing is lost.
+TEST(PostalTracking, RecordsComeOnceInOrderAcrossARestart) {
+  HttpPeer service;
+  std::mutex mutex;
+  std::vector<std::string> cursors;  // lastId of each poll
+  int records = 3;                   // the service has records 1..records
+  service.setHandler([&](const HttpPeer::Request& r) {
+    if (r.uri == "/token") {
+      return HttpPeer::Response{200, R"({"access_token":"tk","expires_in":3600})",
+                                "application/json"};
+    }
+    std::lock_guard lock(mutex);
+    const auto at = r.uri.find("lastId=");
+    const int last = std::atoi(r.uri.c_str() + at + 7);
+    cursors.push_back(std::to_string(last));
+    EXPECT_NE(r.uri.find("/api/tracking?customerCode=KH-H22&lastId="), std::string::npos) << r.uri;
+    std::string data;
+    for (int id = last + 1; id <= records && id <= last + 2; ++id) {  // pages of 2
+      data += std::string(data.empty() ? "" : ",") + R"({"Id":)" + std::to_string(id) +
+              R"(,"OrderNumber":"000.00.01.H22-240315-000)" + std::to_string(id) +
+              R"(","ItemCode":"EL00)" + std::to_string(id) +
+              R"(VN","EventTime":"20240316090000","POSID":"100000","StatusCode":")" +
+              (id == 3 ? "DELIVERED" : "PICKED_UP") + R"(","StatusMessage":"x"})";
+    }
+    return HttpPeer::Response{200, R"({"Code":"00","Data":[)" + data + "]}", "application/json"};
+  });
+  testing::TempHome home;
+  ::setenv("LIENTHONG_TEST_POSTAL_SECRET", "bi-mat", 1);
+  home.write("config.yaml",
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "connections:\n"
+             "  vnpost:\n"
+             "    postal:\n"
+             "      url: " +
+                 service.url() +
+                 "/api\n"
+                 "      customer-code: KH-H22\n"
+                 "      oauth2: { token-url: \"" +
+                 service.url() +
+                 "/token\", client-id: h22,\n"
+                 "                client-secret-env: LIENTHONG_TEST_POSTAL_SECRET }\n"
+                 "store: { path: var/lienthong.db }\n"
+                 "routes: [ routes ]\n");
+  home.write(
+      "routes/r.yaml",
+      "routes:\n"
+      "  - id: tracking\n"
+      "    pattern: one-way\n"
+      "    from: { postal: { connection: vnpost, every: 100ms, page-size: 2, "
+      "state-dir: var/postal } }\n"
+      "    to: { file: { dir: var/events, name: \"${postal.id}-${MaHoSo}-${postal.status}\" } }\n");
+  auto events = [&] {
+    std::vector<std::string> names;
+    for (const auto& f : testing::filesIn(home.path("var/events"))) {
+      names.push_back(f.filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  {
+    std::unique_ptr<Daemon> daemon;
+    ASSERT_NE(testing::startDaemon(home.path("config.yaml"), daemon), 0u);
+    ASSERT_TRUE(testing::eventually([&] { return events().size() == 3; }, 10s));
+    daemon->stop();
+  }
+  EXPECT_EQ(events(), (std::vector<std::string>{"1-000.00.01.H22-240315-0001-PICKED_UP",
+                                                "2-000.00.01.H22-240315-0002-PICKED_UP",
+                                                "3-000.00.01.H22-240315-0003-DELIVERED"}));
+  EXPECT_EQ(testing::readText(home.path("var/postal/vnpost-tracking.cursor")), "3\n");
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_GE(cursors.size(), 2u);
+    EXPECT_EQ(cursors[0], "0");
+    EXPECT_EQ(cursors[1], "2");  // a full page of two: the next one at once
+    records = 4;
+    cursors.clear();
+  }
+  {
+    std::unique_ptr<Daemon> daemon;
+    ASSERT_NE(testing::startDaemon(home.path("config.yaml"), daemon), 0u);
+    ASSERT_TRUE(testing::eventually([&] { return events().size() == 4; }, 10s));
+    daemon->stop();
+  }
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(cursors.front(), "3");  // the kept cursor: nothing again
+  EXPECT_EQ(events().size(), 4u);
 }
 
 }  // namespace
