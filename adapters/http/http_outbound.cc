@@ -19,6 +19,7 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <istream>
 #include <ostream>
@@ -40,9 +41,23 @@ std::string base64(const std::string& text) {
   return out.str();
 }
 
+// application/x-www-form-urlencoded: letters, digits and -._~ as they are, a space as +,
+// every other byte as %XX.
 std::string urlEncodeForm(const std::string& text) {
+  static const char* const kHex = "0123456789ABCDEF";
   std::string out;
-  Poco::URI::encode(text, "!#$&'()*+,/:;=?@[]", out);
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
   return out;
 }
 
@@ -195,8 +210,7 @@ Result<std::shared_ptr<HttpConnection>> HttpConnection::create(HttpConnectionSet
   return c;
 }
 
-std::string HttpConnection::token(Clock::time_point deadline, const Message& original,
-                                  Delivery& failure) {
+std::string HttpConnection::token(const Message& original, Delivery& failure) {
   std::lock_guard lock(token_mutex_);  // one fetch at a time; the others wait for it
   const auto now = Clock::now();
   if (!token_.empty() && now < token_until_) return token_;
@@ -211,9 +225,14 @@ std::string HttpConnection::token(Clock::time_point deadline, const Message& ori
                                  token_http_->basePath().empty() ? "/" : token_http_->basePath(),
                                  Poco::Net::HTTPMessage::HTTP_1_1);
   request.setContentType("application/x-www-form-urlencoded");
-  request.set("Authorization", "Basic " + base64(o.client_id + ":" + o.client_secret));
+  // RFC 6749 2.3.1: the id and the secret form-encoded, then Basic.
+  request.set("Authorization",
+              "Basic " + base64(urlEncodeForm(o.client_id) + ":" + urlEncodeForm(o.client_secret)));
   request.set("Accept", "application/json");
-  Delivery d = token_http_->executeOnce(request, body, deadline, original);
+  // The token's own deadline, not the first caller's: a caller near its end must not make
+  // a failure that every other message then shares.
+  Delivery d =
+      token_http_->executeOnce(request, body, Clock::now() + settings_.read_timeout, original);
   ++tokens_fetched_;
   std::string access;
   long long expires = 0;
@@ -250,7 +269,7 @@ Delivery HttpConnection::execute(Poco::Net::HTTPRequest& request, const std::str
   if (!settings_.oauth2) return executeOnce(request, body, deadline, original);
   for (int round = 0;; ++round) {
     Delivery failure;
-    const std::string t = token(deadline, original, failure);
+    const std::string t = token(original, failure);
     if (t.empty()) return failure;
     request.set("Authorization", "Bearer " + t);
     Delivery d = executeOnce(request, body, deadline, original);

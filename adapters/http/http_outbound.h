@@ -97,10 +97,9 @@ class HttpConnection : public Connection {
   void release(std::unique_ptr<Poco::Net::HTTPClientSession> session);
   Delivery executeOnce(Poco::Net::HTTPRequest& request, const std::string& body,
                        std::chrono::steady_clock::time_point deadline, const Message& original);
-  // The current token, fetching one when there is none or it is about to expire; "" and
-  // the failure (a retry) otherwise.
-  std::string token(std::chrono::steady_clock::time_point deadline, const Message& original,
-                    Delivery& failure);
+  // The current token, fetching one (within the read timeout) when there is none or it is
+  // about to expire; "" and the failure (a retry) otherwise.
+  std::string token(const Message& original, Delivery& failure);
   void forgetToken(const std::string& token);
 
   const HttpConnectionSettings settings_;

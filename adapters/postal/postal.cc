@@ -1,5 +1,8 @@
 #include "adapters/postal/postal.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -8,8 +11,11 @@
 #include <Poco/URI.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 
 #include "core/json_text.h"
@@ -111,14 +117,28 @@ std::string TrackingInbound::describe() const {
          std::to_string(s_.every.count()) + "ms";
 }
 
+namespace {
+
+// One lock per cursor file, for the process: on a reload the new input waits until the
+// old one has let go, then reads the cursor it left.
+std::shared_ptr<std::timed_mutex> cursorLock(const std::string& file) {
+  static std::mutex registry;
+  static std::map<std::string, std::weak_ptr<std::timed_mutex>> locks;
+  std::lock_guard lock(registry);
+  auto& slot = locks[file];
+  auto m = slot.lock();
+  if (!m) {
+    m = std::make_shared<std::timed_mutex>();
+    slot = m;
+  }
+  return m;
+}
+
+}  // namespace
+
 Result<void> TrackingInbound::start(InboundContext& context) {
   std::error_code ec;
   std::filesystem::create_directories(s_.cursor_file.parent_path(), ec);
-  if (std::ifstream in(s_.cursor_file); in) {
-    std::string kept;
-    std::getline(in, kept);
-    if (!kept.empty()) cursor_ = kept;
-  }
   {
     std::lock_guard lock(mutex_);
     stopping_ = false;
@@ -136,41 +156,63 @@ void TrackingInbound::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool TrackingInbound::stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
 void TrackingInbound::saveCursor() {
-  const std::filesystem::path tmp = s_.cursor_file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << cursor_ << "\n";
-    out.flush();
-    if (!out) {
-      log::warn("postal", describe() + ": cannot keep the cursor in " + tmp.string());
-      return;
+  // Durable before it counts: a temporary file, fsync, rename, fsync of the folder.
+  const std::string tmp = s_.cursor_file.string() + ".tmp";
+  const std::string text = cursor_ + "\n";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  ok = ok && ::rename(tmp.c_str(), s_.cursor_file.c_str()) == 0;
+  if (ok) {
+    const int dir =
+        ::open(s_.cursor_file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
     }
+  } else {
+    log::warn("postal", describe() + ": cannot keep the cursor in " + s_.cursor_file.string() +
+                            ": " + std::strerror(errno));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, s_.cursor_file, ec);
-  if (ec) log::warn("postal", describe() + ": cannot keep the cursor: " + ec.message());
 }
 
 bool TrackingInbound::submitAndWait(InboundContext& context, Message m) {
   auto done = std::make_shared<std::promise<bool>>();
   auto settled = done->get_future();
   const bool wait = !context.journalled();
+  // Without a store a record is had once delivered; a dead letter is only a log line
+  // then, so it does not count (the record comes again at the next poll).
   const Admission a = context.submit(std::move(m), [done](Outcome&& o) {
     done->set_value(o.status == Outcome::Status::kDelivered ||
-                    o.status == Outcome::Status::kStopped ||
-                    o.status == Outcome::Status::kDeadLettered);
+                    o.status == Outcome::Status::kStopped);
   });
   if (a != Admission::kAccepted) return false;
-  return wait ? settled.get() : true;
+  if (!wait) return true;
+  // In slices, so that a stop (a reload) is not held while the route retries: the cursor
+  // then stays before the record.
+  while (settled.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (stopping()) return false;
+  }
+  return settled.get();
 }
 
 int TrackingInbound::poll(InboundContext& context) {
   const PostalSettings& c = s_.connection->settings();
-  std::string uri = c.http->basePath() + s_.path + "?customerCode=";
-  std::string encoded;
-  Poco::URI::encode(c.customer_code, "&=?#+", encoded);
-  uri += encoded + "&lastId=" + cursor_ + "&pageSize=" + std::to_string(s_.page_size);
+  auto encode = [](const std::string& v) {
+    std::string out;
+    Poco::URI::encode(v, "&=?#+/;%", out);
+    return out;
+  };
+  const std::string uri =
+      c.http->basePath() + s_.path + "?customerCode=" + encode(c.customer_code) +
+      "&lastId=" + encode(cursor_) + "&pageSize=" + std::to_string(s_.page_size);
   Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, uri,
                                  Poco::Net::HTTPMessage::HTTP_1_1);
   Message none;
@@ -199,6 +241,10 @@ int TrackingInbound::poll(InboundContext& context) {
     auto r = records->getObject(static_cast<unsigned>(i));
     if (!r) continue;
     const std::string id = member(*r, "Id");
+    if (id.empty()) {  // without it the cursor cannot move: the page again, forever
+      log::warn("postal", describe() + ": a tracking record without Id; the page is left");
+      return -1;
+    }
     Message m;
     std::ostringstream text;
     Poco::JSON::Stringifier::stringify(r, text);
@@ -210,21 +256,28 @@ int TrackingInbound::poll(InboundContext& context) {
     m.setHeader("postal.status", member(*r, "StatusCode"));
     m.setHeader("postal.event-time", member(*r, "EventTime"));
     m.setHeader("postal.pos", member(*r, "POSID"));
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return -1;
-    }
+    if (stopping()) return -1;
     if (!submitAndWait(context, std::move(m))) return -1;
-    if (!id.empty()) {
-      cursor_ = id;
-      saveCursor();
-    }
+    cursor_ = id;
+    saveCursor();
     ++taken;
   }
   return taken;
 }
 
 void TrackingInbound::run(InboundContext& context) {
+  // The cursor file's lock first (a reload's old input may still be at work), then the
+  // cursor it left.
+  auto file_lock = cursorLock(s_.cursor_file.string());
+  while (!file_lock->try_lock_for(std::chrono::milliseconds(100))) {
+    if (stopping()) return;
+  }
+  std::lock_guard<std::timed_mutex> held(*file_lock, std::adopt_lock);
+  if (std::ifstream in(s_.cursor_file); in) {
+    std::string kept;
+    std::getline(in, kept);
+    if (!kept.empty()) cursor_ = kept;
+  }
   for (;;) {
     const int taken = poll(context);
     if (taken == s_.page_size) continue;  // a full page: the next one at once

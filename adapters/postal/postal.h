@@ -85,8 +85,9 @@ struct TrackingInboundSettings {
 // one message per record in order: the record's JSON, headers MaHoSo (its OrderNumber),
 // postal.id, postal.item-code, postal.status (StatusCode), postal.event-time, postal.pos.
 // The cursor moves past a record once the route has it (journalled; without a store,
-// delivered) and is kept in `cursor_file`, so a restart neither loses nor repeats one. A
-// full page is followed at once by the next; a failed poll is tried at the next tick.
+// delivered) and is kept in `cursor_file` (fsynced), so a restart or a reload neither
+// loses nor repeats one. A full page is followed at once by the next; a failed poll, or a
+// record without Id, is tried at the next tick.
 class TrackingInbound final : public InboundEndpoint {
  public:
   explicit TrackingInbound(TrackingInboundSettings s) : s_(std::move(s)) {}
@@ -103,6 +104,7 @@ class TrackingInbound final : public InboundEndpoint {
   int poll(InboundContext& context);
   bool submitAndWait(InboundContext& context, Message m);
   void saveCursor();
+  bool stopping();
 
   TrackingInboundSettings s_;
   std::string cursor_ = "0";

@@ -239,6 +239,7 @@ std::string OnestopSim::receive(const std::string& kind,
       jobs_.push_back({t + step, code, 2, "Tiếp nhận hồ sơ"});
       jobs_.push_back({t + 2 * step, code, 6, "Đề nghị nộp lệ phí 200.000 đồng"});
       jobs_.push_back({t + 2 * step, code, 0, "Lệ phí cấp Phiếu lý lịch tư pháp"});
+      unpaid_.insert(code);  // now: the payment may be confirmed before the request returns
       std::stable_sort(jobs_.begin(), jobs_.end(),
                        [](const Job& a, const Job& b) { return a.at < b.at; });
       cv_.notify_all();
@@ -326,7 +327,6 @@ void OnestopSim::work() {
     jobs_.pop_front();
     if (job.status == 5) waiting_.insert(job.code);
     if (job.status == 0) {
-      unpaid_.insert(job.code);
       record("out", "ThanhToan", job.code, std::string("yêu cầu lệ phí ") + kFee + " đồng", at);
       continue;
     }

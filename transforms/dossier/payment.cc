@@ -65,6 +65,10 @@ Result<StepOutcome> PaymentChecksumStep::process(Exchange& exchange) {
       return Error(ErrorCode::kInvalidMessage,
                    "payment-checksum: the body has no field " + f + " (text or number)");
     }
+    if (values.back().find('|') != std::string::npos) {  // it would move the fields' borders
+      return Error(ErrorCode::kInvalidMessage,
+                   "payment-checksum: field " + f + " holds '|', which separates the fields");
+    }
   }
   const std::string sum = paymentChecksum(values, s_.secret);
   if (s_.verify) {

@@ -41,27 +41,38 @@ Result<std::shared_ptr<const KeySet>> JwksSource::fetch(Clock::time_point deadli
   return std::make_shared<const KeySet>(std::move(*set));
 }
 
-Result<std::shared_ptr<const KeySet>> JwksSource::keys(Clock::time_point deadline) {
-  std::lock_guard lock(mutex_);
-  if (!http_) return keys_;
-  if (keys_ && Clock::now() - fetched_at_ < refresh_) return keys_;
+// One fetch at a time, outside the lock: the others go on with the keys there are (or,
+// when there are none yet, wait for that fetch until their deadline).
+Result<std::shared_ptr<const KeySet>> JwksSource::update(std::unique_lock<std::mutex>& lock,
+                                                         Clock::time_point deadline) {
+  fetching_ = true;
+  lock.unlock();
   auto fresh = fetch(deadline);
+  lock.lock();
+  fetching_ = false;
   fetched_at_ = Clock::now();
-  if (!fresh.ok()) {
-    if (keys_) return keys_;  // the provider is away: the keys it gave last time
-    return fresh.error();
+  if (fresh.ok()) keys_ = *fresh;
+  fetched_.notify_all();
+  if (!fresh.ok() && !keys_) return fresh.error();
+  return keys_;  // on a failure, the keys of the last fetch (the provider is away)
+}
+
+Result<std::shared_ptr<const KeySet>> JwksSource::keys(Clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  if (!http_) return keys_;
+  if (keys_ && (fetching_ || Clock::now() - fetched_at_ < refresh_)) return keys_;
+  if (fetching_) {  // none yet: the fetch under way
+    fetched_.wait_until(lock, deadline, [this] { return !fetching_; });
+    if (keys_) return keys_;
+    return Error(ErrorCode::kTransient, describe() + ": no keys yet");
   }
-  keys_ = *fresh;
-  return keys_;
+  return update(lock, deadline);
 }
 
 Result<std::shared_ptr<const KeySet>> JwksSource::refetch(Clock::time_point deadline) {
-  std::lock_guard lock(mutex_);
-  if (!http_ || (keys_ && Clock::now() - fetched_at_ < refetch_pause)) return keys_;
-  auto fresh = fetch(deadline);
-  fetched_at_ = Clock::now();
-  if (fresh.ok()) keys_ = *fresh;
-  return keys_;
+  std::unique_lock lock(mutex_);
+  if (!http_ || fetching_ || (keys_ && Clock::now() - fetched_at_ < refetch_pause)) return keys_;
+  return update(lock, deadline);
 }
 
 Result<StepOutcome> OidcVerifyStep::process(Exchange& exchange) {

@@ -3,6 +3,7 @@
 // signed token (docs/identity.md).
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,11 +38,16 @@ class JwksSource {
 
  private:
   Result<std::shared_ptr<const KeySet>> fetch(std::chrono::steady_clock::time_point deadline);
+  // Fetches with `lock` released; others meanwhile use the keys there are.
+  Result<std::shared_ptr<const KeySet>> update(std::unique_lock<std::mutex>& lock,
+                                               std::chrono::steady_clock::time_point deadline);
 
   std::shared_ptr<adapters::http::HttpConnection> http_;  // null: fixed keys
   std::string path_;
   std::chrono::milliseconds refresh_{3'600'000};
   std::mutex mutex_;
+  std::condition_variable fetched_;
+  bool fetching_ = false;
   std::shared_ptr<const KeySet> keys_;
   std::chrono::steady_clock::time_point fetched_at_;
 };

@@ -183,8 +183,8 @@ std::string base64UrlEncode(std::string_view bytes) {
 }
 
 bool base64UrlDecode(std::string_view text, std::string& out) {
+  // Strict: the URL alphabet, no padding, no stray bits, so that one token has one text.
   out.clear();
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
   unsigned v = 0;
   int bits = 0;
   for (char c : text) {
@@ -195,9 +195,9 @@ bool base64UrlDecode(std::string_view text, std::string& out) {
       d = c - 'a' + 26;
     } else if (c >= '0' && c <= '9') {
       d = c - '0' + 52;
-    } else if (c == '-' || c == '+') {
+    } else if (c == '-') {
       d = 62;
-    } else if (c == '_' || c == '/') {
+    } else if (c == '_') {
       d = 63;
     } else {
       return false;
@@ -209,7 +209,8 @@ bool base64UrlDecode(std::string_view text, std::string& out) {
       out += static_cast<char>((v >> bits) & 0xFF);
     }
   }
-  return bits < 6;  // a lone trailing character cannot be
+  // A lone trailing character cannot be; the bits left over must be zero.
+  return bits < 6 && (v & ((1u << bits) - 1)) == 0;
 }
 
 Result<KeySet> KeySet::parse(const std::string& json) {
@@ -303,23 +304,29 @@ Result<Verified> verify(std::string_view token, const KeySet& keys, const Expect
   const long long t =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const long long leeway = expect.leeway.count();
+  // A NumericDate: a JSON number of seconds, within reason.
   auto number = [&](const char* name, long long& out) {
-    const std::string s = text(*claims, name);
-    if (s.empty()) return false;
+    if (!claims->has(name) || !claims->get(name).isNumeric()) return false;
+    double d = 0;
     try {
-      out = static_cast<long long>(std::stod(s));
-    } catch (const std::exception&) {
+      d = claims->get(name).convert<double>();
+    } catch (const Poco::Exception&) {
       return false;
     }
+    if (!(d > -1e12 && d < 1e12)) return false;  // also NaN
+    out = static_cast<long long>(d);
     return true;
   };
   long long exp = 0;
-  if (!number("exp", exp)) return unauthorized("the token has no expiry (exp)");
+  if (!number("exp", exp)) return unauthorized("the token has no expiry (exp, a number)");
   if (t > exp + leeway) {
     return unauthorized("the token expired at " + utcText(exp) + " (now " + utcText(t) + ")");
   }
   long long nbf = 0;
-  if (number("nbf", nbf) && t + leeway < nbf) {
+  if (claims->has("nbf") && !number("nbf", nbf)) {
+    return unauthorized("the token's nbf is not a number of seconds");
+  }
+  if (claims->has("nbf") && t + leeway < nbf) {
     return unauthorized("the token is not valid before " + utcText(nbf) + " (now " + utcText(t) +
                         ")");
   }
@@ -327,12 +334,19 @@ Result<Verified> verify(std::string_view token, const KeySet& keys, const Expect
     return unauthorized("issuer '" + text(*claims, "iss") + "' is not '" + expect.issuer + "'");
   }
   if (!expect.audiences.empty()) {
+    // A string, or an array of them: compared whole, never split.
     std::vector<std::string> aud;
     const std::string all = text(*claims, "aud");
-    for (std::size_t at = 0; at <= all.size();) {
-      const std::size_t comma = std::min(all.find(',', at), all.size());
-      if (comma > at) aud.push_back(all.substr(at, comma - at));
-      at = comma + 1;
+    if (claims->has("aud") && claims->get("aud").type() == typeid(Poco::JSON::Array::Ptr)) {
+      auto a = claims->getArray("aud");
+      for (std::size_t i = 0; a && i < a->size(); ++i) {
+        try {
+          aud.push_back(a->get(static_cast<unsigned>(i)).convert<std::string>());
+        } catch (const Poco::Exception&) {
+        }
+      }
+    } else if (claims->has("aud") && claims->get("aud").isString()) {
+      aud.push_back(all);
     }
     bool found = false;
     for (const auto& a : aud) found |= contains(expect.audiences, a);

@@ -110,8 +110,8 @@ TEST(OAuth2, OneTokenServesManyCallsAndIsAskedForWithTheClientsCredentials) {
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.body, "grant_type=client_credentials&scope=orders");
   EXPECT_EQ(r.headers.at("Content-Type"), "application/x-www-form-urlencoded");
-  // base64("buudien-h22:bi mat:1")
-  EXPECT_EQ(r.headers.at("Authorization"), "Basic YnV1ZGllbi1oMjI6YmkgbWF0OjE=");
+  // base64 of the form-encoded "buudien-h22" ":" "bi mat:1" (RFC 6749 2.3.1)
+  EXPECT_EQ(r.headers.at("Authorization"), "Basic YnV1ZGllbi1oMjI6YmkrbWF0JTNBMQ==");
 }
 
 TEST(OAuth2, ATokenEndedEarlyIsRenewedOnceAndTheCallGoesThrough) {

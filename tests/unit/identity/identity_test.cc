@@ -221,6 +221,18 @@ TEST_F(Tokens, EachBadTokenIsRefusedWithItsReason) {
             "key 'rsa-1' (RSA) is not for ES256");
   EXPECT_EQ(why(verify("abc.def", keys, expectations(), now_)),
             "not a signed token (header.payload.signature)");
+  // One token, one text: padding or the other alphabet is not the token.
+  const std::string good = token(*rsa_, claims(in_ten_minutes));
+  EXPECT_TRUE(verify(good, keys, expectations(), now_).ok());
+  EXPECT_EQ(why(verify(good + "=", keys, expectations(), now_)), "the token is not base64url");
+  // An audience with a comma in it is one audience, not two.
+  EXPECT_EQ(why(verify(token(*rsa_, claims(in_ten_minutes, "x,lienthong-h22")), keys,
+                       expectations(), now_)),
+            "audience 'x,lienthong-h22' is not 'lienthong-h22'");
+  EXPECT_EQ(why(verify(token(*rsa_, claims(in_ten_minutes, "lienthong-h22",
+                                           "https://sso.dichvucong.gov.vn", R"(,"nbf":"soon")")),
+                       keys, expectations(), now_)),
+            "the token's nbf is not a number of seconds");
   // Within the leeway, an expiry a moment ago still holds.
   EXPECT_TRUE(verify(token(*rsa_, claims(epoch(now_) - 30)), keys, expectations(), now_).ok());
 }

@@ -587,6 +587,11 @@ TEST(PaymentChecksum, IsTheSha256OfTheFieldsAndTheSecretAndVerifies) {
   EXPECT_EQ(bad.error().code, ErrorCode::kUnauthorized);
   EXPECT_EQ(bad.error().message,
             "payment-checksum: MaXacThuc does not match (dossier 000.00.01.H22-240315-0001)");
+  e.message().setBody(R"({"MaHoSo":"H|50000","SoTien":"1"})");
+  auto pipe = PaymentChecksumStep(sign).process(e);
+  ASSERT_FALSE(pipe.ok());
+  EXPECT_EQ(pipe.error().message,
+            "payment-checksum: field MaHoSo holds '|', which separates the fields");
   e.message().setBody(R"({"MaHoSo":"x"})");
   auto missing = PaymentChecksumStep(sign).process(e);
   ASSERT_FALSE(missing.ok());
