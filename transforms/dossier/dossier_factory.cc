@@ -116,6 +116,11 @@ std::unique_ptr<Step> makePaymentChecksum(const YAML::Node& node, BuildContext& 
   }
   if (auto v = r.oneOf("mode", {"sign", "verify"})) s.verify = *v == "verify";
   if (auto v = r.string("member")) s.member = *v;
+  if (auto v = r.positiveDuration("max-age")) {
+    if (!s.verify) ctx.error(*r.node("max-age"), "'max-age' is for mode: verify");
+    s.max_age = *v;
+  }
+  if (auto v = r.string("time-field")) s.time_field = *v;
   if (const YAML::Node* set = r.node("set")) {
     if (!set->IsMap() || s.verify) {
       ctx.error(*set, s.verify ? "'set' is for mode: sign" : "'set' maps a member to a template");

@@ -6,6 +6,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <ctime>
+#include <optional>
 #include <sstream>
 
 namespace lienthong::transforms::dossier {
@@ -23,6 +25,21 @@ std::string member(const Poco::JSON::Object& o, const std::string& name, bool* o
     *ok = false;
     return {};
   }
+}
+
+// yyyyMMddHHmmss in UTC+7 as a time; nullopt when it is not one.
+std::optional<std::chrono::system_clock::time_point> nationalTimePoint(const std::string& t) {
+  if (t.size() != 14 || t.find_first_not_of("0123456789") != std::string::npos) return {};
+  std::tm tm{};
+  tm.tm_year = std::stoi(t.substr(0, 4)) - 1900;
+  tm.tm_mon = std::stoi(t.substr(4, 2)) - 1;
+  tm.tm_mday = std::stoi(t.substr(6, 2));
+  tm.tm_hour = std::stoi(t.substr(8, 2));
+  tm.tm_min = std::stoi(t.substr(10, 2));
+  tm.tm_sec = std::stoi(t.substr(12, 2));
+  const std::time_t utc = timegm(&tm);
+  if (utc == static_cast<std::time_t>(-1)) return {};
+  return std::chrono::system_clock::from_time_t(utc) - std::chrono::hours(7);
 }
 
 }  // namespace
@@ -82,6 +99,21 @@ Result<StepOutcome> PaymentChecksumStep::process(Exchange& exchange) {
       return Error(ErrorCode::kUnauthorized,
                    "payment-checksum: " + s_.member + " does not match" +
                        (code.empty() ? std::string() : " (dossier " + code + ")"));
+    }
+    if (s_.max_age.count() > 0) {  // an old confirmation played again
+      bool has = false;
+      const std::string when = member(*o, s_.time_field, &has);
+      const auto at = nationalTimePoint(when);
+      const auto now = std::chrono::system_clock::now();
+      if (!at || *at < now - s_.max_age) {
+        if (!code.empty()) m.setHeader("MaHoSo", code);
+        return Error(ErrorCode::kUnauthorized,
+                     "payment-checksum: " + s_.time_field + " '" + when + "' is older than " +
+                         std::to_string(
+                             std::chrono::duration_cast<std::chrono::seconds>(s_.max_age).count()) +
+                         " s (an old message played again?)" +
+                         (code.empty() ? std::string() : " (dossier " + code + ")"));
+      }
     }
     for (std::size_t i = 0; i < s_.fields.size(); ++i) {
       m.setHeader("payment." + s_.fields[i], values[i]);

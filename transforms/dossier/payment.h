@@ -3,6 +3,7 @@
 // SHA-256 of the message's fields joined with '|' and the partner's secret as the last
 // of them: sha256(f1|f2|...|fn|secret).
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,10 @@ struct PaymentChecksumSettings {
   std::string member = "MaXacThuc";
   // sign: members set (rendered) before the checksum is made (MaDoiTac, ThoiGian, ...)
   std::vector<std::pair<std::string, std::shared_ptr<const Template>>> set;
+  // verify: the message's time (yyyyMMddHHmmss, UTC+7) must not be older than this, so
+  // that an old confirmation cannot be played again (0 = not checked)
+  std::chrono::milliseconds max_age{0};
+  std::string time_field = "ThoiGian";
 };
 
 // The `payment-checksum` step, on a JSON object body. Sign: sets the `set` members, then

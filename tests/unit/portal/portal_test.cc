@@ -587,6 +587,28 @@ TEST(PaymentChecksum, IsTheSha256OfTheFieldsAndTheSecretAndVerifies) {
   EXPECT_EQ(bad.error().code, ErrorCode::kUnauthorized);
   EXPECT_EQ(bad.error().message,
             "payment-checksum: MaXacThuc does not match (dossier 000.00.01.H22-240315-0001)");
+  // An old confirmation, played again, is refused when the step keeps a window.
+  TemplateError terr;
+  PaymentChecksumSettings fresh = check;
+  fresh.fields = {"MaHoSo", "ThoiGian"};
+  fresh.max_age = std::chrono::hours(24);
+  PaymentChecksumSettings signer = sign;
+  signer.fields = fresh.fields;
+  signer.set = {{"ThoiGian", std::make_shared<const Template>(
+                                 *Template::compile("${now:yyyyMMddHHmmss}", &terr))}};
+  e.message().setBody(R"({"MaHoSo":"000.00.01.H22-240315-0001"})");
+  ASSERT_TRUE(PaymentChecksumStep(signer).process(e).ok());
+  EXPECT_TRUE(PaymentChecksumStep(fresh).process(e).ok());
+  PaymentChecksumSettings old_signer = sign;
+  old_signer.fields = fresh.fields;
+  old_signer.set = {
+      {"ThoiGian", std::make_shared<const Template>(*Template::compile("20240318090000", &terr))}};
+  ASSERT_TRUE(PaymentChecksumStep(old_signer).process(e).ok());
+  auto replayed = PaymentChecksumStep(fresh).process(e);
+  ASSERT_FALSE(replayed.ok());
+  EXPECT_EQ(replayed.error().message,
+            "payment-checksum: ThoiGian '20240318090000' is older than 86400 s (an old message "
+            "played again?) (dossier 000.00.01.H22-240315-0001)");
   e.message().setBody(R"({"MaHoSo":"H|50000","SoTien":"1"})");
   auto pipe = PaymentChecksumStep(sign).process(e);
   ASSERT_FALSE(pipe.ok());
