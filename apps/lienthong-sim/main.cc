@@ -7,13 +7,18 @@
 //   lienthong-sim onestop [--address A] [--port N] --name NAME --flavor rest|soap|folder
 //                         [--callback URL] [--dir D] [--step-ms N] [--payment URL]
 //   lienthong-sim payment [--address A] [--port N] --callback URL [--secret S] [--pay-ms N]
+//   lienthong-sim idp     [--address A] [--port N] [--key PEM] [--jwks FILE]
 //   lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]
 //        the demo's systems on fixed ports, wired to the default config: the portal on
 //        8090 pushing to {daemon}/dvcqg, one-stop systems tranphu (rest, 8091),
 //        sotuphap (soap, 8092) and tamxuan (folder D/var/onestop/tamxuan, 8093), and the
-//        payment platform (8094) confirming to {daemon}/thanh-toan/xac-nhan
+//        payment platform (8094) confirming to {daemon}/thanh-toan/xac-nhan, the identity
+//        provider (8096) with the demo keys of D/config/demo
 //   lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]
 //                         [--agency code] [--timeout SECONDS]
+//                         [--identity SoDinhDanh [--idp URL] [--daemon URL]]
+//        with --identity: a token from the identity provider, the dossier posted with it
+//        to lienthong's level 3/4 intake (/dvc/hoso), then its journey
 //        submits a sample dossier on the portal and prints its journey until its result
 //        is returned (exit 0) or the time is up (exit 1)
 //
@@ -45,9 +50,11 @@
 #include <thread>
 #include <vector>
 
+#include "apps/lienthong-sim/idp_sim.h"
 #include "apps/lienthong-sim/onestop_sim.h"
 #include "apps/lienthong-sim/payment_sim.h"
 #include "apps/lienthong-sim/portal_sim.h"
+#include "core/dossier_code.h"
 
 namespace {
 
@@ -64,9 +71,11 @@ using namespace lienthong::sim;
       "                             [--step-ms N] [--payment URL]\n"
       "       lienthong-sim payment [--address A] [--port N] --callback URL [--secret S]\n"
       "                             [--pay-ms N]\n"
+      "       lienthong-sim idp     [--address A] [--port N] [--key PEM] [--jwks FILE]\n"
       "       lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]\n"
       "       lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]\n"
-      "                             [--agency code] [--timeout SECONDS]\n");
+      "                             [--agency code] [--timeout SECONDS]\n"
+      "                             [--identity SoDinhDanh [--idp URL] [--daemon URL]]\n");
   std::exit(code);
 }
 
@@ -141,14 +150,17 @@ struct HttpAnswer {
   std::string body;
 };
 
-HttpAnswer call(const std::string& url, const std::string& method) {
+HttpAnswer call(const std::string& url, const std::string& method, const std::string& body = "",
+                const std::string& authorization = "") {
   try {
     const Poco::URI u(url);
     Poco::Net::HTTPClientSession session(u.getHost(), u.getPort());
     session.setTimeout(Poco::Timespan(5, 0));
     Poco::Net::HTTPRequest request(method, u.getPathEtc(), Poco::Net::HTTPMessage::HTTP_1_1);
-    request.setContentLength(0);
-    session.sendRequest(request);
+    if (!authorization.empty()) request.set("Authorization", authorization);
+    if (!body.empty()) request.setContentType("application/json; charset=utf-8");
+    request.setContentLength(static_cast<std::streamsize>(body.size()));
+    session.sendRequest(request) << body;
     Poco::Net::HTTPResponse response;
     HttpAnswer a;
     Poco::StreamCopier::copyToString(session.receiveResponse(response), a.body);
@@ -173,19 +185,50 @@ int demo(const std::multimap<std::string, std::string>& o) {
                 "http://127.0.0.1:8094"};
   }
   const int timeout = std::atoi(option(o, "timeout", "60").c_str());
-  std::string url = portal + "/sim/submit?procedure=" + option(o, "procedure", "1.001612");
-  if (auto a = option(o, "agency", ""); !a.empty()) url += "&agency=" + a;
-  const HttpAnswer submitted = call(url, "POST");
-  if (submitted.status != 200) {
-    std::fprintf(stderr, "lienthong-sim demo: the portal at %s did not take the dossier: %d %s\n",
-                 portal.c_str(), submitted.status, submitted.body.c_str());
-    return 1;
+  std::string code;
+  if (const std::string citizen = option(o, "identity", ""); !citizen.empty()) {
+    // Submitted at the province's portal with the citizen's token from the identity
+    // provider, straight to lienthong's level 3/4 intake.
+    const HttpAnswer t =
+        call(option(o, "idp", "http://127.0.0.1:8096") + "/token?so_dinh_danh=" + citizen, "POST");
+    if (t.status != 200) {
+      std::fprintf(stderr, "lienthong-sim demo: no token for %s: %d %s\n", citizen.c_str(),
+                   t.status, t.body.c_str());
+      return 1;
+    }
+    const std::string token = Poco::JSON::Parser()
+                                  .parse(t.body)
+                                  .extract<Poco::JSON::Object::Ptr>()
+                                  ->getValue<std::string>("access_token");
+    const auto now = std::chrono::system_clock::now();
+    const std::string at = lienthong::dossier::nationalTime(now);
+    code = "000.00.01.H22-" + at.substr(2, 6) + "-9" + at.substr(11, 3);
+    std::string body = R"({"MaHoSo":")" + code +
+                       R"(","MaTTHC":"1.001193","TenTTHC":"Đăng ký khai sinh",)"
+                       R"("ChuHoSo":"Nguyễn Thị Hồng Nhung","LoaiDoiTuong":"1",)"
+                       R"("NgayTiepNhan":")" +
+                       at + R"(","TrangThaiHoSo":"1","KenhThucHien":"2","SoGiayToChuHoSo":")" +
+                       citizen + R"("})";
+    const HttpAnswer r = call(option(o, "daemon", "http://127.0.0.1:8080") + "/dvc/hoso", "POST",
+                              body, "Bearer " + token);
+    std::printf("Hồ sơ %s, nộp với định danh %s: HTTP %d %s\n", code.c_str(), citizen.c_str(),
+                r.status, r.status == 200 ? "" : r.body.c_str());
+    if (r.status != 200) return 1;
+  } else {
+    std::string url = portal + "/sim/submit?procedure=" + option(o, "procedure", "1.001612");
+    if (auto a = option(o, "agency", ""); !a.empty()) url += "&agency=" + a;
+    const HttpAnswer submitted = call(url, "POST");
+    if (submitted.status != 200) {
+      std::fprintf(stderr, "lienthong-sim demo: the portal at %s did not take the dossier: %d %s\n",
+                   portal.c_str(), submitted.status, submitted.body.c_str());
+      return 1;
+    }
+    code = Poco::JSON::Parser()
+               .parse(submitted.body)
+               .extract<Poco::JSON::Object::Ptr>()
+               ->getValue<std::string>("MaHoSo");
+    std::printf("Hồ sơ %s\n", code.c_str());
   }
-  const std::string code = Poco::JSON::Parser()
-                               .parse(submitted.body)
-                               .extract<Poco::JSON::Object::Ptr>()
-                               ->getValue<std::string>("MaHoSo");
-  std::printf("Hồ sơ %s\n", code.c_str());
   std::fflush(stdout);
   std::set<std::string> printed;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
@@ -255,7 +298,9 @@ int main(int argc, char** argv) {
   if (what == "-h" || what == "--help") usage(0);
   try {
     if (what == "demo") {
-      return demo(options(argc, argv, {"portal", "onestop", "procedure", "agency", "timeout"}));
+      return demo(options(
+          argc, argv,
+          {"portal", "onestop", "procedure", "agency", "timeout", "identity", "idp", "daemon"}));
     }
     if (what == "portal") {
       auto o = options(argc, argv,
@@ -304,6 +349,15 @@ int main(int argc, char** argv) {
       PaymentSim sim(s);
       return serveUntilStopped(sigs, sim.factory(), o, "payment", "/thanh-toan");
     }
+    if (what == "idp") {
+      auto o = options(argc, argv, {"address", "port", "key", "jwks"});
+      IdpSimSettings s;
+      s.key_file = option(o, "key", s.key_file);
+      s.jwks_file = option(o, "jwks", s.jwks_file);
+      sigset_t sigs = blockStopSignals();
+      IdpSim sim(s);
+      return serveUntilStopped(sigs, sim.factory(), o, "idp", "/token");
+    }
     if (what == "all") {
       auto o = options(argc, argv, {"daemon", "home", "step-ms"});
       const std::string daemon = option(o, "daemon", "http://127.0.0.1:8080");
@@ -327,9 +381,14 @@ int main(int argc, char** argv) {
       auto s3 = serve(soap.factory(), "127.0.0.1", 8092, "onestop sotuphap", "/ws/motcua");
       auto s4 = serve(folder.factory(), "127.0.0.1", 8093, "onestop tamxuan", "/sim/messages");
       auto s5 = serve(payment.factory(), "127.0.0.1", 8094, "payment", "/thanh-toan");
+      IdpSimSettings is;
+      is.key_file = home + "/config/demo/sso-signing-key.pem";
+      is.jwks_file = home + "/config/demo/sso-jwks.json";
+      IdpSim idp(is);
+      auto s6 = serve(idp.factory(), "127.0.0.1", 8096, "idp", "/token");
       int sig = 0;
       sigwait(&sigs, &sig);
-      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get(), s5.get()}) stop(*s);
+      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get(), s5.get(), s6.get()}) stop(*s);
       return 0;
     }
   } catch (const std::exception& e) {

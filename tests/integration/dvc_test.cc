@@ -370,6 +370,30 @@ TEST_F(DvcTest, ADossierWithItsApplicantsTokenIsTakenAndAnotherCitizensIsNot) {
   EXPECT_EQ(d.progress, (std::vector<std::string>{"2", "4", "9", "10"}));
 }
 
+// The simulated identity provider's token (lienthong-sim idp, the demo keys) opens the
+// level 3/4 intake for its citizen; its JWK set is the one the route trusts.
+TEST_F(DvcTest, TheIdentityProvidersTokenOpensTheIntakeForItsCitizen) {
+  const fs::path src = LIENTHONG_SOURCE_DIR;
+  Sim idp(home_.path("idp.log"),
+          {"idp", "--key", (src / "config/demo/sso-signing-key.pem").string(), "--jwks",
+           (src / "config/demo/sso-jwks.json").string()});
+  ASSERT_NE(idp.port(), 0);
+  EXPECT_EQ(httpCall(idp.port(), "GET", "/jwks").body, readFile(src / "config/demo/sso-jwks.json"));
+  EXPECT_EQ(httpCall(idp.port(), "POST", "/token?so_dinh_danh=999").status, 404);
+  auto t = httpCall(idp.port(), "POST", "/token?so_dinh_danh=031088004567");
+  ASSERT_EQ(t.status, 200) << t.body;
+  const std::string token = parse(t.body)->getValue<std::string>("access_token");
+  const std::string dossier =
+      R"({"MaHoSo":"000.20.25.H12-240401-0043","MaTTHC":"2.000908",)"
+      R"("TenTTHC":"Cấp bản sao trích lục hộ tịch","ChuHoSo":"Lê Minh Tuấn","LoaiDoiTuong":"1",)"
+      R"("NgayTiepNhan":"20240401093000","TrangThaiHoSo":"1","KenhThucHien":"2",)"
+      R"("SoGiayToChuHoSo":"031088004567"})";
+  auto ok = httpCall(port_, "POST", "/dvc/hoso", dossier,
+                     {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(onestopMessages(*soap_, "000.20.25.H12-240401-0043").front(), "in HoSo");
+}
+
 // A dossier with a fee: the agency's system asks for payment (6) through lienthong, the
 // payment platform confirms with its checksum, and the dossier goes back to in process on
 // the portal and at the agency, which then resolves it.
