@@ -1,11 +1,13 @@
 #include "transforms/identity/identity_factory.h"
 
+#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "core/pki.h"
 #include "transforms/identity/identity_steps.h"
 
 namespace lienthong::identity {
@@ -117,11 +119,38 @@ std::unique_ptr<Step> makeOidcVerify(const YAML::Node& node, BuildContext& ctx) 
   return std::make_unique<OidcVerifyStep>(std::move(s));
 }
 
+// vneid-decrypt: { key, cipher, padding, key-field, iv-field, data-field }
+std::unique_ptr<Step> makeWrappedResponse(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  MapReader r(node, ctx, "vneid-decrypt step");
+  if (!r.valid()) return nullptr;
+  WrappedResponseSettings s;
+  if (const YAML::Node* k = r.node("key", true)) {
+    s.key = ctx.signingKey(*k);
+    if (s.key && EVP_PKEY_get_base_id(s.key->key()) != EVP_PKEY_RSA) {
+      ctx.error(*k, "key '" + k->Scalar() + "' is not an RSA key: it cannot unwrap an AES key");
+    }
+  }
+  if (auto v = r.oneOf("cipher", {"aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc"})) {
+    s.cipher = *v;
+  }
+  if (auto v = r.oneOf("padding", {"oaep-sha256", "oaep-sha1", "pkcs1"})) s.padding = *v;
+  if (auto v = r.string("key-field")) s.key_field = *v;
+  if (auto v = r.string("iv-field")) s.iv_field = *v;
+  if (auto v = r.string("data-field")) s.data_field = *v;
+  r.finish();
+  if (ctx.errors().size() != before || !s.key) return nullptr;
+  return std::make_unique<WrappedResponseStep>(std::move(s));
+}
+
 }  // namespace
 
 void registerIdentitySteps(Registry& registry) {
-  if (auto r = registry.addStep("oidc-verify", makeOidcVerify); !r.ok()) {
-    throw std::logic_error("registerIdentitySteps: " + r.error().message);
+  for (auto& [name, factory] : {std::pair<const char*, StepFactory>{"oidc-verify", makeOidcVerify},
+                                {"vneid-decrypt", makeWrappedResponse}}) {
+    if (auto r = registry.addStep(name, factory); !r.ok()) {
+      throw std::logic_error("registerIdentitySteps: " + r.error().message);
+    }
   }
 }
 

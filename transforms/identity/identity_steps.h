@@ -77,3 +77,35 @@ class OidcVerifyStep final : public Step {
 };
 
 }  // namespace lienthong::identity
+
+namespace lienthong::pki {
+class SigningKey;
+}
+
+namespace lienthong::identity {
+
+// How the national identity app (VNeID) wraps a response (a token or userinfo answer): a
+// fresh AES key encrypted to the agency's RSA key, and the data encrypted with it.
+struct WrappedResponseSettings {
+  std::shared_ptr<const pki::SigningKey> key;  // the agency's RSA key (daemon config `keys:`)
+  std::string cipher = "aes-256-gcm";          // aes-{128,256}-{gcm,cbc}
+  std::string padding = "oaep-sha256";         // RSA: oaep-sha256, oaep-sha1, pkcs1
+  std::string key_field = "encryptedKey";      // members of the JSON body, base64
+  std::string iv_field = "iv";
+  std::string data_field = "encryptedData";  // GCM: ciphertext then the 16-byte tag
+};
+
+// The `vneid-decrypt` step: the wrapped response's data, decrypted, replaces the body
+// (content type application/json). A body without the members, or not base64, is an
+// InvalidMessage; a key or data that does not decrypt (another key, tampered, a GCM tag
+// that does not hold) is Unauthorized.
+class WrappedResponseStep final : public Step {
+ public:
+  explicit WrappedResponseStep(WrappedResponseSettings s) : s_(std::move(s)) {}
+  Result<StepOutcome> process(Exchange& exchange) override;
+
+ private:
+  WrappedResponseSettings s_;
+};
+
+}  // namespace lienthong::identity

@@ -36,8 +36,9 @@ TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
                                                      "split",         "to",
                                                      "track-dossier", "transform",
                                                      "validate",      "verify",
-                                                     "xml-to-json"}));
-  EXPECT_EQ(r.inboundNames(), (std::vector<std::string>{"amqp", "file", "http", "postal", "schedule"}));
+                                                     "vneid-decrypt", "xml-to-json"}));
+  EXPECT_EQ(r.inboundNames(),
+            (std::vector<std::string>{"amqp", "file", "http", "postal", "schedule"}));
   EXPECT_EQ(r.outboundNames(),
             (std::vector<std::string>{"amqp", "file", "http", "onestop", "portal", "postal"}));
   EXPECT_EQ(r.listenerKinds(), (std::vector<std::string>{"http"}));

@@ -8,11 +8,13 @@
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 
 #include <atomic>
 
 #include "core/daemon.h"
+#include "core/pki.h"
 #include "fakes/http_peer.h"
 #include "integration/test_support.h"
 #include "transforms/identity/identity_steps.h"
@@ -345,6 +347,104 @@ TEST(OidcVerifyConfig, MistakesAreReportedAtTheirPlace) {
   EXPECT_NE(text.find("r.yaml:10:23: algorithm 'HS256' is not one of RS256, PS256, ES256"),
             std::string::npos)
       << text;
+}
+
+// VNeID's wrapped responses: an AES key encrypted to the agency's RSA key (the test
+// PKI's agency key), the data encrypted with it; decrypted here, refused when tampered or
+// for another key.
+struct Wrapped {
+  std::string key, iv, data;  // base64
+};
+
+std::string b64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+Wrapped wrap(const std::string& plain, EVP_PKEY* to) {
+  std::string aes(32, '\0'), iv(12, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(aes.data()), 32);
+  RAND_bytes(reinterpret_cast<unsigned char*>(iv.data()), 12);
+  EVP_PKEY_CTX* p = EVP_PKEY_CTX_new(to, nullptr);
+  EVP_PKEY_encrypt_init(p);
+  EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_OAEP_PADDING);
+  EVP_PKEY_CTX_set_rsa_oaep_md(p, EVP_sha256());
+  EVP_PKEY_CTX_set_rsa_mgf1_md(p, EVP_sha256());
+  std::size_t length = 0;
+  EVP_PKEY_encrypt(p, nullptr, &length, reinterpret_cast<const unsigned char*>(aes.data()), 32);
+  std::string wrapped(length, '\0');
+  EVP_PKEY_encrypt(p, reinterpret_cast<unsigned char*>(wrapped.data()), &length,
+                   reinterpret_cast<const unsigned char*>(aes.data()), 32);
+  wrapped.resize(length);
+  EVP_PKEY_CTX_free(p);
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), nullptr, nullptr, nullptr);
+  EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, nullptr);
+  EVP_EncryptInit_ex(c, nullptr, nullptr, reinterpret_cast<const unsigned char*>(aes.data()),
+                     reinterpret_cast<const unsigned char*>(iv.data()));
+  std::string out(plain.size() + 16, '\0');
+  int n = 0;
+  EVP_EncryptUpdate(c, reinterpret_cast<unsigned char*>(out.data()), &n,
+                    reinterpret_cast<const unsigned char*>(plain.data()),
+                    static_cast<int>(plain.size()));
+  int m = 0;
+  EVP_EncryptFinal_ex(c, reinterpret_cast<unsigned char*>(out.data()) + n, &m);
+  out.resize(static_cast<std::size_t>(n + m));
+  char tag[16];
+  EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag);
+  EVP_CIPHER_CTX_free(c);
+  return {b64(wrapped), b64(iv), b64(out + std::string(tag, 16))};
+}
+
+TEST(VneidDecrypt, AWrappedResponseIsOpenedWithTheAgencysKeyAndRefusedWhenTampered) {
+  const std::string pki = std::string(LIENTHONG_BINARY_DIR) + "/tests/pki/";
+  pki::SigningKey::Settings ks;
+  ks.name = "agency";
+  ks.key_file = pki + "agency-key.pem";
+  ks.cert_file = pki + "agency-chain.pem";
+  auto key = pki::SigningKey::load(ks);
+  ASSERT_TRUE(key.ok()) << key.error().message;
+  WrappedResponseSettings s;
+  s.key = *key;
+  WrappedResponseStep step(s);
+  const std::string userinfo =
+      R"({"so_dinh_danh":"001190012345","ho_ten":"Nguyễn Thị Hồng Nhung","muc_do":"2"})";
+  const Wrapped w = wrap(userinfo, (*key)->key());
+  auto body = [](const Wrapped& x) {
+    return R"({"encryptedKey":")" + x.key + R"(","iv":")" + x.iv + R"(","encryptedData":")" +
+           x.data + R"("})";
+  };
+  Message m;
+  m.setBody(body(w));
+  Exchange e(m, "r", ExchangePattern::kRequestReply);
+  auto r = step.process(e);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(e.message().body(), userinfo);
+  EXPECT_EQ(e.message().contentType(), "application/json");
+
+  Wrapped tampered = w;
+  tampered.data[5] = tampered.data[5] == 'A' ? 'B' : 'A';
+  e.message().setBody(body(tampered));
+  auto bad = step.process(e);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kUnauthorized);
+  EXPECT_EQ(bad.error().message,
+            "vneid-decrypt: the data does not decrypt (tampered, or for another key)");
+  // Wrapped for another key: the AES key does not unwrap.
+  const TestKey other = makeKey("x", "RS256");
+  e.message().setBody(body(wrap(userinfo, other.key.get())));
+  auto foreign = step.process(e);
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().message, "vneid-decrypt: the key does not unwrap with key 'agency'");
+  e.message().setBody(R"({"iv":"AAAA"})");
+  auto missing = step.process(e);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kInvalidMessage);
+  EXPECT_EQ(missing.error().message, "vneid-decrypt: the body has no encryptedKey in base64");
 }
 
 }  // namespace
