@@ -16,7 +16,8 @@ if [ "$config" = config/lienthong.yaml ] && [ "${LIENTHONG_NO_SIM:-0}" != 1 ]; t
   setsid build/apps/lienthong-sim/lienthong-sim all --home . > var/lienthong-sim.log 2>&1 &
   sim=$!
   trap 'kill "$sim" 2>/dev/null || true' EXIT
-  echo "lienthong-sim: portal :8090, one-stop systems :8091-8093, payment :8094, identity :8096" \
+  echo "lienthong-sim: portal :8090, one-stop systems :8091-8093, payment :8094, post :8095," \
+       "identity :8096" \
        "(var/lienthong-sim.log)"
 fi
 # Ctrl-C or SIGTERM: the daemon finishes what is in flight, then the simulators stop.

@@ -8,12 +8,14 @@
 //                         [--callback URL] [--dir D] [--step-ms N] [--payment URL]
 //   lienthong-sim payment [--address A] [--port N] --callback URL [--secret S] [--pay-ms N]
 //   lienthong-sim idp     [--address A] [--port N] [--key PEM] [--jwks FILE]
+//   lienthong-sim postal  [--address A] [--port N] [--client-id I] [--client-secret S]
+//                         [--step-ms N]
 //   lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]
 //        the demo's systems on fixed ports, wired to the default config: the portal on
 //        8090 pushing to {daemon}/dvcqg, one-stop systems tranphu (rest, 8091),
 //        sotuphap (soap, 8092) and tamxuan (folder D/var/onestop/tamxuan, 8093), and the
-//        payment platform (8094) confirming to {daemon}/thanh-toan/xac-nhan, the identity
-//        provider (8096) with the demo keys of D/config/demo
+//        payment platform (8094) confirming to {daemon}/thanh-toan/xac-nhan, the postal
+//        service (8095), the identity provider (8096) with the demo keys of D/config/demo
 //   lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]
 //                         [--agency code] [--timeout SECONDS]
 //                         [--identity SoDinhDanh [--idp URL] [--daemon URL]]
@@ -54,6 +56,7 @@
 #include "apps/lienthong-sim/onestop_sim.h"
 #include "apps/lienthong-sim/payment_sim.h"
 #include "apps/lienthong-sim/portal_sim.h"
+#include "apps/lienthong-sim/postal_sim.h"
 #include "core/dossier_code.h"
 
 namespace {
@@ -72,6 +75,8 @@ using namespace lienthong::sim;
       "       lienthong-sim payment [--address A] [--port N] --callback URL [--secret S]\n"
       "                             [--pay-ms N]\n"
       "       lienthong-sim idp     [--address A] [--port N] [--key PEM] [--jwks FILE]\n"
+      "       lienthong-sim postal  [--address A] [--port N] [--client-id I]\n"
+      "                             [--client-secret S] [--step-ms N]\n"
       "       lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]\n"
       "       lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]\n"
       "                             [--agency code] [--timeout SECONDS]\n"
@@ -182,7 +187,7 @@ int demo(const std::multimap<std::string, std::string>& o) {
   for (auto [it, end] = o.equal_range("onestop"); it != end; ++it) onestops.push_back(it->second);
   if (onestops.empty()) {
     onestops = {"http://127.0.0.1:8091", "http://127.0.0.1:8092", "http://127.0.0.1:8093",
-                "http://127.0.0.1:8094"};
+                "http://127.0.0.1:8094", "http://127.0.0.1:8095"};
   }
   const int timeout = std::atoi(option(o, "timeout", "60").c_str());
   std::string code;
@@ -261,15 +266,16 @@ int demo(const std::multimap<std::string, std::string>& o) {
         auto x = list->getObject(static_cast<unsigned>(i));
         if (x->getValue<std::string>("MaHoSo") != code) continue;
         const std::string dir = x->getValue<std::string>("direction");
-        events.emplace_back(x->getValue<std::string>("at"),
-                            (x->getValue<std::string>("system") == "thanh-toan"
-                                 ? std::string("[Thanh toán]  ")
-                                 : "[Một cửa " + x->getValue<std::string>("system") + "]  ") +
-                                (dir == "in"    ? "nhận "
-                                 : dir == "out" ? "gửi "
-                                                : "bị từ chối ") +
-                                x->getValue<std::string>("message") + ": " +
-                                x->getValue<std::string>("detail"));
+        events.emplace_back(
+            x->getValue<std::string>("at"),
+            (x->getValue<std::string>("system") == "thanh-toan" ? std::string("[Thanh toán]  ")
+             : x->getValue<std::string>("system") == "buu-dien"
+                 ? std::string("[Bưu điện]  ")
+                 : "[Một cửa " + x->getValue<std::string>("system") + "]  ") +
+                (dir == "in"    ? "nhận "
+                 : dir == "out" ? "gửi "
+                                : "bị từ chối ") +
+                x->getValue<std::string>("message") + ": " + x->getValue<std::string>("detail"));
       }
     }
     std::stable_sort(events.begin(), events.end(),
@@ -358,6 +364,16 @@ int main(int argc, char** argv) {
       IdpSim sim(s);
       return serveUntilStopped(sigs, sim.factory(), o, "idp", "/token");
     }
+    if (what == "postal") {
+      auto o = options(argc, argv, {"address", "port", "client-id", "client-secret", "step-ms"});
+      PostalSimSettings s;
+      s.client_id = option(o, "client-id", s.client_id);
+      s.client_secret = option(o, "client-secret", s.client_secret);
+      s.step_ms = std::atoi(option(o, "step-ms", "1000").c_str());
+      sigset_t sigs = blockStopSignals();
+      PostalSim sim(s);
+      return serveUntilStopped(sigs, sim.factory(), o, "postal", "/api");
+    }
     if (what == "all") {
       auto o = options(argc, argv, {"daemon", "home", "step-ms"});
       const std::string daemon = option(o, "daemon", "http://127.0.0.1:8080");
@@ -386,9 +402,15 @@ int main(int argc, char** argv) {
       is.jwks_file = home + "/config/demo/sso-jwks.json";
       IdpSim idp(is);
       auto s6 = serve(idp.factory(), "127.0.0.1", 8096, "idp", "/token");
+      PostalSimSettings ps2;
+      ps2.step_ms = 2 * step;
+      PostalSim postal(ps2);
+      auto s7 = serve(postal.factory(), "127.0.0.1", 8095, "postal", "/api");
       int sig = 0;
       sigwait(&sigs, &sig);
-      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get(), s5.get(), s6.get()}) stop(*s);
+      for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get(), s5.get(), s6.get(), s7.get()}) {
+        stop(*s);
+      }
       return 0;
     }
   } catch (const std::exception& e) {

@@ -164,7 +164,9 @@ void PortalSim::pushAll() {
 
 std::pair<int, std::string> PortalSim::submit(const std::string& procedure,
                                               const std::string& agency,
-                                              std::optional<int> due_hours) {
+                                              std::optional<int> due_hours,
+                                              const std::string& channel,
+                                              const std::string& by_post) {
   auto all = Poco::JSON::Parser().parse(kProcedures).extract<Poco::JSON::Array::Ptr>();
   Object::Ptr p;
   for (std::size_t i = 0; i < all->size(); ++i) {
@@ -216,7 +218,8 @@ std::pair<int, std::string> PortalSim::submit(const std::string& procedure,
   d->set("NgayTiepNhan", at);
   d->set("NgayHenTra", due);
   d->set("TrangThaiHoSo", "1");
-  d->set("KenhThucHien", "2");
+  d->set("KenhThucHien", channel.empty() ? "2" : channel);  // 3: sent by post
+  if (!by_post.empty()) d->set("HinhThuc", by_post);        // 1: the result by post
   d->set("NoiNopHoSo", "Cổng Dịch vụ công quốc gia");
   Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
   Object::Ptr f = new Object;
@@ -257,7 +260,7 @@ std::pair<int, std::string> PortalSim::handle(const std::string& method, const s
     // place of the procedure's days.
     std::optional<int> due;
     if (!query["due-hours"].empty()) due = std::atoi(query["due-hours"].c_str());
-    return submit(query["procedure"], query["agency"], due);
+    return submit(query["procedure"], query["agency"], due, query["channel"], query["return"]);
   }
   if (path == "/sim/feedback" && method == "POST") {
     const std::string code = query["MaHoSo"];

@@ -8,7 +8,8 @@
 //   POST /sim/outage?seconds=N answers 503 to every call for N seconds
 // With a push URL it also plays the citizens' side, sending to lienthong:
 //   POST /sim/submit[?procedure=MaTTHC][&agency=code][&due-hours=N]  a new dossier,
-//        submitted online (due N hours from now, else in the procedure's days)
+//        submitted online (due N hours from now, else in the procedure's days);
+//        &channel=3: sent by post (KenhThucHien), &return=1: the result by post (HinhThuc)
 //        (status 1), pushed to {push}/hoso as {"data":[dossier]}; answers {"MaHoSo":...}
 //   POST /sim/feedback?MaHoSo=code  a citizen's feedback on it, pushed to {push}/phananh
 //   and, when a progress asks for a supplement (TrangThai 5), the citizen's answer a
@@ -52,7 +53,8 @@ class PortalSim {
   std::string call(const std::string& body);
   std::string dossiersJson();
   std::pair<int, std::string> submit(const std::string& procedure, const std::string& agency,
-                                     std::optional<int> due_hours);
+                                     std::optional<int> due_hours, const std::string& channel,
+                                     const std::string& by_post);
   void journey(const std::string& code, const std::string& event);  // under mutex_
   struct Push {
     std::chrono::steady_clock::time_point at;

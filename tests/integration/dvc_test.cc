@@ -115,8 +115,10 @@ class DvcTest : public ::testing::Test {
         home_.path("payment.log"),
         std::vector<std::string>{"payment", "--callback", daemon + "/thanh-toan/xac-nhan",
                                  "--pay-ms", "100"});
+    postal_ = std::make_unique<Sim>(home_.path("postal.log"),
+                                    std::vector<std::string>{"postal", "--step-ms", "100"});
     ASSERT_TRUE(portal_->port() && rest_->port() && soap_->port() && folder_->port() &&
-                payment_->port());
+                payment_->port() && postal_->port());
 
     // The default config, with this test's ports and home.
     std::string config = readFile(src / "config/lienthong.yaml");
@@ -127,12 +129,14 @@ class DvcTest : public ::testing::Test {
     replaceAll(config, "http://127.0.0.1:8091", rest_->origin());
     replaceAll(config, "http://127.0.0.1:8092", soap_->origin());
     replaceAll(config, "http://127.0.0.1:8094", payment_->origin());
+    replaceAll(config, "http://127.0.0.1:8095", postal_->origin());
     replaceAll(config, "plugins: [ build/plugins ]", "");
     replaceAll(config, "level: info", "level: warn");
     home_.write("config/lienthong.yaml", config);
     home_.write("config/demo/dvcqg.password", readFile(src / "config/demo/dvcqg.password"));
     home_.write("config/demo/sso-jwks.json", readFile(src / "config/demo/sso-jwks.json"));
     home_.write("config/demo/thanhtoan.secret", readFile(src / "config/demo/thanhtoan.secret"));
+    home_.write("config/demo/buudien.secret", readFile(src / "config/demo/buudien.secret"));
     fs::copy(src / "schemas", home_.path("schemas"), fs::copy_options::recursive);
     fs::copy(src / "routes/dvc", home_.path("routes/dvc"), fs::copy_options::recursive);
     for (const auto& e : fs::directory_iterator(home_.path("routes/dvc"))) {
@@ -207,7 +211,7 @@ class DvcTest : public ::testing::Test {
 
   testing::TempHome home_;
   std::uint16_t port_ = 0;
-  std::unique_ptr<Sim> portal_, rest_, soap_, folder_, payment_;
+  std::unique_ptr<Sim> portal_, rest_, soap_, folder_, payment_, postal_;
   std::unique_ptr<Daemon> daemon_;
 };
 
@@ -392,6 +396,25 @@ TEST_F(DvcTest, TheIdentityProvidersTokenOpensTheIntakeForItsCitizen) {
                      {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}});
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(onestopMessages(*soap_, "000.20.25.H12-240401-0043").front(), "in HoSo");
+}
+
+// A dossier sent by post: a pickup order at the postal service (OAuth2, the dossier code as
+// its number), whose tracking records come back through the postal input and are kept.
+TEST_F(DvcTest, ADossierSentByPostGetsAPickupOrderWhoseTrackingComesBack) {
+  const std::string code = submit("procedure=1.001612&channel=3");
+  ASSERT_FALSE(code.empty());
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto m = onestopMessages(*postal_, code);
+        return !m.empty() && m.front() == "in BuuGui";
+      },
+      20s));
+  EXPECT_TRUE(eventually(
+      [&] { return testing::filesIn(home_.path("var/buudien/hanh-trinh")).size() == 3; }, 30s));
+  EXPECT_TRUE(fs::exists(home_.path("var/buudien/hanh-trinh/3-DELIVERED.json")));
+  EXPECT_NE(readFile(home_.path("var/buudien/hanh-trinh/3-DELIVERED.json")).find(code),
+            std::string::npos);
+  EXPECT_TRUE(eventually([&] { return returned(code); }, 30s));  // the agency's work goes on
 }
 
 // A dossier with a fee: the agency's system asks for payment (6) through lienthong, the
