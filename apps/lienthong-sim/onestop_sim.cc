@@ -106,7 +106,7 @@ std::string jsonOf(const Fields& fields) {
 
 }  // namespace
 
-OnestopSim::OnestopSim(OnestopSimSettings s) : s_(std::move(s)) {
+OnestopSim::OnestopSim(OnestopSimSettings s) : s_(std::move(s)), journal_(s_.name) {
   if (s_.flavor == "folder") {
     for (const char* sub : {"inbox", "outbox", "done"}) fs::create_directories(s_.dir / sub);
     poller_ = std::thread([this] { pollFolder(); });
@@ -143,35 +143,11 @@ std::string OnestopSim::localStatus(int national) const {
   return std::to_string(national);
 }
 
-void OnestopSim::record(const std::string& direction, const std::string& kind,
-                        const std::string& code, const std::string& detail, const std::string& at) {
-  std::string r = "{\"at\":";
-  appendJsonString(r, at.empty() ? stamp() : at);
-  r += ",\"system\":";
-  appendJsonString(r, s_.name);
-  r += ",\"direction\":";
-  appendJsonString(r, direction);
-  r += ",\"message\":";
-  appendJsonString(r, kind);
-  r += ",\"MaHoSo\":";
-  appendJsonString(r, code);
-  r += ",\"detail\":";
-  appendJsonString(r, detail);
-  records_.push_back(r + "}");
-}
-
-std::string OnestopSim::messagesJson() {
-  std::lock_guard lock(mutex_);
-  std::string out = "{\"messages\":[";
-  for (std::size_t i = 0; i < records_.size(); ++i) out += (i ? "," : "") + records_[i];
-  return out + "]}";
-}
-
 OnestopSim::Answer OnestopSim::handle(const std::string& method, const std::string& uri,
                                       const std::string& body) {
   const Poco::URI u(uri);
   const std::string path = u.getPath();
-  if (path == "/sim/messages" && method == "GET") return {200, "application/json", messagesJson()};
+  if (path == "/sim/messages" && method == "GET") return {200, "application/json", journal_.json()};
   if (method != "POST" || s_.flavor == "folder") {
     return {404, "application/json", "{\"error\":\"no such service\"}"};
   }
@@ -232,7 +208,7 @@ std::string OnestopSim::receive(const std::string& kind,
     if (code.empty() || field("MaTTHC").empty()) return "Thiếu MaHoSo hoặc MaTTHC";
     if (dossiers_.count(code) != 0) return "exists";
     dossiers_.insert(code);
-    record("in", kind, code, field("TenTTHC") + " — " + field("ChuHoSo"));
+    journal_.record("in", kind, code, field("TenTTHC") + " — " + field("ChuHoSo"));
     if (field("MaTTHC") == kWithFee) {
       const auto t = Clock::now();
       const auto step = std::chrono::milliseconds(s_.step_ms);
@@ -250,7 +226,7 @@ std::string OnestopSim::receive(const std::string& kind,
   }
   if (kind == "TrangThai") {  // from lienthong: the fee is paid
     const std::string status = field("Ma");
-    record("in", kind, code, status + " " + field("NoiDungXuLy"));
+    journal_.record("in", kind, code, status + " " + field("NoiDungXuLy"));
     if (status == localStatus(4) && unpaid_.erase(code) != 0) {
       const auto t = Clock::now();
       const auto step = std::chrono::milliseconds(s_.step_ms);
@@ -264,7 +240,7 @@ std::string OnestopSim::receive(const std::string& kind,
     return {};
   }
   if (kind == "TraLoiBoSung") {
-    record("in", kind, code, field("NoiDung"));
+    journal_.record("in", kind, code, field("NoiDung"));
     if (waiting_.erase(code) != 0) {
       const auto t = Clock::now();
       const auto step = std::chrono::milliseconds(s_.step_ms);
@@ -280,8 +256,8 @@ std::string OnestopSim::receive(const std::string& kind,
     }
     return {};
   }
-  record("in", kind, code.empty() ? field("MaPhanAnh") : code,
-         field("TieuDe").empty() ? field("GopY") : field("TieuDe"));
+  journal_.record("in", kind, code.empty() ? field("MaPhanAnh") : code,
+                  field("TieuDe").empty() ? field("GopY") : field("TieuDe"));
   return {};
 }
 
@@ -327,11 +303,12 @@ void OnestopSim::work() {
     jobs_.pop_front();
     if (job.status == 5) waiting_.insert(job.code);
     if (job.status == 0) {
-      record("out", "ThanhToan", job.code, std::string("yêu cầu lệ phí ") + kFee + " đồng", at);
+      journal_.record("out", "ThanhToan", job.code, std::string("yêu cầu lệ phí ") + kFee + " đồng",
+                      at);
       continue;
     }
-    record("out", job.status == 5 ? "YeuCauBoSung" : "TrangThai", job.code,
-           localStatus(job.status) + " " + job.note, at);
+    journal_.record("out", job.status == 5 ? "YeuCauBoSung" : "TrangThai", job.code,
+                    localStatus(job.status) + " " + job.note, at);
   }
 }
 
@@ -415,7 +392,7 @@ bool OnestopSim::post(const std::string& url, const std::string& body,
     const int status = static_cast<int>(response.getStatus());
     if (status >= 400 && status < 500) {  // refused for good: told, and not sent again
       std::lock_guard lock(mutex_);
-      record("refused", kind, code, std::to_string(status) + " " + answer);
+      journal_.record("refused", kind, code, std::to_string(status) + " " + answer);
       return true;
     }
     return status >= 200 && status < 300;

@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "apps/lienthong-sim/sim_journal.h"
+
 namespace lienthong::sim {
 
 struct OnestopSimSettings {
@@ -74,19 +76,15 @@ class OnestopSim {
   // POSTs `body`; true when it was taken, or refused for good (recorded then).
   bool post(const std::string& url, const std::string& body, const std::string& content_type,
             const std::string& soap_action, const std::string& code, const std::string& kind);
-  // Under mutex_. `at`: the event's time ("" = now).
-  void record(const std::string& direction, const std::string& kind, const std::string& code,
-              const std::string& detail, const std::string& at = "");
-  std::string messagesJson();
 
   const OnestopSimSettings s_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<Job> jobs_;              // in time order
-  std::set<std::string> dossiers_;    // received
-  std::set<std::string> waiting_;     // waiting for a supplement
-  std::set<std::string> unpaid_;      // waiting for the fee
-  std::vector<std::string> records_;  // JSON objects
+  std::deque<Job> jobs_;            // in time order
+  std::set<std::string> dossiers_;  // received
+  std::set<std::string> waiting_;   // waiting for a supplement
+  std::set<std::string> unpaid_;    // waiting for the fee
+  SimJournal journal_;
   std::uint64_t emitted_ = 0;
   bool stop_ = false;
   std::thread worker_;

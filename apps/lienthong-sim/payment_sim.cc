@@ -50,27 +50,11 @@ Poco::Net::HTTPRequestHandlerFactory* PaymentSim::factory() {
   });
 }
 
-void PaymentSim::record(const std::string& direction, const std::string& code,
-                        const std::string& detail) {
-  std::string r = "{\"at\":";
-  appendJsonString(r, stamp());
-  r += ",\"system\":\"thanh-toan\",\"direction\":";
-  appendJsonString(r, direction);
-  r += ",\"message\":\"ThanhToan\",\"MaHoSo\":";
-  appendJsonString(r, code);
-  r += ",\"detail\":";
-  appendJsonString(r, detail);
-  records_.push_back(r + "}");
-}
-
 std::pair<int, std::string> PaymentSim::handle(const std::string& method, const std::string& uri,
                                                const std::string& body) {
   const std::string path = Poco::URI(uri).getPath();
   if (method == "GET" && path == "/sim/messages") {
-    std::lock_guard lock(mutex_);
-    std::string out = "{\"messages\":[";
-    for (std::size_t i = 0; i < records_.size(); ++i) out += (i ? "," : "") + records_[i];
-    return {200, out + "]}"};
+    return {200, journal_.json()};
   }
   if (method != "POST" || path.size() < 9 || path.substr(path.size() - 9) != "/khoi-tao") {
     return {404, "{\"error\":\"no such service\"}"};
@@ -88,12 +72,12 @@ std::pair<int, std::string> PaymentSim::handle(const std::string& method, const 
       {partner, code, amount, field(*o, "ThoiGian")}, s_.secret);
   std::lock_guard lock(mutex_);
   if (field(*o, "MaXacThuc") != expected) {
-    record("refused", code, "MaXacThuc sai");
+    journal_.record("refused", "ThanhToan", code, "MaXacThuc sai");
     return {401, "{\"error\":\"MaXacThuc không khớp\"}"};
   }
   char id[32];
   std::snprintf(id, sizeof id, "TT-%06d", ++next_);
-  record("in", code, "yêu cầu thanh toán " + amount + " đồng (" + id + ")");
+  journal_.record("in", "ThanhToan", code, "yêu cầu thanh toán " + amount + " đồng (" + id + ")");
   const std::string at = dossier::nationalTime(std::chrono::system_clock::now() +
                                                std::chrono::milliseconds(s_.pay_ms));
   const std::string sum =
@@ -157,7 +141,8 @@ void PaymentSim::confirmAll() {
       continue;
     }
     pending_.pop_front();
-    record("out", c.code, "xác nhận đã thanh toán: HTTP " + std::to_string(status));
+    journal_.record("out", "ThanhToan", c.code,
+                    "xác nhận đã thanh toán: HTTP " + std::to_string(status));
   }
 }
 

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "apps/lienthong-sim/sim_journal.h"
+
 namespace lienthong::sim {
 
 struct PaymentSimSettings {
@@ -42,13 +44,12 @@ class PaymentSim {
     std::string body;
   };
   void confirmAll();
-  void record(const std::string& direction, const std::string& code, const std::string& detail);
 
   const PaymentSimSettings s_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Confirmation> pending_;
-  std::vector<std::string> records_;
+  SimJournal journal_{"thanh-toan"};
   int next_ = 0;
   bool stop_ = false;
   std::thread worker_;

@@ -44,35 +44,18 @@ Poco::Net::HTTPRequestHandlerFactory* PostalSim::factory() {
   });
 }
 
-void PostalSim::record(const std::string& direction, const std::string& code,
-                       const std::string& detail) {
-  std::string r = "{\"at\":";
-  appendJsonString(r, stamp());
-  r += ",\"system\":\"buu-dien\",\"direction\":";
-  appendJsonString(r, direction);
-  r += ",\"message\":\"BuuGui\",\"MaHoSo\":";
-  appendJsonString(r, code);
-  r += ",\"detail\":";
-  appendJsonString(r, detail);
-  records_.push_back(r + "}");
-}
-
 std::pair<int, std::string> PostalSim::handle(const std::string& method, const std::string& uri,
                                               const std::string& body,
                                               const std::string& authorization) {
   const Poco::URI u(uri);
   const std::string path = u.getPath();
   std::lock_guard lock(mutex_);
-  if (method == "GET" && path == "/sim/messages") {
-    std::string out = "{\"messages\":[";
-    for (std::size_t i = 0; i < records_.size(); ++i) out += (i ? "," : "") + records_[i];
-    return {200, out + "]}"};
-  }
+  if (method == "GET" && path == "/sim/messages") return {200, journal_.json()};
   if (method == "POST" && path == "/token") {
     if (authorization != basic(s_.client_id, s_.client_secret)) {
       return {401, R"({"error":"invalid_client"})"};
     }
-    token_ = "bd-" + std::to_string(records_.size() + 1);
+    token_ = "bd-" + std::to_string(journal_.size() + orders_.size() + 1);
     return {200, R"({"access_token":")" + token_ + R"(","token_type":"Bearer","expires_in":3600})"};
   }
   if (token_.empty() || authorization != "Bearer " + token_) return {401, R"({"error":"token"})"};
@@ -121,9 +104,9 @@ std::pair<int, std::string> PostalSim::handle(const std::string& method, const s
     std::snprintf(item, sizeof item, "EL%06zuVN", orders_.size() + 1);
     orders_[number] = item;
     const std::string code = number.substr(0, number.find("-KQ"));
-    record("in", code,
-           "đơn " + number + " (" + item + "): " + field(*o, "SenderFullname") + " → " +
-               field(*o, "ReceiverFullname"));
+    journal_.record("in", "BuuGui", code,
+                    "đơn " + number + " (" + item + "): " + field(*o, "SenderFullname") + " → " +
+                        field(*o, "ReceiverFullname"));
     const auto now = std::chrono::steady_clock::now();
     const auto step = std::chrono::milliseconds(s_.step_ms);
     events_.push_back({now + step, number, item, "PICKED_UP", "Đã nhận bưu gửi"});
@@ -138,7 +121,7 @@ std::pair<int, std::string> PostalSim::handle(const std::string& method, const s
     if (orders_.erase(number) == 0) {
       return {200, R"({"Code":"13","Message":"Không có đơn hàng"})"};
     }
-    record("in", number.substr(0, number.find("-KQ")), "huỷ đơn " + number);
+    journal_.record("in", "BuuGui", number.substr(0, number.find("-KQ")), "huỷ đơn " + number);
     return {200, R"({"Code":"00","Message":"Đã huỷ"})"};
   }
   return {404, R"({"Code":"404"})"};

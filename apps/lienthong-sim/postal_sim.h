@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/lienthong-sim/sim_journal.h"
+
 namespace lienthong::sim {
 
 struct PostalSimSettings {
@@ -39,13 +41,12 @@ class PostalSim {
   };
   std::pair<int, std::string> handle(const std::string& method, const std::string& uri,
                                      const std::string& body, const std::string& authorization);
-  void record(const std::string& direction, const std::string& code, const std::string& detail);
 
   const PostalSimSettings s_;
   std::mutex mutex_;
   std::map<std::string, std::string> orders_;  // OrderNumber -> ItemCode
   std::vector<Event> events_;                  // Id = index + 1, due in order
-  std::vector<std::string> records_;
+  SimJournal journal_{"buu-dien"};
   std::string token_;
 };
 
