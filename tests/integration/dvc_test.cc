@@ -131,6 +131,7 @@ class DvcTest : public ::testing::Test {
     replaceAll(config, "http://127.0.0.1:8094", payment_->origin());
     replaceAll(config, "http://127.0.0.1:8095", postal_->origin());
     replaceAll(config, "plugins: [ build/plugins ]", "");
+    replaceAll(config, "build/tests/pki", std::string(LIENTHONG_BINARY_DIR) + "/tests/pki");
     replaceAll(config, "level: info", "level: warn");
     home_.write("config/lienthong.yaml", config);
     home_.write("config/demo/dvcqg.password", readFile(src / "config/demo/dvcqg.password"));
@@ -415,6 +416,40 @@ TEST_F(DvcTest, ADossierSentByPostGetsAPickupOrderWhoseTrackingComesBack) {
   EXPECT_NE(readFile(home_.path("var/buudien/hanh-trinh/3-DELIVERED.json")).find(code),
             std::string::npos);
   EXPECT_TRUE(eventually([&] { return returned(code); }, 30s));  // the agency's work goes on
+}
+
+// An electronic result: signed with the agency's key, kept, told to the portal; the
+// lookup answers it verified, and refuses it once tampered with.
+TEST_F(DvcTest, AResultIsSignedKeptToldAndLookedUpVerified) {
+  const std::string code = submit("procedure=1.001612");
+  ASSERT_TRUE(eventually([&] { return returned(code); }, 30s));
+  const std::map<std::string, std::string> headers{{"MaHoSo", code},
+                                                   {"Content-Type", "application/xml"}};
+  auto posted = httpCall(port_, "POST", "/ket-qua",
+                         "<GiayChungNhan xmlns=\"urn:vi:gcn\"><So>0101234567</So><MaHoSo>" + code +
+                             "</MaHoSo><ChuHo>Nguyễn Thị Hồng Nhung</ChuHo></GiayChungNhan>",
+                         headers);
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto notes = portalDossiers()[code].notes;
+        return !notes.empty() && notes.back().find("Kết quả điện tử đã ký số") != std::string::npos;
+      },
+      20s));
+  auto found = httpCall(port_, "GET", "/tra-cuu/ket-qua", "", {{"MaHoSo", code}});
+  EXPECT_EQ(found.status, 200) << found.body;
+  EXPECT_NE(found.body.find("<ChuHo>Nguyễn Thị Hồng Nhung</ChuHo>"), std::string::npos);
+  EXPECT_NE(found.body.find("SignatureValue"), std::string::npos);
+  EXPECT_NE(found.body.find("<HopLe>1</HopLe><NguoiKy>"), std::string::npos) << found.body;
+  EXPECT_NE(found.body.find("<ThuatToan>rsa-sha256</ThuatToan>"), std::string::npos)
+      << found.body;
+  // Changed after it was signed: the lookup refuses it, with the reason.
+  const fs::path kept = home_.path("var/ket-qua/" + code + ".xml");
+  std::string text = readFile(kept);
+  text.replace(text.find("0101234567"), 10, "0109999999");
+  home_.write(kept.lexically_relative(home_.path("")).string(), text);
+  auto tampered = httpCall(port_, "GET", "/tra-cuu/ket-qua", "", {{"MaHoSo", code}});
+  EXPECT_EQ(tampered.status, 401) << tampered.body;
 }
 
 // A dossier with a fee: the agency's system asks for payment (6) through lienthong, the

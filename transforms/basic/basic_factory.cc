@@ -74,6 +74,22 @@ std::unique_ptr<Step> makeRemoveHeader(const YAML::Node& node, BuildContext& ctx
   return std::make_unique<RemoveHeaderStep>(std::move(s));
 }
 
+// read-file: { dir: path, name: template, content-type: text }
+std::unique_ptr<Step> makeReadFile(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  MapReader r(node, ctx, "read-file step");
+  if (!r.valid()) return nullptr;
+  ReadFileSettings s;
+  if (const YAML::Node* d = r.node("dir", true)) {
+    if (auto p = ctx.path(*d, PathKind::kCreateDirectory)) s.dir = *p;
+  }
+  s.name = r.templ("name", true);
+  if (auto v = r.string("content-type")) s.content_type = *v;
+  r.finish();
+  if (ctx.errors().size() != before || !s.name) return nullptr;
+  return std::make_unique<ReadFileStep>(std::move(s));
+}
+
 std::unique_ptr<Step> makeSetBody(const YAML::Node& node, BuildContext& ctx) {
   MapReader r(node, ctx, "set-body step");
   if (!r.valid()) return nullptr;
@@ -266,6 +282,7 @@ void registerBasicSteps(Registry& registry) {
   (void)registry.addStep("set-header", makeSetHeader);
   (void)registry.addStep("remove-header", makeRemoveHeader);
   (void)registry.addStep("set-body", makeSetBody);
+  (void)registry.addStep("read-file", makeReadFile);
   (void)registry.addStep("choice", makeChoice);
   (void)registry.addStep("to", makeTo);
   (void)registry.addStep("aggregate", makeAggregate);

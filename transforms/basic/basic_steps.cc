@@ -1,5 +1,8 @@
 #include "transforms/basic/basic_steps.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "core/engine.h"
 
 namespace lienthong::transforms::basic {
@@ -61,6 +64,24 @@ Result<StepOutcome> ToStep::process(Exchange& exchange) {
       return Error(ErrorCode::kPermanent, endpoint_->describe() + ": " + d.detail);
   }
   return Error(ErrorCode::kInternal, "unknown delivery status");
+}
+
+Result<StepOutcome> ReadFileStep::process(Exchange& exchange) {
+  const std::string name = s_.name->render(exchange);
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos) {
+    return Error(ErrorCode::kInvalidMessage,
+                 "read-file: '" + name + "' is no file name (" + s_.name->source() + ")");
+  }
+  const std::string path = s_.dir + "/" + name;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(ErrorCode::kInvalidMessage, "read-file: no file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  Message& m = exchange.message();
+  m.setBody(text.str());
+  if (s_.content_type) m.setContentType(*s_.content_type);
+  return StepOutcome::kContinue;
 }
 
 }  // namespace lienthong::transforms::basic

@@ -61,6 +61,24 @@ struct SetBodySettings {
   std::optional<std::string> content_type;
 };
 
+// The `read-file` step: the body becomes the file `name` (rendered) of `dir`, as it is
+// (a result kept by a `file` output, say), with `content-type` when given. A name that
+// is no plain file name is an InvalidMessage; no such file is one too, naming it.
+struct ReadFileSettings {
+  std::string dir;  // absolute
+  std::shared_ptr<const Template> name;
+  std::optional<std::string> content_type;
+};
+
+class ReadFileStep final : public Step {
+ public:
+  explicit ReadFileStep(ReadFileSettings s) : s_(std::move(s)) {}
+  Result<StepOutcome> process(Exchange& exchange) override;
+
+ private:
+  ReadFileSettings s_;
+};
+
 class SetBodyStep final : public Step {
  public:
   explicit SetBodyStep(SetBodySettings s) : s_(std::move(s)) {}
