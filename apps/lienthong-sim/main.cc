@@ -6,6 +6,7 @@
 //                         [--dstcode D] [--session-calls N] [--push URL] [--answer-ms N]
 //   lienthong-sim onestop [--address A] [--port N] --name NAME --flavor rest|soap|folder
 //                         [--callback URL] [--dir D] [--step-ms N] [--payment URL]
+//                         [--result URL]
 //   lienthong-sim payment [--address A] [--port N] --callback URL [--secret S] [--pay-ms N]
 //   lienthong-sim idp     [--address A] [--port N] [--key PEM] [--jwks FILE]
 //   lienthong-sim postal  [--address A] [--port N] [--client-id I] [--client-secret S]
@@ -18,7 +19,7 @@
 //        service (8095), the identity provider (8096) with the demo keys of D/config/demo
 //   lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]
 //                         [--agency code] [--timeout SECONDS]
-//                         [--identity SoDinhDanh [--idp URL] [--daemon URL]]
+//                         [--identity SoDinhDanh [--idp URL] [--daemon URL]] [--by-post yes]
 //        with --identity: a token from the identity provider, the dossier posted with it
 //        to lienthong's level 3/4 intake (/dvc/hoso), then its journey
 //        submits a sample dossier on the portal and prints its journey until its result
@@ -71,7 +72,7 @@ using namespace lienthong::sim;
       "                             [--answer-ms N]\n"
       "       lienthong-sim onestop [--address A] [--port N] --name NAME\n"
       "                             --flavor rest|soap|folder [--callback URL] [--dir D]\n"
-      "                             [--step-ms N] [--payment URL]\n"
+      "                             [--step-ms N] [--payment URL] [--result URL]\n"
       "       lienthong-sim payment [--address A] [--port N] --callback URL [--secret S]\n"
       "                             [--pay-ms N]\n"
       "       lienthong-sim idp     [--address A] [--port N] [--key PEM] [--jwks FILE]\n"
@@ -80,7 +81,8 @@ using namespace lienthong::sim;
       "       lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]\n"
       "       lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]\n"
       "                             [--agency code] [--timeout SECONDS]\n"
-      "                             [--identity SoDinhDanh [--idp URL] [--daemon URL]]\n");
+      "                             [--identity SoDinhDanh [--idp URL] [--daemon URL]]\n"
+      "                             [--by-post yes]\n");
   std::exit(code);
 }
 
@@ -222,6 +224,7 @@ int demo(const std::multimap<std::string, std::string>& o) {
   } else {
     std::string url = portal + "/sim/submit?procedure=" + option(o, "procedure", "1.001612");
     if (auto a = option(o, "agency", ""); !a.empty()) url += "&agency=" + a;
+    if (option(o, "by-post", "") == "yes") url += "&channel=3&return=1";  // both ways by post
     const HttpAnswer submitted = call(url, "POST");
     if (submitted.status != 200) {
       std::fprintf(stderr, "lienthong-sim demo: the portal at %s did not take the dossier: %d %s\n",
@@ -304,9 +307,9 @@ int main(int argc, char** argv) {
   if (what == "-h" || what == "--help") usage(0);
   try {
     if (what == "demo") {
-      return demo(options(
-          argc, argv,
-          {"portal", "onestop", "procedure", "agency", "timeout", "identity", "idp", "daemon"}));
+      return demo(options(argc, argv,
+                          {"portal", "onestop", "procedure", "agency", "timeout", "identity", "idp",
+                           "daemon", "by-post"}));
     }
     if (what == "portal") {
       auto o = options(argc, argv,
@@ -336,9 +339,12 @@ int main(int argc, char** argv) {
       if (s.flavor == "folder" ? s.dir.empty() : s.callback.empty()) usage(2);
       s.step_ms = std::atoi(option(o, "step-ms", "300").c_str());
       s.payment = option(o, "payment", "");
-      if (s.payment.empty() && !s.callback.empty()) {  // the daemon's, beside the callback
+      s.result = option(o, "result", "");
+      if (!s.callback.empty()) {  // the daemon's, beside the callback
         const Poco::URI u(s.callback);
-        s.payment = u.getScheme() + "://" + u.getAuthority() + "/thanh-toan/yeu-cau";
+        const std::string origin = u.getScheme() + "://" + u.getAuthority();
+        if (s.payment.empty()) s.payment = origin + "/thanh-toan/yeu-cau";
+        if (s.result.empty()) s.result = origin + "/ket-qua";
       }
       sigset_t sigs = blockStopSignals();
       OnestopSim sim(s);
@@ -385,9 +391,11 @@ int main(int argc, char** argv) {
       ps.answer_ms = 2 * step;
       PortalSim portal(ps);
       const std::string pay = daemon + "/thanh-toan/yeu-cau";
-      OnestopSimSettings rs{"tranphu", "rest", daemon + "/motcua/tranphu", "", step, pay};
-      OnestopSimSettings ss{"sotuphap", "soap", daemon + "/motcua/sotuphap", "", step, pay};
-      OnestopSimSettings fs{"tamxuan", "folder", "", home + "/var/onestop/tamxuan", step, pay};
+      const std::string result = daemon + "/ket-qua";
+      OnestopSimSettings rs{"tranphu", "rest", daemon + "/motcua/tranphu", "", step, pay, result};
+      OnestopSimSettings ss{"sotuphap", "soap", daemon + "/motcua/sotuphap", "", step, pay, result};
+      OnestopSimSettings fs{"tamxuan", "folder", "",    home + "/var/onestop/tamxuan",
+                            step,      pay,      result};
       OnestopSim rest(rs);
       OnestopSim soap(ss);
       OnestopSim folder(fs);

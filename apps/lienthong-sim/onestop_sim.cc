@@ -208,6 +208,7 @@ std::string OnestopSim::receive(const std::string& kind,
     if (code.empty() || field("MaTTHC").empty()) return "Thiếu MaHoSo hoặc MaTTHC";
     if (dossiers_.count(code) != 0) return "exists";
     dossiers_.insert(code);
+    received_[code] = fields;
     journal_.record("in", kind, code, field("TenTTHC") + " — " + field("ChuHoSo"));
     if (field("MaTTHC") == kWithFee) {
       const auto t = Clock::now();
@@ -221,7 +222,7 @@ std::string OnestopSim::receive(const std::string& kind,
       cv_.notify_all();
       return {};
     }
-    plan(code, field("MaTTHC") == kMarriage);
+    plan(code, field("MaTTHC") == kMarriage, field("HinhThuc") == "1");
     return {};
   }
   if (kind == "TrangThai") {  // from lienthong: the fee is paid
@@ -261,7 +262,7 @@ std::string OnestopSim::receive(const std::string& kind,
   return {};
 }
 
-void OnestopSim::plan(const std::string& code, bool ask_supplement) {
+void OnestopSim::plan(const std::string& code, bool ask_supplement, bool by_post) {
   const auto t = Clock::now();
   const auto step = std::chrono::milliseconds(s_.step_ms);
   auto add = [&](int n, int status, const char* note) {
@@ -271,6 +272,9 @@ void OnestopSim::plan(const std::string& code, bool ask_supplement) {
   add(2, 4, "Thẩm định hồ sơ");
   if (ask_supplement) {
     add(3, 5, "Đề nghị bổ sung giấy xác nhận tình trạng hôn nhân");
+  } else if (by_post) {  // returned when the post delivers it
+    add(3, 9, "Đã có kết quả giải quyết");
+    add(3, -1, "Kết quả gửi trả qua bưu điện");
   } else {
     add(3, 9, "Đã có kết quả giải quyết");
     add(4, 10, "Đã trả kết quả cho công dân");
@@ -302,6 +306,10 @@ void OnestopSim::work() {
     }
     jobs_.pop_front();
     if (job.status == 5) waiting_.insert(job.code);
+    if (job.status == -1) {
+      journal_.record("out", "KetQua", job.code, "kết quả gửi ký số, hồ sơ trả qua bưu điện", at);
+      continue;
+    }
     if (job.status == 0) {
       journal_.record("out", "ThanhToan", job.code, std::string("yêu cầu lệ phí ") + kFee + " đồng",
                       at);
@@ -314,6 +322,33 @@ void OnestopSim::work() {
 
 bool OnestopSim::emit(const Job& job) {
   const std::string at = now();
+  if (job.status == -1) {  // the result: its document to be signed, then the HoSo saying so
+    std::map<std::string, std::string> d;
+    {
+      std::lock_guard lock(mutex_);
+      d = received_[job.code];
+    }
+    auto f = [&](const char* k) { return d.count(k) ? d.at(k) : std::string(); };
+    std::string doc = "<GiayChungNhan xmlns=\"urn:motcua:ket-qua\"><MaHoSo>";
+    appendXmlEscaped(doc, job.code);
+    doc += "</MaHoSo><ThuTuc>";
+    appendXmlEscaped(doc, f("TenTTHC"));
+    doc += "</ThuTuc><ChuHoSo>";
+    appendXmlEscaped(doc, f("ChuHoSo"));
+    doc += "</ChuHoSo><NgayCap>" + at + "</NgayCap></GiayChungNhan>";
+    if (!post(s_.result, doc, "application/xml; charset=utf-8", "", job.code, "KetQua", job.code)) {
+      return false;
+    }
+    Fields hoso;
+    for (const char* k : {"MaHoSo", "MaTTHC", "TenTTHC", "ChuHoSo", "LoaiDoiTuong", "SoDienThoai",
+                          "NgayTiepNhan", "NgayHenTra", "KenhThucHien"}) {
+      if (!f(k).empty()) hoso.emplace_back(k, f(k));
+    }
+    hoso.emplace_back("TrangThaiHoSo", localStatus(9));
+    hoso.emplace_back("HinhThuc", "1");
+    hoso.emplace_back("NgayKetThucXuLy", at);
+    return send("HoSo", hoso, job.code);
+  }
   if (job.status == 0) {  // the fee, asked of lienthong's payment route
     std::string body = "{\"MaHoSo\":";
     appendJsonString(body, job.code);
@@ -340,8 +375,12 @@ bool OnestopSim::emit(const Job& job) {
               {"PhongBanXuLy", s_.department},
               {"NoiDungXuLy", job.note}};
   }
+  return send(kind, fields, job.code);
+}
+
+bool OnestopSim::send(const std::string& kind, const Fields& fields, const std::string& code) {
   if (s_.flavor == "folder") {
-    std::string file = kind + "-" + job.code + "-" + std::to_string(++emitted_) + ".xml";
+    std::string file = kind + "-" + code + "-" + std::to_string(++emitted_) + ".xml";
     const fs::path tmp = s_.dir / "outbox" / ("." + file + ".tmp");
     {
       std::ofstream out(tmp, std::ios::binary);
@@ -368,12 +407,13 @@ bool OnestopSim::emit(const Job& job) {
     content_type = "text/xml; charset=utf-8";
     action = "\"urn:motcua#" + kind + "\"";
   }
-  return post(s_.callback + path, body, content_type, action, job.code, kind);
+  return post(s_.callback + path, body, content_type, action, code, kind);
 }
 
 bool OnestopSim::post(const std::string& url, const std::string& body,
                       const std::string& content_type, const std::string& soap_action,
-                      const std::string& code, const std::string& kind) {
+                      const std::string& code, const std::string& kind,
+                      const std::string& dossier_header) {
   try {
     const Poco::URI u(url);
     Poco::Net::HTTPClientSession session(u.getHost(), u.getPort());
@@ -383,6 +423,7 @@ bool OnestopSim::post(const std::string& url, const std::string& body,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     request.setContentType(content_type);
     if (!soap_action.empty()) request.set("SOAPAction", soap_action);
+    if (!dossier_header.empty()) request.set("MaHoSo", dossier_header);
     request.setContentLength(static_cast<std::streamsize>(body.size()));
     session.sendRequest(request) << body;
     Poco::Net::HTTPResponse response;

@@ -11,8 +11,10 @@
 // returned, a step every `step_ms`; a marriage registration (1.000894) first asks for a
 // supplement and waits for the citizen's answer; a criminal record extract (2.001023) has a
 // fee: the system asks for payment (status 6, then a request to `payment`) and goes on
-// once lienthong tells it the dossier is paid (a TrangThai 4). What went in and out is
-// listed by
+// once lienthong tells it the dossier is paid (a TrangThai 4); a dossier whose result goes
+// back by post (HinhThuc 1) is resolved with its result document sent to lienthong to be
+// signed and a HoSo saying so, and is returned when the post delivers it (a TrangThai 10
+// from lienthong). What went in and out is listed by
 //   GET /sim/messages   {"messages":[{"at","direction","message","MaHoSo","detail"}]}
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -39,6 +41,7 @@ struct OnestopSimSettings {
   std::filesystem::path dir;    // folder
   int step_ms = 300;
   std::string payment;  // where fees are asked for (lienthong's /thanh-toan/yeu-cau)
+  std::string result;   // where signed results go (lienthong's /ket-qua)
   std::string officer = "Trần Văn Bình";
   std::string department = "Bộ phận Một cửa";
 };
@@ -64,26 +67,32 @@ class OnestopSim {
   struct Job {
     std::chrono::steady_clock::time_point at;
     std::string code;  // MaHoSo
-    int status = 0;    // national; 5 also sends a YeuCauBoSung; 0: ask for the fee
+    int status = 0;    // national; 5 also sends a YeuCauBoSung; 0: ask for the fee;
+                       // -1: the result, to be returned by post (the document, then the HoSo)
     std::string note;
   };
   // A received canonical message (its name, its fields); "" and the reason otherwise.
   std::string receive(const std::string& kind, const std::map<std::string, std::string>& fields);
-  void plan(const std::string& code, bool ask_supplement);
+  void plan(const std::string& code, bool ask_supplement, bool by_post);
   void work();
   void pollFolder();
   bool emit(const Job& job);
   // POSTs `body`; true when it was taken, or refused for good (recorded then).
   bool post(const std::string& url, const std::string& body, const std::string& content_type,
-            const std::string& soap_action, const std::string& code, const std::string& kind);
+            const std::string& soap_action, const std::string& code, const std::string& kind,
+            const std::string& dossier_header = "");
+  // A message of the system to lienthong in its flavour: a file, JSON or a SOAP envelope.
+  bool send(const std::string& kind, const std::vector<std::pair<std::string, std::string>>& fields,
+            const std::string& code);
 
   const OnestopSimSettings s_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<Job> jobs_;            // in time order
-  std::set<std::string> dossiers_;  // received
-  std::set<std::string> waiting_;   // waiting for a supplement
-  std::set<std::string> unpaid_;    // waiting for the fee
+  std::deque<Job> jobs_;                                                // in time order
+  std::set<std::string> dossiers_;                                      // received
+  std::set<std::string> waiting_;                                       // waiting for a supplement
+  std::set<std::string> unpaid_;                                        // waiting for the fee
+  std::map<std::string, std::map<std::string, std::string>> received_;  // MaHoSo -> fields
   SimJournal journal_;
   std::uint64_t emitted_ = 0;
   bool stop_ = false;

@@ -441,8 +441,7 @@ TEST_F(DvcTest, AResultIsSignedKeptToldAndLookedUpVerified) {
   EXPECT_NE(found.body.find("<ChuHo>Nguyễn Thị Hồng Nhung</ChuHo>"), std::string::npos);
   EXPECT_NE(found.body.find("SignatureValue"), std::string::npos);
   EXPECT_NE(found.body.find("<HopLe>1</HopLe><NguoiKy>"), std::string::npos) << found.body;
-  EXPECT_NE(found.body.find("<ThuatToan>rsa-sha256</ThuatToan>"), std::string::npos)
-      << found.body;
+  EXPECT_NE(found.body.find("<ThuatToan>rsa-sha256</ThuatToan>"), std::string::npos) << found.body;
   // Changed after it was signed: the lookup refuses it, with the reason.
   const fs::path kept = home_.path("var/ket-qua/" + code + ".xml");
   std::string text = readFile(kept);
@@ -450,6 +449,23 @@ TEST_F(DvcTest, AResultIsSignedKeptToldAndLookedUpVerified) {
   home_.write(kept.lexically_relative(home_.path("")).string(), text);
   auto tampered = httpCall(port_, "GET", "/tra-cuu/ket-qua", "", {{"MaHoSo", code}});
   EXPECT_EQ(tampered.status, 401) << tampered.body;
+}
+
+// Both ways by post: a pickup order for the dossier; resolved, its result signed and kept
+// and a delivery order (-KQ) for it; the post delivers, and the dossier is returned (10).
+TEST_F(DvcTest, ADossierCollectedByPostIsResolvedSignedAndReturnedByPost) {
+  const std::string code = submit("procedure=1.001612&channel=3&return=1");
+  ASSERT_FALSE(code.empty());
+  EXPECT_TRUE(eventually([&] { return returned(code); }, 30s));
+  const auto orders = onestopMessages(*postal_, code);
+  EXPECT_EQ(orders, (std::vector<std::string>{"in BuuGui", "in BuuGui"}));  // pickup, delivery
+  EXPECT_TRUE(fs::exists(home_.path("var/ket-qua/" + code + ".xml")));
+  const auto d = portalDossiers()[code];
+  EXPECT_EQ(d.progress.back(), "10");
+  EXPECT_NE(d.notes.back().find("Bưu điện đã phát kết quả cho công dân"), std::string::npos)
+      << d.notes.back();
+  const auto at_agency = onestopMessages(*rest_, code);
+  EXPECT_EQ(at_agency.back(), "in TrangThai");  // told by lienthong that it was returned
 }
 
 // A dossier with a fee: the agency's system asks for payment (6) through lienthong, the
