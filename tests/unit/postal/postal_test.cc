@@ -230,6 +230,7 @@ TEST(PostalTracking, RecordsComeOnceInOrderAcrossARestart) {
     std::vector<std::string> names;
     for (const auto& f : testing::filesIn(home.path("var/events"))) {
       const std::string n = f.filename().string();
+      if (n.front() == '.') continue;  // a file output's temporary name
       names.push_back(n.substr(0, n.find('~')));
     }
     std::sort(names.begin(), names.end());
