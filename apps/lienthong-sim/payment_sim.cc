@@ -18,17 +18,6 @@
 #include "transforms/dossier/payment.h"
 
 namespace lienthong::sim {
-namespace {
-
-std::string field(const Poco::JSON::Object& o, const char* name) {
-  try {
-    return o.has(name) ? o.get(name).convert<std::string>() : std::string();
-  } catch (const Poco::Exception&) {
-    return {};
-  }
-}
-
-}  // namespace
 
 PaymentSim::PaymentSim(PaymentSimSettings s) : s_(std::move(s)) {
   worker_ = std::thread([this] { confirmAll(); });
@@ -65,13 +54,13 @@ std::pair<int, std::string> PaymentSim::handle(const std::string& method, const 
   } catch (const std::exception&) {
     return {400, "{\"error\":\"JSON không hợp lệ\"}"};
   }
-  const std::string partner = field(*o, "MaDoiTac");
-  const std::string code = field(*o, "MaHoSo");
-  const std::string amount = field(*o, "SoTien");
+  const std::string partner = jsonField(*o, "MaDoiTac");
+  const std::string code = jsonField(*o, "MaHoSo");
+  const std::string amount = jsonField(*o, "SoTien");
   const std::string expected = transforms::dossier::paymentChecksum(
-      {partner, code, amount, field(*o, "ThoiGian")}, s_.secret);
+      {partner, code, amount, jsonField(*o, "ThoiGian")}, s_.secret);
   std::lock_guard lock(mutex_);
-  if (field(*o, "MaXacThuc") != expected) {
+  if (jsonField(*o, "MaXacThuc") != expected) {
     journal_.record("refused", "ThanhToan", code, "MaXacThuc sai");
     return {401, "{\"error\":\"MaXacThuc không khớp\"}"};
   }

@@ -16,14 +16,6 @@
 namespace lienthong::sim {
 namespace {
 
-std::string field(const Poco::JSON::Object& o, const char* name) {
-  try {
-    return o.has(name) ? o.get(name).convert<std::string>() : std::string();
-  } catch (const Poco::Exception&) {
-    return {};
-  }
-}
-
 // The form encoding of RFC 6749 2.3.1 for the simple ids the simulator takes.
 std::string basic(const std::string& id, const std::string& secret) {
   std::ostringstream out;
@@ -94,7 +86,7 @@ std::pair<int, std::string> PostalSim::handle(const std::string& method, const s
   } catch (const std::exception&) {
     return {400, R"({"Code":"400","Message":"JSON không hợp lệ"})"};
   }
-  const std::string number = field(*o, "OrderNumber");
+  const std::string number = jsonField(*o, "OrderNumber");
   if (path == "/api/orders") {
     if (number.empty()) return {200, R"({"Code":"11","Message":"Thiếu số đơn hàng"})"};
     if (orders_.count(number) != 0) {
@@ -105,8 +97,8 @@ std::pair<int, std::string> PostalSim::handle(const std::string& method, const s
     orders_[number] = item;
     const std::string code = number.substr(0, number.find("-KQ"));
     journal_.record("in", "BuuGui", code,
-                    "đơn " + number + " (" + item + "): " + field(*o, "SenderFullname") + " → " +
-                        field(*o, "ReceiverFullname"));
+                    "đơn " + number + " (" + item + "): " + jsonField(*o, "SenderFullname") +
+                        " → " + jsonField(*o, "ReceiverFullname"));
     const auto now = std::chrono::steady_clock::now();
     const auto step = std::chrono::milliseconds(s_.step_ms);
     events_.push_back({now + step, number, item, "PICKED_UP", "Đã nhận bưu gửi"});

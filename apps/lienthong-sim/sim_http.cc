@@ -39,6 +39,14 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 
 }  // namespace
 
+std::string jsonField(const Poco::JSON::Object& o, const char* name) {
+  try {
+    return o.has(name) ? o.get(name).convert<std::string>() : std::string();
+  } catch (const Poco::Exception&) {
+    return {};
+  }
+}
+
 Poco::Net::HTTPRequestHandlerFactory* simFactory(SimHandler handler) {
   return new Factory(std::move(handler));
 }

@@ -2,6 +2,7 @@
 // The simulators' HTTP side: a handler factory for a Poco HTTPServer that hands each
 // request (with its body read) to a simulator's function and sends its answer.
 
+#include <Poco/JSON/Object.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerRequest.h>
 
@@ -21,5 +22,8 @@ using SimHandler =
 
 // A new factory (the server owns it); `handler` is called on the server's threads.
 Poco::Net::HTTPRequestHandlerFactory* simFactory(SimHandler handler);
+
+// A member of a JSON object as text ("" when absent or not convertible).
+std::string jsonField(const Poco::JSON::Object& o, const char* name);
 
 }  // namespace lienthong::sim
