@@ -172,6 +172,22 @@ std::string nationalTime(std::chrono::system_clock::time_point t, std::chrono::m
   return out;
 }
 
+std::optional<std::chrono::system_clock::time_point> parseNationalTime(
+    std::string_view text, std::chrono::minutes utc_offset) {
+  using namespace std::chrono;
+  if (!isNationalTime(text)) return std::nullopt;
+  auto n = [&](std::size_t at, std::size_t len) {
+    int v = 0;
+    for (std::size_t i = at; i < at + len; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  const year_month_day ymd{year{n(0, 4)}, month{static_cast<unsigned>(n(4, 2))},
+                           day{static_cast<unsigned>(n(6, 2))}};
+  const int h = n(8, 2), mi = n(10, 2), s = n(12, 2);
+  if (!ymd.ok() || h > 23 || mi > 59 || s > 59) return std::nullopt;
+  return sys_days(ymd) + hours(h) + minutes(mi) + seconds(s) - utc_offset;
+}
+
 bool isNationalTime(std::string_view text) {
   return text.size() == 14 && text.find_first_not_of("0123456789") == std::string_view::npos;
 }

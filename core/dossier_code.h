@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -56,5 +57,8 @@ std::string nationalTime(std::chrono::system_clock::time_point t,
                          std::chrono::minutes utc_offset = std::chrono::hours(7));
 // Whether `text` has that form (14 digits; the calendar is not checked).
 bool isNationalTime(std::string_view text);
+// The time a national-format text names (nullopt when it is not one, calendar included).
+std::optional<std::chrono::system_clock::time_point> parseNationalTime(
+    std::string_view text, std::chrono::minutes utc_offset = std::chrono::hours(7));
 
 }  // namespace lienthong::dossier

@@ -6,9 +6,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include <ctime>
 #include <optional>
 #include <sstream>
+
+#include "core/dossier_code.h"
 
 namespace lienthong::transforms::dossier {
 namespace {
@@ -25,21 +26,6 @@ std::string member(const Poco::JSON::Object& o, const std::string& name, bool* o
     *ok = false;
     return {};
   }
-}
-
-// yyyyMMddHHmmss in UTC+7 as a time; nullopt when it is not one.
-std::optional<std::chrono::system_clock::time_point> nationalTimePoint(const std::string& t) {
-  if (t.size() != 14 || t.find_first_not_of("0123456789") != std::string::npos) return {};
-  std::tm tm{};
-  tm.tm_year = std::stoi(t.substr(0, 4)) - 1900;
-  tm.tm_mon = std::stoi(t.substr(4, 2)) - 1;
-  tm.tm_mday = std::stoi(t.substr(6, 2));
-  tm.tm_hour = std::stoi(t.substr(8, 2));
-  tm.tm_min = std::stoi(t.substr(10, 2));
-  tm.tm_sec = std::stoi(t.substr(12, 2));
-  const std::time_t utc = timegm(&tm);
-  if (utc == static_cast<std::time_t>(-1)) return {};
-  return std::chrono::system_clock::from_time_t(utc) - std::chrono::hours(7);
 }
 
 }  // namespace
@@ -103,7 +89,7 @@ Result<StepOutcome> PaymentChecksumStep::process(Exchange& exchange) {
     if (s_.max_age.count() > 0) {  // an old confirmation played again
       bool has = false;
       const std::string when = member(*o, s_.time_field, &has);
-      const auto at = nationalTimePoint(when);
+      const auto at = lienthong::dossier::parseNationalTime(when);
       const auto now = std::chrono::system_clock::now();
       if (!at || *at < now - s_.max_age) {
         if (!code.empty()) m.setHeader("MaHoSo", code);

@@ -16,14 +16,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string utcText(const std::string& epoch_seconds) {
+// exp as UTC text (the claim as it is when it is no number).
+std::string expiresText(const std::string& epoch_seconds) {
   try {
-    const std::time_t t = static_cast<std::time_t>(std::stoll(epoch_seconds));
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return utcText(std::stoll(epoch_seconds));
   } catch (const std::exception&) {
     return epoch_seconds;
   }
@@ -119,7 +115,7 @@ Result<StepOutcome> OidcVerifyStep::process(Exchange& exchange) {
   m.setHeader("identity.subject", claim("sub"));
   m.setHeader("identity.issuer", claim("iss"));
   m.setHeader("identity.level", claim("acr"));
-  m.setHeader("identity.expires", utcText(claim("exp")));
+  m.setHeader("identity.expires", expiresText(claim("exp")));
   for (const auto& [header, name] : s_.claims) {
     auto it = v->claims.find(name);
     if (it == v->claims.end()) {

@@ -142,6 +142,12 @@ bool signatureHolds(const std::string& alg, EVP_PKEY* key, const std::string& in
   return ok;
 }
 
+bool contains(const std::vector<std::string>& list, const std::string& v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+}  // namespace
+
 std::string utcText(long long seconds) {
   const std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
@@ -150,12 +156,6 @@ std::string utcText(long long seconds) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-bool contains(const std::vector<std::string>& list, const std::string& v) {
-  return std::find(list.begin(), list.end(), v) != list.end();
-}
-
-}  // namespace
 
 std::string base64UrlEncode(std::string_view bytes) {
   static const char* const kAlphabet =

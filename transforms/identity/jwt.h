@@ -64,6 +64,9 @@ std::string keyIdOf(std::string_view token);
 Result<Verified> verify(std::string_view token, const KeySet& keys, const Expectations& expect,
                         std::chrono::system_clock::time_point now);
 
+// Seconds since the epoch as UTC text (2026-11-27T13:02:11Z).
+std::string utcText(long long seconds);
+
 // base64url without padding, both ways (tests and the tools make tokens too).
 std::string base64UrlEncode(std::string_view bytes);
 bool base64UrlDecode(std::string_view text, std::string& out);

@@ -85,5 +85,14 @@ TEST(DossierCode, TheNextCodeOfTheDayAndTheFirst) {
   EXPECT_FALSE(first("000.00.01.H22", {2024, 2, 30}).ok());
 }
 
+TEST(NationalTime, ParsesWhatItFormatsAndRefusesTheRest) {
+  const auto t = std::chrono::sys_days{std::chrono::year{2024} / 3 / 15} + std::chrono::hours(1);
+  EXPECT_EQ(nationalTime(t), "20240315080000");
+  EXPECT_EQ(parseNationalTime("20240315080000"), t);
+  EXPECT_FALSE(parseNationalTime("20240230080000"));  // no such day
+  EXPECT_FALSE(parseNationalTime("20240315250000"));
+  EXPECT_FALSE(parseNationalTime("2024-03-15T08:00"));
+}
+
 }  // namespace
 }  // namespace lienthong::dossier

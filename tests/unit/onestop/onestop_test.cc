@@ -364,6 +364,64 @@ TEST(OverdueDossiers, TheDossiersFallenDueAreListedFromTheStore) {
   daemon->stop();
 }
 
+// An overdue note takes the dossier's status as kept now, and a dossier ended since gets
+// none; other bodies go on as they are.
+TEST(OverdueNote, TakesTheStatusKeptNowAndStopsForAnEndedDossier) {
+  testing::TempHome home;
+  home.write("config.yaml",
+             std::string(testing::kPublicListenerConfig) + "store: { path: var/lienthong.db }\n");
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: track\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /track } }\n"
+             "    steps: [ { track-dossier: {} } ]\n"
+             "  - id: note\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /note } }\n"
+             "    steps: [ { overdue-note: {} } ]\n"
+             "  - id: went-on\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /went-on } }\n"
+             "    steps: [ { overdue-note: {} }, { set-body: { template: went-on } } ]\n");
+  std::unique_ptr<Daemon> daemon;
+  const std::uint16_t port = testing::startDaemon(home.path("config.yaml"), daemon);
+  ASSERT_NE(port, 0u);
+  auto status = [](const std::string& code, int ma, const std::string& extra) {
+    return "<TrangThai xmlns=\"urn:lienthong:hoso:1\"><MaHoSo>" + code + "</MaHoSo><Ma>" +
+           std::to_string(ma) + "</Ma><ThoiDiem>20240316090000</ThoiDiem>" + extra + "</TrangThai>";
+  };
+  const std::map<std::string, std::string> xml{{"Content-Type", "application/xml"}};
+  ASSERT_EQ(
+      testing::httpCall(port, "POST", "/track", status("000.00.01.H22-240315-0001", 5, ""), xml)
+          .status,
+      200);
+  ASSERT_EQ(
+      testing::httpCall(port, "POST", "/track", status("000.00.01.H22-240315-0002", 9, ""), xml)
+          .status,
+      200);
+  const std::string overdue = "<QuaHan>1</QuaHan>";
+  // Listed at 4, the dossier is at 5 by now: the note says 5.
+  auto now5 = testing::httpCall(port, "POST", "/note",
+                                status("000.00.01.H22-240315-0001", 4, overdue), xml);
+  EXPECT_EQ(now5.status, 200);
+  EXPECT_NE(now5.body.find("<Ma>5</Ma>"), std::string::npos) << now5.body;
+  // Resolved since: no note.
+  EXPECT_EQ(testing::httpCall(port, "POST", "/went-on",
+                              status("000.00.01.H22-240315-0002", 4, overdue), xml)
+                .body.find("went-on"),
+            std::string::npos);
+  // Not a note, or a dossier not kept: as it is.
+  EXPECT_EQ(
+      testing::httpCall(port, "POST", "/went-on", status("000.00.01.H22-240315-0002", 4, ""), xml)
+          .body,
+      "went-on");
+  auto unknown = testing::httpCall(port, "POST", "/note",
+                                   status("000.00.01.H22-240315-0009", 4, overdue), xml);
+  EXPECT_NE(unknown.body.find("<Ma>4</Ma>"), std::string::npos) << unknown.body;
+  daemon->stop();
+}
+
 TEST(OnestopConfig, BadSettingsAreReportedAtTheirPlace) {
   testing::TempHome home;
   home.write("config.yaml",
