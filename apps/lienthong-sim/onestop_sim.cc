@@ -54,10 +54,18 @@ std::string text(xmlNodePtr n) {
   return out;
 }
 
+// A record's fields; those of a nested record (an address) as "Record/Field".
 std::map<std::string, std::string> childTexts(xmlNodePtr n) {
   std::map<std::string, std::string> out;
   for (xmlNodePtr c = n->children; c; c = c->next) {
-    if (c->type == XML_ELEMENT_NODE) out[name(c)] = text(c);
+    if (c->type != XML_ELEMENT_NODE) continue;
+    bool nested = false;
+    for (xmlNodePtr g = c->children; g; g = g->next) {
+      if (g->type != XML_ELEMENT_NODE) continue;
+      nested = true;
+      out[name(c) + "/" + name(g)] = text(g);
+    }
+    if (!nested) out[name(c)] = text(c);
   }
   return out;
 }
@@ -80,27 +88,52 @@ std::string soapFault(const std::string& who, const std::string& reason) {
 // Fields in order, as XML children in namespace prefix `p` (empty: none) or JSON members.
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
+// "Record/Field" keys (next to each other) make a nested record.
 std::string xmlOf(const std::string& root, const std::string& ns, const Fields& fields,
                   const std::string& prefix) {
   const std::string p = prefix.empty() ? "" : prefix + ":";
   std::string out =
       "<" + p + root + " xmlns" + (prefix.empty() ? "" : ":" + prefix) + "=\"" + ns + "\">";
+  std::string open;  // the nested record being written
   for (const auto& [k, v] : fields) {
-    out += "<" + p + k + ">";
+    const auto slash = k.find('/');
+    const std::string record = slash == std::string::npos ? "" : k.substr(0, slash);
+    if (record != open) {
+      if (!open.empty()) out += "</" + p + open + ">";
+      if (!record.empty()) out += "<" + p + record + ">";
+      open = record;
+    }
+    const std::string field = k.substr(slash == std::string::npos ? 0 : slash + 1);
+    out += "<" + p + field + ">";
     appendXmlEscaped(out, v);
-    out += "</" + p + k + ">";
+    out += "</" + p + field + ">";
   }
+  if (!open.empty()) out += "</" + p + open + ">";
   return out + "</" + p + root + ">";
 }
 
 std::string jsonOf(const Fields& fields) {
   std::string out = "{";
+  std::string open;
   for (const auto& [k, v] : fields) {
-    if (out.size() > 1) out += ',';
-    appendJsonString(out, k);
+    const auto slash = k.find('/');
+    const std::string record = slash == std::string::npos ? "" : k.substr(0, slash);
+    if (record != open) {
+      if (!open.empty()) out += '}';
+      if (out.size() > 1) out += ',';
+      if (!record.empty()) {
+        appendJsonString(out, record);
+        out += ":{";
+      }
+      open = record;
+    } else if (out.back() != '{') {
+      out += ',';
+    }
+    appendJsonString(out, k.substr(slash == std::string::npos ? 0 : slash + 1));
     out += ':';
     appendJsonString(out, v);
   }
+  if (!open.empty()) out += '}';
   return out + "}";
 }
 
@@ -159,6 +192,11 @@ OnestopSim::Answer OnestopSim::handle(const std::string& method, const std::stri
       auto o = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
       for (const auto& [k, v] : *o) {
         if (v.isString() || v.isNumeric()) fields[k] = v.convert<std::string>();
+        if (v.type() == typeid(Poco::JSON::Object::Ptr)) {  // an address
+          for (const auto& [k2, v2] : *v.extract<Poco::JSON::Object::Ptr>()) {
+            if (v2.isString() || v2.isNumeric()) fields[k + "/" + k2] = v2.convert<std::string>();
+          }
+        }
       }
     } catch (const std::exception& e) {
       return {400, "application/json", "{\"error\":\"JSON không hợp lệ\"}"};
@@ -346,6 +384,11 @@ bool OnestopSim::emit(const Job& job) {
     }
     hoso.emplace_back("TrangThaiHoSo", localStatus(9));
     hoso.emplace_back("HinhThuc", "1");
+    for (const auto& [k, v] : d) {  // where the result goes: the addresses it came with
+      if (k.rfind("DiaChiChuHoSo/", 0) == 0 || k.rfind("DiaChiNhanKetQua/", 0) == 0) {
+        hoso.emplace_back(k, v);
+      }
+    }
     hoso.emplace_back("NgayKetThucXuLy", at);
     return send("HoSo", hoso, job.code);
   }

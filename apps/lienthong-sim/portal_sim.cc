@@ -78,6 +78,14 @@ const char* const kCitizens[][4] = {
     {"Phạm Thị Thu Hà", "049195007788", "0935123456", "ha.ptt@example.vn"},
     {"Đặng Quốc Việt", "002087009911", "0987654321", "viet.dq@example.vn"},
 };
+// Their addresses (config/don-vi-hanh-chinh.csv, the sample units): ChiTiet, MaXa, MaHuyen,
+// MaTinh; two written before 2025 (with a district and old codes), two after.
+const char* const kAddresses[][4] = {
+    {"Số 12, tổ 5", "90002", "971", "97"},
+    {"Số 8, đường Lê Lợi", "95001", "", "97"},
+    {"Thôn Trung Chánh", "90011", "981", "98"},
+    {"Xóm Bãi Dài", "90021", "", "99"},
+};
 const char* const kFields = R"([
  {"MaLinhVuc":"G09-TL01","TenLinhVuc":"Thành lập và hoạt động của hộ kinh doanh"},
  {"MaLinhVuc":"G09-HT01","TenLinhVuc":"Hộ tịch"}
@@ -221,6 +229,13 @@ std::pair<int, std::string> PortalSim::submit(const std::string& procedure,
   d->set("KenhThucHien", channel.empty() ? "2" : channel);  // 3: sent by post
   if (!by_post.empty()) d->set("HinhThuc", by_post);        // 1: the result by post
   d->set("NoiNopHoSo", "Cổng Dịch vụ công quốc gia");
+  const auto& where_lives = kAddresses[(dossiers_.size()) % 4];
+  Object::Ptr address = new Object;
+  address->set("ChiTiet", where_lives[0]);
+  address->set("MaXa", where_lives[1]);
+  if (*where_lives[2] != 0) address->set("MaHuyen", where_lives[2]);
+  address->set("MaTinh", where_lives[3]);
+  d->set("DiaChiChuHoSo", address);
   Poco::JSON::Array::Ptr files = new Poco::JSON::Array;
   Object::Ptr f = new Object;
   f->set("TenTep", "to-khai.pdf");

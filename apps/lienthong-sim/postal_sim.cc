@@ -16,6 +16,14 @@
 namespace lienthong::sim {
 namespace {
 
+// " (address [ward/province codes])" of one side of an order, when it has an address.
+std::string place(const Poco::JSON::Object& o, const std::string& side) {
+  const std::string address = jsonField(o, (side + "Address").c_str());
+  if (address.empty()) return {};
+  return " (" + address + " [" + jsonField(o, (side + "Ward").c_str()) + "/" +
+         jsonField(o, (side + "Province").c_str()) + "])";
+}
+
 // The form encoding of RFC 6749 2.3.1 for the simple ids the simulator takes.
 std::string basic(const std::string& id, const std::string& secret) {
   std::ostringstream out;
@@ -98,7 +106,8 @@ std::pair<int, std::string> PostalSim::handle(const std::string& method, const s
     const std::string code = number.substr(0, number.find("-KQ"));
     journal_.record("in", "BuuGui", code,
                     "đơn " + number + " (" + item + "): " + jsonField(*o, "SenderFullname") +
-                        " → " + jsonField(*o, "ReceiverFullname"));
+                        place(*o, "Sender") + " → " + jsonField(*o, "ReceiverFullname") +
+                        place(*o, "Receiver"));
     const auto now = std::chrono::steady_clock::now();
     const auto step = std::chrono::milliseconds(s_.step_ms);
     events_.push_back({now + step, number, item, "PICKED_UP", "Đã nhận bưu gửi"});

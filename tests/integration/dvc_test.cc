@@ -138,6 +138,7 @@ class DvcTest : public ::testing::Test {
     home_.write("config/demo/sso-jwks.json", readFile(src / "config/demo/sso-jwks.json"));
     home_.write("config/demo/thanhtoan.secret", readFile(src / "config/demo/thanhtoan.secret"));
     home_.write("config/demo/buudien.secret", readFile(src / "config/demo/buudien.secret"));
+    home_.write("config/don-vi-hanh-chinh.csv", readFile(src / "config/don-vi-hanh-chinh.csv"));
     fs::copy(src / "schemas", home_.path("schemas"), fs::copy_options::recursive);
     fs::copy(src / "routes/dvc", home_.path("routes/dvc"), fs::copy_options::recursive);
     for (const auto& e : fs::directory_iterator(home_.path("routes/dvc"))) {
@@ -190,19 +191,31 @@ class DvcTest : public ::testing::Test {
     return out;
   }
 
-  // What a one-stop system received and sent for a dossier: "in HoSo", "out TrangThai", ...
-  std::vector<std::string> onestopMessages(const Sim& sim, const std::string& code) {
+  // A simulator's journal records of a dossier, each made by `line` from the record.
+  template <typename Line>
+  std::vector<std::string> journal(const Sim& sim, const std::string& code, Line line) {
     std::vector<std::string> out;
     auto a = httpCall(sim.port(), "GET", "/sim/messages");
     if (a.status != 200) return out;
     auto list = parse(a.body)->getArray("messages");
     for (std::size_t i = 0; i < list->size(); ++i) {
       auto m = list->getObject(static_cast<unsigned>(i));
-      if (m->getValue<std::string>("MaHoSo") != code) continue;
-      out.push_back(m->getValue<std::string>("direction") + " " +
-                    m->getValue<std::string>("message"));
+      if (m->getValue<std::string>("MaHoSo") == code) out.push_back(line(*m));
     }
     return out;
+  }
+
+  // What a one-stop system received and sent for a dossier: "in HoSo", "out TrangThai", ...
+  std::vector<std::string> onestopMessages(const Sim& sim, const std::string& code) {
+    return journal(sim, code, [](const Poco::JSON::Object& m) {
+      return m.getValue<std::string>("direction") + " " + m.getValue<std::string>("message");
+    });
+  }
+
+  // What a simulator's journal says of each message of a dossier.
+  std::vector<std::string> journalDetails(const Sim& sim, const std::string& code) {
+    return journal(sim, code,
+                   [](const Poco::JSON::Object& m) { return m.getValue<std::string>("detail"); });
   }
 
   bool returned(const std::string& code) {
@@ -461,6 +474,15 @@ TEST_F(DvcTest, ADossierCollectedByPostIsResolvedSignedAndReturnedByPost) {
   EXPECT_TRUE(eventually([&] { return returned(code); }, 30s));
   const auto orders = onestopMessages(*postal_, code);
   EXPECT_EQ(orders, (std::vector<std::string>{"in BuuGui", "in BuuGui"}));  // pickup, delivery
+  // The citizen's address, written with pre-2025 codes (commune 90002 of district 971),
+  // goes out with the current ones on both orders.
+  const auto details = journalDetails(*postal_, code);
+  ASSERT_EQ(details.size(), 2u);
+  const std::string address = "(Số 12, tổ 5, Phường Trần Phú, Tỉnh Sông Núi [95001/97])";
+  EXPECT_NE(details[0].find("Nguyễn Thị Hồng Nhung " + address + " → "), std::string::npos)
+      << details[0];
+  EXPECT_NE(details[1].find(" → Nguyễn Thị Hồng Nhung " + address), std::string::npos)
+      << details[1];
   EXPECT_TRUE(fs::exists(home_.path("var/ket-qua/" + code + ".xml")));
   const auto d = portalDossiers()[code];
   EXPECT_EQ(d.progress.back(), "10");

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "transforms/dossier/admin_units.h"
 #include "transforms/dossier/dossier_steps.h"
 #include "transforms/dossier/payment.h"
 
@@ -135,6 +136,38 @@ std::unique_ptr<Step> makePaymentChecksum(const YAML::Node& node, BuildContext& 
   return std::make_unique<PaymentChecksumStep>(std::move(s));
 }
 
+// admin-units: { table, ward, province?, district?, detail?, into, on-unknown? }
+std::unique_ptr<Step> makeAdminUnits(const YAML::Node& node, BuildContext& ctx) {
+  const std::size_t before = ctx.errors().size();
+  MapReader r(node, ctx, "admin-units step");
+  if (!r.valid()) return nullptr;
+  AdminUnitsSettings s;
+  if (const YAML::Node* t = r.node("table", true)) {
+    if (auto p = ctx.path(*t, PathKind::kFile)) {
+      auto table = adminUnitTable(*p);
+      if (table.ok()) {
+        s.table = *table;
+      } else {
+        ctx.error(*t, table.error().message);
+      }
+    }
+  }
+  s.ward = r.templ("ward", true);
+  if (r.has("province")) s.province = r.templ("province");
+  if (r.has("district")) s.district = r.templ("district");
+  if (r.has("detail")) s.detail = r.templ("detail");
+  if (auto v = r.string("into", true)) {
+    if (v->empty() || v->find_first_of(" \t:") != std::string::npos) {
+      ctx.error(*r.node("into"), "'into' is a header prefix (receiver, sender, ...)");
+    }
+    s.into = *v;
+  }
+  if (auto v = r.oneOf("on-unknown", {"refuse", "keep"})) s.keep_unknown = *v == "keep";
+  r.finish();
+  if (ctx.errors().size() != before || !s.table || !s.ward) return nullptr;
+  return std::make_unique<AdminUnitsStep>(std::move(s));
+}
+
 }  // namespace
 
 void registerDossierSteps(Registry& registry) {
@@ -144,7 +177,8 @@ void registerDossierSteps(Registry& registry) {
         {"overdue-dossiers", makeOverdueDossiers},
         {"normalize-text", makeNormalizeText},
         {"overdue-note", makeOverdueNote},
-        {"payment-checksum", makePaymentChecksum}}) {
+        {"payment-checksum", makePaymentChecksum},
+        {"admin-units", makeAdminUnits}}) {
     if (auto r = registry.addStep(name, factory); !r.ok()) {
       throw std::logic_error("registerDossierSteps: " + r.error().message);
     }

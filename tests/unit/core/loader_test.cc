@@ -133,8 +133,9 @@ const BadCase kBadCases[] = {
      "}\n"
      "    steps:\n      - log: hi\n      - frobnicate: { x: 1 }\n",
      "frobnicate",
-     "unknown step 'frobnicate' (known: aggregate, choice, dossier-code, extract, filter, "
-     "from-onestop, from-portal, json-to-xml, log, normalize-text, oidc-verify, overdue-dossiers, "
+     "unknown step 'frobnicate' (known: admin-units, aggregate, choice, dossier-code, extract, "
+     "filter, from-onestop, from-portal, json-to-xml, log, normalize-text, oidc-verify, "
+     "overdue-dossiers, "
      "overdue-note, payment-checksum"},
     {"UnknownInboundEndpoint",
      "routes:\n  - id: a\n    pattern: one-way\n    from: { ftp: { host: x } }\n", "ftp",

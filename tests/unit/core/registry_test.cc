@@ -24,15 +24,34 @@ TEST(Registry, FindsWhatWasAddedAndRefusesDuplicates) {
 TEST(Registry, BuiltinsRegisterEveryKindOnceThroughThePublicCalls) {
   Registry r;
   registerBuiltins(r);
-  EXPECT_EQ(r.stepNames(),
-            (std::vector<std::string>{
-                "aggregate",    "choice",           "dossier-code", "extract",
-                "filter",       "from-onestop",     "from-portal",  "json-to-xml",
-                "log",          "normalize-text",   "oidc-verify",  "overdue-dossiers",
-                "overdue-note", "payment-checksum", "read-file",    "remove-header",
-                "set-body",     "set-header",       "sign",         "split",
-                "to",           "track-dossier",    "transform",    "validate",
-                "verify",       "vneid-decrypt",    "xml-to-json"}));
+  EXPECT_EQ(r.stepNames(), (std::vector<std::string>{"admin-units",
+                                                     "aggregate",
+                                                     "choice",
+                                                     "dossier-code",
+                                                     "extract",
+                                                     "filter",
+                                                     "from-onestop",
+                                                     "from-portal",
+                                                     "json-to-xml",
+                                                     "log",
+                                                     "normalize-text",
+                                                     "oidc-verify",
+                                                     "overdue-dossiers",
+                                                     "overdue-note",
+                                                     "payment-checksum",
+                                                     "read-file",
+                                                     "remove-header",
+                                                     "set-body",
+                                                     "set-header",
+                                                     "sign",
+                                                     "split",
+                                                     "to",
+                                                     "track-dossier",
+                                                     "transform",
+                                                     "validate",
+                                                     "verify",
+                                                     "vneid-decrypt",
+                                                     "xml-to-json"}));
   EXPECT_EQ(r.inboundNames(),
             (std::vector<std::string>{"amqp", "file", "http", "postal", "schedule"}));
   EXPECT_EQ(r.outboundNames(),
