@@ -1,6 +1,8 @@
 #include "core/daemon.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "core/builtins.h"
 #include "core/xpath.h"
@@ -74,6 +76,7 @@ Result<void> Daemon::start() {
     started_listeners_.push_back(name);
     log::info("daemon", listener->describe());
   }
+  started_at_ = std::chrono::steady_clock::now();
   running_ = true;
   Result<void> r = activate(pending_, store_ != nullptr);
   if (!r.ok()) {
@@ -221,6 +224,11 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table, bool recover) {
   }
   for (const auto& route : next->table->routes) {
     if (!route->enabled || !route->from) continue;
+    if (disabledByOperator(route->id)) {
+      log::info("daemon",
+                "route " + route->id + ": its input stays stopped (disabled by an operator)");
+      continue;
+    }
     auto ctx = std::make_unique<RouteContext>(*engine_, route, next->table->version);
     Result<void> r = route->from->start(*ctx);
     if (!r.ok()) {
@@ -251,7 +259,9 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table, bool recover) {
     retired_.push_back(std::move(old));
   }
   std::size_t enabled = 0;
-  for (const auto& route : active_->table->routes) enabled += route->enabled ? 1 : 0;
+  for (const auto& route : active_->table->routes) {
+    enabled += route->enabled && !disabledByOperator(route->id) ? 1 : 0;
+  }
   log::info("daemon", "route table version " + std::to_string(active_->table->version) +
                           " active: " + std::to_string(enabled) + " route(s) enabled of " +
                           std::to_string(active_->table->routes.size()));
@@ -271,6 +281,7 @@ void Daemon::stopSteps(Active& active, bool final) {
 }
 
 bool Daemon::reload(ConfigErrors& errors) {
+  std::lock_guard control(control_mutex_);
   Loader loader(*registry_, false);
   if (config_.store.configured()) loader.setStoreSlot(store_slot_);
   auto table = loader.loadRoutes(config_, config_.route_paths, errors);
@@ -288,6 +299,7 @@ bool Daemon::reload(ConfigErrors& errors) {
 }
 
 std::size_t Daemon::stop() {
+  std::lock_guard control(control_mutex_);
   // The engine stops admitting first, so inputs still bound push back (HTTP 503 with
   // Retry-After, a file goes back to its folder) instead of answering "no route"; then
   // the inputs stop and the listeners close.
@@ -328,6 +340,169 @@ Result<std::map<std::string, RouteDepth>> Daemon::storeFigures() {
   Store* store = store_view_.load();
   if (!store) return makeError(ErrorCode::kTransient, "the store is not open");
   return store->depths();
+}
+
+bool Daemon::disabledByOperator(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  return paused_.count(id) != 0;
+}
+
+Result<bool> Daemon::setRouteEnabled(const std::string& id, bool enabled) {
+  std::lock_guard control(control_mutex_);
+  Active* active = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    active = active_.get();  // replaced only under the control mutex
+  }
+  if (!active) return makeError(ErrorCode::kInvalidConfig, "the daemon is not running");
+  std::shared_ptr<Route> route = active->table->find(id);
+  if (!route)
+    return makeError(ErrorCode::kInvalidConfig, "no route '" + id + "' in the active table");
+  if (!route->from) return makeError(ErrorCode::kInvalidConfig, "route " + id + " has no input");
+  if (!route->enabled) {
+    return makeError(ErrorCode::kInvalidConfig, "route " + id + " is disabled in its file (" +
+                                                    route->where.file +
+                                                    "): change 'enabled' there and reload");
+  }
+  InboundEndpoint* input = route->from.get();
+  const auto started = std::find(active->started.begin(), active->started.end(), input);
+  if (!enabled) {
+    {
+      std::lock_guard lock(mutex_);
+      paused_.insert(id);
+    }
+    if (started == active->started.end()) return false;
+    input->stop();  // what it handed in goes on; nothing new comes in
+    active->started.erase(started);
+    log::info("daemon",
+              "route " + id + " disabled: its input (" + input->describe() + ") is stopped");
+    return true;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    paused_.erase(id);
+  }
+  if (started != active->started.end()) return false;
+  auto ctx = std::make_unique<RouteContext>(*engine_, route, active->table->version);
+  if (Result<void> r = input->start(*ctx); !r.ok()) {
+    std::lock_guard lock(mutex_);
+    paused_.insert(id);
+    return makeError(r.error().code,
+                     "route " + id + " (" + input->describe() + "): " + r.error().message);
+  }
+  active->started.push_back(input);
+  active->contexts.push_back(std::move(ctx));
+  log::info("daemon", "route " + id + " enabled: its input (" + input->describe() + ") is started");
+  return true;
+}
+
+Result<std::int64_t> Daemon::replayDeadLetter(std::int64_t seq, const std::string& route,
+                                              const std::string& who) {
+  Store* store = storeIfOpen();
+  if (!store) {
+    return makeError(ErrorCode::kTransient, config_.store.configured() ? "the store is not open"
+                                                                       : "the daemon has no store");
+  }
+  std::shared_ptr<RouteTable> table;
+  {
+    std::lock_guard lock(mutex_);
+    if (active_) table = active_->table;
+  }
+  if (!table) return makeError(ErrorCode::kTransient, "the daemon is not running");
+  if (!route.empty()) {
+    auto target = table->find(route);
+    if (!target || !target->enabled) {
+      return makeError(ErrorCode::kInvalidConfig,
+                       "no enabled route '" + route + "' in the active table");
+    }
+  }
+  auto back = store->replay(seq, route, who);
+  if (!back.ok()) return back.error();
+  // Its journal entry, delivered now: a shared store's belongs to no node until this one
+  // claims it (with any other an operator replayed); the embedded store's is pending.
+  Result<std::vector<StoredMessage>> entries =
+      store->shared() ? store->takeOver() : store->pending();
+  if (!entries.ok()) {
+    return makeError(entries.error().code,
+                     "dead letter " + std::to_string(seq) + " is back in the journal as " +
+                         std::to_string(*back) +
+                         " and goes through at the next start: " + entries.error().message);
+  }
+  std::vector<StoredMessage> mine;
+  for (StoredMessage& m : *entries) {
+    if (store->shared() || m.seq == *back) mine.push_back(std::move(m));
+  }
+  resume(table, mine);
+  log::info("daemon", "dead letter " + std::to_string(seq) + " replayed by " + who +
+                          " as journal entry " + std::to_string(*back));
+  return *back;
+}
+
+bool Daemon::ready() const {
+  return running_.load() && engine_->accepting() &&
+         (!config_.store.configured() || store_view_.load() != nullptr);
+}
+
+MetricsSnapshot Daemon::metrics() {
+  MetricsSnapshot s;
+  const auto table = routes();
+  s.route_table_version = table ? table->version : 0;
+  s.uptime_seconds =
+      running_.load()
+          ? std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count()
+          : 0;
+  const Engine::Stats stats = engine_->stats();
+  s.queued = stats.queued;
+  s.running = stats.running;
+  s.retrying = stats.retrying;
+  s.held_one_way = stats.held_one_way;
+  s.store_configured = config_.store.configured();
+  s.store_open = store_view_.load() != nullptr;
+  auto counters = engine_->routeCounters();
+  std::map<std::string, RouteDepth> depths;
+  if (s.store_configured && s.store_open) {
+    if (auto d = storeFigures(); d.ok()) depths = std::move(*d);
+  }
+  const auto now = SystemClock::now();
+  auto add = [&](const std::string& id, const Route* route) {
+    MetricsSnapshot::Route r;
+    r.id = id;
+    if (route) {
+      r.enabled = route->enabled && !disabledByOperator(id);
+      if (route->to) r.endpoint = route->to->describe();
+    }
+    if (auto c = counters.find(id); c != counters.end()) r.counters = c->second;
+    if (s.store_configured && s.store_open) {
+      auto d = depths.find(id);
+      const RouteDepth figures = d == depths.end() ? RouteDepth{} : d->second;
+      r.depth = figures.depth;
+      r.dead_letters = figures.dead_letters;
+      if (figures.oldest) {
+        r.oldest_age_seconds = std::chrono::duration<double>(now - *figures.oldest).count();
+      }
+    }
+    s.routes.push_back(std::move(r));
+  };
+  std::set<std::string> seen;
+  if (table) {
+    for (const auto& route : table->routes) {
+      seen.insert(route->id);
+      add(route->id, route.get());
+    }
+  }
+  // Routes gone with a reload keep their counts (and their dead letters).
+  for (const auto& [id, c] : counters) {
+    if (seen.insert(id).second) add(id, nullptr);
+  }
+  for (const auto& [id, d] : depths) {
+    if (seen.insert(id).second) add(id, nullptr);
+  }
+  for (const auto& b : engine_->breakerStates()) s.breakers.push_back({b.peer, b.open, b.failures});
+  for (auto& c : certificateInventory(config_.keys, config_.trust, std::time(nullptr))) {
+    s.certificates.push_back(
+        {c.where, c.role, c.facts.subject, static_cast<double>(c.facts.days_left)});
+  }
+  return s;
 }
 
 std::shared_ptr<const RouteTable> Daemon::routes() const {

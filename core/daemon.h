@@ -7,12 +7,14 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/engine.h"
 #include "core/loader.h"
+#include "core/metrics.h"
 #include "core/plugins.h"
 #include "core/route.h"
 #include "lienthong/registry.h"
@@ -28,8 +30,9 @@ class Daemon {
 
   // Control thread: starts the engine, the listeners, then every enabled route's input.
   Result<void> start();
-  // Control thread: loads the route files again; swaps the table only if all of it is
-  // valid and every new input started. In-flight messages finish on their old version.
+  // Loads the route files again; swaps the table only if all of it is valid and every new
+  // input started. In-flight messages finish on their old version. Any thread: reloads
+  // (a signal's, the admin API's) take turns; not during start() or stop().
   bool reload(ConfigErrors& errors);
   // Control thread: stops the inputs, drains the engine, stops the listeners. Returns the
   // number of messages abandoned when the drain timeout passed.
@@ -43,6 +46,28 @@ class Daemon {
   // (for metrics). An error when there is no store or it is not open.
   Result<std::map<std::string, RouteDepth>> storeFigures();
   const DaemonConfig& config() const { return config_; }
+  // Any thread (takes turns with reload and stop): an operator stops the input of a route
+  // of the active table (what is under way finishes) or starts it again. The choice
+  // outlives a reload, not a restart. An error (kInvalidConfig) when the active table has
+  // no such route, it has no input, or its file disables it. Returns whether anything
+  // changed.
+  Result<bool> setRouteEnabled(const std::string& id, bool enabled);
+  // Any thread: a dead letter goes back into the journal for `route` (its own when empty)
+  // and through that route now, recorded as done by `who`. Returns its journal sequence.
+  // An error when there is no open store, no such dead letter, or no such route.
+  Result<std::int64_t> replayDeadLetter(std::int64_t seq, const std::string& route,
+                                        const std::string& who);
+
+  // Thread-safe: whether an operator disabled the route (setRouteEnabled).
+  bool disabledByOperator(const std::string& id) const;
+
+  // Thread-safe: the store when it is open (it stays until the daemon is destroyed), else
+  // nullptr.
+  Store* storeIfOpen() const { return store_view_.load(); }
+  // Thread-safe: started and not stopping, with its store open when it has one.
+  bool ready() const;
+  // Thread-safe: the figures for the metrics (core/metrics.h).
+  MetricsSnapshot metrics();
 
  private:
   struct Active {
@@ -91,7 +116,10 @@ class Daemon {
   std::vector<std::unique_ptr<Active>> retired_;
   std::vector<std::string> started_listeners_;
   std::uint64_t next_version_ = 1;
-  bool running_ = false;
+  std::mutex control_mutex_;      // reload(), setRouteEnabled() and stop() take turns
+  std::set<std::string> paused_;  // routes an operator disabled (under mutex_)
+  std::atomic<bool> running_{false};
+  std::chrono::steady_clock::time_point started_at_{};
   std::atomic<Store*> store_view_{nullptr};  // store_, for readers on other threads
   bool journal_recovered_ = false;
   std::string opener_error_;  // the last reason logged, not repeated

@@ -30,6 +30,7 @@ struct Engine::Job {
   std::string remember_key;            // idempotency key to record once delivered
   SteadyClock::time_point deadline{};  // the route's (request-reply); attempts may be shorter
   SteadyClock::time_point due{};
+  SteadyClock::time_point admitted = SteadyClock::now();  // for the latency figures
 
   Job(std::shared_ptr<const Route> r, Exchange ex, Completion d)
       : route(std::move(r)),
@@ -185,7 +186,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
       one_way && input && job->route->from && job->route->from->keepsMessages();
   const bool journal = one_way && store && seq == 0 && !kept_by_input;
   if (one_way && seq == 0 && store_required_ && (!store_ready || !store)) {
-    return refuse(Admission::kUnavailable);
+    return refuse(Admission::kUnavailable, job->route->id);
   }
   // Kept by its input's broker: a key seen before makes it a duplicate now; a new key is
   // recorded once it is delivered (a node that dies first leaves it to another).
@@ -201,7 +202,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
           log::error("engine", "the store cannot check idempotency keys (" + seen.error().message +
                                    "); route " + job->route->id + " takes no message until it can");
         }
-        return refuse(Admission::kUnavailable);
+        return refuse(Admission::kUnavailable, job->route->id);
       }
       if (*seen) {
         job->duplicate = true;
@@ -213,7 +214,7 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   // Held in memory only: acknowledged only while its output can take it (a broker that
   // is down would leave it in a process that may not live to deliver it).
   if (one_way && !journal && input && job->route->to && !job->route->to->ready()) {
-    return refuse(Admission::kUnavailable);
+    return refuse(Admission::kUnavailable, job->route->id);
   }
   bool run_here = false;
   {
@@ -244,11 +245,13 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
     }
     if (!run_here && !past_limits && !roomLocked(one_way)) {
       ++counters_.refused;
+      ++route_counters_[job->route->id].refused;
       return {Admission::kBusy, {}};
     }
     if (one_way) ++held_one_way_;
     ++unsettled_;
     ++counters_.accepted;
+    if (input) ++route_counters_[job->route->id].accepted;
     if (run_here) {
       ++running_;
     } else if (!journal) {
@@ -290,6 +293,9 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
         --unsettled_;
         --counters_.accepted;
         ++counters_.refused;
+        RouteCounters& rc = route_counters_[job->route->id];
+        if (input) --rc.accepted;
+        ++rc.refused;
         if (run_here) --running_;
       } else {
         if (*written) {
@@ -336,9 +342,10 @@ Admission Engine::recover(std::shared_ptr<const Route> route, std::uint64_t vers
       .admission;
 }
 
-InboundContext::Admitted Engine::refuse(Admission why) {
+InboundContext::Admitted Engine::refuse(Admission why, const std::string& route_id) {
   std::lock_guard lock(mutex_);
   ++counters_.refused;
+  ++route_counters_[route_id].refused;
   return {why, {}};
 }
 
@@ -450,6 +457,7 @@ void Engine::runSteps(JobPtr& job) {
     {
       std::lock_guard lock(mutex_);
       ++counters_.duplicates;
+      ++route_counters_[job->route->id].duplicates;
     }
     complete(std::move(job), Outcome::Status::kStopped,
              Error(ErrorCode::kPermanent, "a duplicate (its idempotency key was seen before)"));
@@ -628,6 +636,7 @@ void Engine::retryLater(JobPtr job, const Error& why, std::optional<Delivery> la
   {
     std::lock_guard lock(mutex_);
     ++counters_.retries;
+    ++route_counters_[route.id].retried;
   }
   schedule(std::move(job));
 }
@@ -836,6 +845,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     if (b.generation == job->probe_generation) b.probing = false;
   }
   const bool held = job->held;
+  const SteadyClock::time_point admitted = job->admitted;
   job.reset();
   if (done) {
     try {
@@ -854,6 +864,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
     if (one_way) --held_one_way_;
     --unsettled_;
     if (room_waiters_ > 0) room_cv_.notify_one();
+    RouteCounters& rc = route_counters_[route_id];
     switch (status) {
       case Outcome::Status::kDelivered:
       case Outcome::Status::kStopped:
@@ -862,13 +873,19 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
           ++counters_.held;
         } else if (!duplicate) {
           ++counters_.delivered;
+          ++rc.delivered;
+          rc.observe(SteadyClock::now() - admitted);
         }
         break;
       case Outcome::Status::kDeadLettered:
         ++counters_.dead_lettered;
+        ++rc.dead_lettered;
+        rc.observe(SteadyClock::now() - admitted);
         break;
       default:
         ++counters_.failed;
+        ++rc.failed;
+        rc.observe(SteadyClock::now() - admitted);
         break;
     }
   }
@@ -920,6 +937,18 @@ std::size_t Engine::drain(std::chrono::milliseconds timeout) {
 bool Engine::accepting() const {
   std::lock_guard lock(mutex_);
   return accepting_;
+}
+
+std::map<std::string, RouteCounters> Engine::routeCounters() const {
+  std::lock_guard lock(mutex_);
+  return route_counters_;
+}
+
+std::vector<Engine::BreakerState> Engine::breakerStates() const {
+  std::lock_guard lock(mutex_);
+  std::vector<BreakerState> out;
+  for (const auto& [peer, b] : breakers_) out.push_back({peer, b.open, b.failures});
+  return out;
 }
 
 Engine::Stats Engine::stats() const {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/loader.h"
+#include "core/metrics.h"
 #include "core/route.h"
 #include "core/store.h"
 #include "lienthong/endpoint.h"
@@ -97,6 +98,15 @@ class Engine {
 
   // Thread-safe.
   Stats stats() const;
+  // Thread-safe: per route id, its counts since the engine started.
+  std::map<std::string, RouteCounters> routeCounters() const;
+  struct BreakerState {
+    std::string peer;
+    bool open = false;
+    std::uint32_t failures = 0;
+  };
+  // Thread-safe: the circuit breakers by peer.
+  std::vector<BreakerState> breakerStates() const;
   // Thread-safe: whether new messages are admitted (false once a drain began).
   bool accepting() const;
   // Thread-safe: whether accepted one-way messages are journalled (a store is open).
@@ -135,7 +145,7 @@ class Engine {
   // order key. True when it went into the queue (a worker should be woken).
   bool enqueueLocked(JobPtr job);
   // Counts a refusal; the answer to give.
-  InboundContext::Admitted refuse(Admission why);
+  InboundContext::Admitted refuse(Admission why, const std::string& route_id);
   // With mutex_ held: whether a message of the pattern would be admitted now.
   bool roomLocked(bool one_way) const;
   // With mutex_ held: the job is done with its order key; the next one waiting for the
@@ -177,7 +187,8 @@ class Engine {
     // the breaker is still in the state the probe was let through in.
     std::uint64_t generation = 0;
   };
-  std::map<std::string, Breaker> breakers_;  // by peer
+  std::map<std::string, Breaker> breakers_;              // by peer
+  std::map<std::string, RouteCounters> route_counters_;  // by route id
   // Handed to an asynchronous output, by id: back to a worker when it settles.
   std::map<std::uint64_t, JobPtr> in_flight_;
   std::uint64_t next_flight_ = 0;

@@ -408,6 +408,90 @@ std::optional<std::string> passphrase(MapReader& r, const YAML::Node& at, BuildC
   return std::string();
 }
 
+std::optional<AdminRole> adminRole(MapReader& r) {
+  auto v = r.oneOf("role", {"viewer", "operator", "admin"}, true);
+  if (!v) return std::nullopt;
+  return *v == "viewer" ? AdminRole::kViewer
+                        : (*v == "operator" ? AdminRole::kOperator : AdminRole::kAdmin);
+}
+
+bool lowerHex(const std::string& s, std::size_t size) {
+  return s.size() == size && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// admin: { address, port, threads, tls: { cert, key, client-ca }, tokens: { NAME: { role,
+// sha256 | sha256-file } }, clients: { CN: { role } } }
+void loadAdmin(const YAML::Node& n, BuildContext& ctx, DaemonConfig& config) {
+  MapReader r(n, ctx, "admin");
+  if (!r.valid()) return;
+  AdminSettings& a = config.admin;
+  a.enabled = true;
+  if (auto v = r.string("address")) a.address = *v;
+  if (auto v = r.integer("port", 0, 65535)) a.port = static_cast<std::uint16_t>(*v);
+  if (auto v = r.integer("threads", 1, 256)) a.threads = static_cast<int>(*v);
+  if (const YAML::Node* t = r.node("tls", true)) {
+    MapReader tr(*t, ctx, "admin tls");
+    if (tr.valid()) {
+      auto file = [&](const char* key, bool required, std::string& out) {
+        if (const YAML::Node* f = tr.node(key, required)) {
+          if (auto p = ctx.path(*f, PathKind::kFile)) out = *p;
+        }
+      };
+      file("cert", true, a.cert);
+      file("key", true, a.key);
+      file("client-ca", false, a.client_ca);
+      tr.finish();
+    }
+  }
+  if (const YAML::Node* t = r.node("tokens")) {
+    if (!t->IsMap()) {
+      ctx.error(*t, "'tokens' must be a map of token name -> { role, sha256 }");
+    } else {
+      for (auto it = t->begin(); it != t->end(); ++it) {
+        const std::string name = it->first.Scalar();
+        MapReader tr(it->second, ctx, "admin token '" + name + "'");
+        if (!tr.valid()) continue;
+        AdminSettings::Token token;
+        token.name = name;
+        auto role = adminRole(tr);
+        // The token's SHA-256, never the token: given, or the first line of a file.
+        auto hash = tr.has("sha256") ? tr.string("sha256") : tr.secret("sha256");
+        tr.finish();
+        if (!role || !hash) continue;
+        if (!lowerHex(*hash, 64)) {
+          ctx.error(it->first, "admin token '" + name +
+                                   "' needs 'sha256' (or sha256-file, sha256-env): the "
+                                   "token's SHA-256 in 64 lower-case hex digits "
+                                   "(lienthongctl admin-token makes one)");
+          continue;
+        }
+        token.role = *role;
+        token.sha256 = *hash;
+        a.tokens.push_back(std::move(token));
+      }
+    }
+  }
+  if (const YAML::Node* c = r.node("clients")) {
+    if (!c->IsMap()) {
+      ctx.error(*c, "'clients' must be a map of certificate CN -> { role }");
+    } else {
+      for (auto it = c->begin(); it != c->end(); ++it) {
+        MapReader cr(it->second, ctx, "admin client '" + it->first.Scalar() + "'");
+        if (!cr.valid()) continue;
+        auto role = adminRole(cr);
+        cr.finish();
+        if (role) a.clients[it->first.Scalar()] = *role;
+      }
+      if (a.client_ca.empty() && !a.clients.empty()) {
+        ctx.error(*c,
+                  "admin 'clients' need 'client-ca' under 'tls' (who issues their "
+                  "certificates)");
+      }
+    }
+  }
+  r.finish();
+}
+
 void loadKeys(const YAML::Node& n, BuildContext& ctx, DaemonConfig& config) {
   if (!n.IsMap()) {
     ctx.error(n, "'keys' must be a map of key name -> settings");
@@ -591,6 +675,7 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
     }
     if (auto every = r.positiveDuration("reopen-every")) config.store_reopen = *every;
   }
+  if (const YAML::Node* n = top.node("admin")) loadAdmin(*n, ctx, config);
   if (const YAML::Node* n = top.node("keys")) loadKeys(*n, ctx, config);
   if (const YAML::Node* n = top.node("trust")) loadTrust(*n, ctx, config);
   // A list of existing paths under home: `what` names them in messages.

@@ -30,6 +30,26 @@ struct EngineSettings {
   std::chrono::milliseconds admission_wait{1000};
 };
 
+// The admin API (docs/operations.md): HTTPS on loopback by default; callers authenticate
+// with a bearer token (kept here as its SHA-256) or a client certificate (by its CN).
+enum class AdminRole { kViewer = 1, kOperator = 2, kAdmin = 3 };
+struct AdminSettings {
+  bool enabled = false;  // an `admin` section is in the config
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9443;  // 0: any free port
+  std::string cert;           // PEM certificate (chain) the API serves
+  std::string key;
+  std::string client_ca;  // client certificates issued under it are accepted ("" = none)
+  struct Token {
+    std::string name;
+    AdminRole role = AdminRole::kViewer;
+    std::string sha256;  // lower-case hex of the token
+  };
+  std::vector<Token> tokens;
+  std::map<std::string, AdminRole> clients;  // client certificate CN -> role
+  int threads = 8;
+};
+
 struct DaemonConfig {
   std::string file;  // absolute path of the config file ("" when none)
   std::string home;  // absolute base of relative paths
@@ -45,6 +65,7 @@ struct DaemonConfig {
   SourceLocation plugins_where;           // the config's `plugins` key
   std::map<std::string, std::shared_ptr<const pki::SigningKey>> keys;
   std::map<std::string, std::shared_ptr<const pki::TrustStore>> trust;
+  AdminSettings admin;
   StoreSettings store;  // none configured: one-way messages are held in memory
   // While the store cannot be opened (damaged, held by another process): how often the
   // daemon tries again; one-way inputs answer 503 meanwhile.

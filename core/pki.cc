@@ -108,6 +108,19 @@ std::string keyTooSmall(const KeyFacts& facts, const KeyPolicy& policy) {
   return {};
 }
 
+std::string sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
 CertFacts certFacts(X509* cert, std::time_t now) {
   CertFacts f;
   f.subject = subjectOf(cert);

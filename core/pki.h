@@ -47,6 +47,9 @@ KeyFacts keyFacts(EVP_PKEY* key);
 // A key below the policy: the reason; "" when it is large enough.
 std::string keyTooSmall(const KeyFacts& facts, const KeyPolicy& policy);
 
+// The lower-case hex SHA-256 of `data` (payment checksums, admin token hashes).
+std::string sha256Hex(std::string_view data);
+
 // What a certificate says, for headers, logs and `lienthongctl certs`.
 struct CertFacts {
   std::string subject;  // RFC 2253, e.g. "CN=So Tu phap,O=UBND tinh Ha Giang,C=VN"

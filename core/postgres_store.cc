@@ -190,11 +190,12 @@ class PostgresStore final : public BatchedStore {
     p.integer(f.since ? toEpochMs(*f.since) : std::numeric_limits<std::int64_t>::min());
     p.integer(f.until ? toEpochMs(*f.until) : std::numeric_limits<std::int64_t>::max());
     p.integer(static_cast<std::int64_t>(f.limit));
+    p.integer(f.seq);
     auto r = read(std::string("SELECT seq, ") + kMessageColumns +
                       ", dead_ms, reason FROM lienthong_dead_letters "
                       "WHERE ($1 = '' OR route = $1) AND ($2 = '' OR strpos(reason, $2) > 0) "
                       "AND ($3 = '' OR dossier_key = $3) AND dead_ms >= $4 AND dead_ms <= $5 "
-                      "ORDER BY seq LIMIT $6",
+                      "AND ($7 = 0 OR seq = $7) ORDER BY seq LIMIT $6",
                   p, "reading the dead letters");
     if (!r.ok()) return r.error();
     std::vector<DeadLetter> out;

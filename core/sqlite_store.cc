@@ -164,13 +164,14 @@ class SqliteStore final : public BatchedStore {
                 "content_type, headers, body, dead_ms, reason FROM dead_letters "
                 "WHERE (?1 = '' OR route = ?1) AND (?2 = '' OR instr(reason, ?2) > 0) "
                 "AND (?3 = '' OR dossier_key = ?3) AND dead_ms >= ?4 AND dead_ms <= ?5 "
-                "ORDER BY seq LIMIT ?6");
+                "AND (?7 = 0 OR seq = ?7) ORDER BY seq LIMIT ?6");
     s.bind(1, f.route);
     s.bind(2, f.reason);
     s.bind(3, f.dossier_key);
     s.bind(4, f.since ? toEpochMs(*f.since) : std::numeric_limits<std::int64_t>::min());
     s.bind(5, f.until ? toEpochMs(*f.until) : std::numeric_limits<std::int64_t>::max());
     s.bind(6, static_cast<std::int64_t>(f.limit));
+    s.bind(7, f.seq);
     std::vector<DeadLetter> out;
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {

@@ -66,6 +66,7 @@ struct DeadLetterFilter {
   std::optional<SystemClock::time_point> since;
   std::optional<SystemClock::time_point> until;
   std::size_t limit = 1000;
+  std::int64_t seq = 0;  // one dead letter; 0 = any
 };
 
 // An operator's action on the dead letters, as recorded.
@@ -158,7 +159,8 @@ class Store {
   virtual Result<void> trackDossier(const DossierEvent& event) = 0;
   // The dossiers kept, as they are now.
   // `code` given: that dossier's only (none when it is not kept).
-  virtual Result<std::vector<dossier::DossierState>> dossierStates(const std::string& code = "") = 0;
+  virtual Result<std::vector<dossier::DossierState>> dossierStates(
+      const std::string& code = "") = 0;
 };
 
 // The daemon's store for the steps that write to it: set once it is open, cleared before

@@ -9,7 +9,9 @@
 #include <optional>
 #include <set>
 
+#include "apps/lienthongctl/admin_commands.h"
 #include "apps/lienthongctl/ctl_config.h"
+#include "core/encoding.h"
 #include "core/json_text.h"
 #include "core/store.h"
 
@@ -22,17 +24,9 @@ int usage(const std::string& message) {
   return 2;
 }
 
-std::string timeText(SystemClock::time_point t) {
-  const std::time_t s = SystemClock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+}  // namespace
 
-// "2026-11-27T10:00:00Z", "2026-11-27", or a duration ago ("2h", "30m", "7d").
-std::optional<SystemClock::time_point> parseTime(const std::string& text) {
+std::optional<SystemClock::time_point> parseDlqTime(const std::string& text) {
   if (auto ago = parseDuration(text)) return SystemClock::now() - *ago;
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -43,6 +37,8 @@ std::optional<SystemClock::time_point> parseTime(const std::string& text) {
   }
   return SystemClock::from_time_t(timegm(&tm));
 }
+
+namespace {
 
 std::string who() {
   const char* user = std::getenv("SUDO_USER");
@@ -94,7 +90,7 @@ std::optional<int> parse(const std::vector<std::string>& in, Args& a) {
       a.filtered = true;
     } else if (o == "--since" || o == "--until") {
       if (!value(v)) return usage(o + " needs a time");
-      auto t = parseTime(v);
+      auto t = parseDlqTime(v);
       if (!t) return usage(o + ": '" + v + "' is no time (2026-11-27T10:00:00Z, 2026-11-27, 2h)");
       (o == "--since" ? a.filter.since : a.filter.until) = *t;
       a.filtered = true;
@@ -129,7 +125,7 @@ void printJson(const std::vector<DeadLetter>& letters) {
     appendJsonString(out, d.message.dossierKey());
     out += ",\"message_id\":";
     appendJsonString(out, d.message.id());
-    out += ",\"accepted\":\"" + timeText(d.accepted) + "\",\"dead\":\"" + timeText(d.dead) +
+    out += ",\"accepted\":\"" + utcText(d.accepted) + "\",\"dead\":\"" + utcText(d.dead) +
            "\",\"reason\":";
     appendJsonString(out, d.reason);
     out += "}";
@@ -141,6 +137,18 @@ void printJson(const std::vector<DeadLetter>& letters) {
 }  // namespace
 
 int dlqCommand(const std::vector<std::string>& args) {
+  // Admin credentials: the running daemon's dead letters, through its admin API.
+  bool api = false;
+  for (const auto& o : args) {
+    for (const char* k : {"--url", "--token-file", "--cert", "--ca"}) {
+      api |= o == k || o.rfind(std::string(k) + "=", 0) == 0;
+    }
+  }
+  for (const char* e : {"LIENTHONG_ADMIN_URL", "LIENTHONG_ADMIN_TOKEN",
+                        "LIENTHONG_ADMIN_TOKEN_FILE", "LIENTHONG_ADMIN_CERT"}) {
+    api |= std::getenv(e) != nullptr && *std::getenv(e) != 0;
+  }
+  if (api) return dlqApiCommand(args);
   Args a;
   if (auto bad = parse(args, a)) return *bad;
   Registry registry;
@@ -168,6 +176,11 @@ int dlqCommand(const std::vector<std::string>& args) {
   auto store = openStore(config->store, false);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
+    if (config->admin.enabled) {
+      std::fprintf(stderr,
+                   "(while the daemon runs, give admin credentials — --token-file FILE or "
+                   "LIENTHONG_ADMIN_TOKEN_FILE — to go through its admin API)\n");
+    }
     return 1;
   }
   auto letters = (*store)->deadLetters(a.filter);
@@ -194,7 +207,7 @@ int dlqCommand(const std::vector<std::string>& args) {
     for (const DeadLetter& d : *letters) {
       std::string reason = d.reason.size() > 100 ? d.reason.substr(0, 97) + "..." : d.reason;
       std::printf("%-8lld %-20s %-24s %-28s %s\n", static_cast<long long>(d.seq),
-                  timeText(d.dead).c_str(), d.route.c_str(), d.message.dossierKey().c_str(),
+                  utcText(d.dead).c_str(), d.route.c_str(), d.message.dossierKey().c_str(),
                   reason.c_str());
     }
     std::printf("%zu dead letter(s)\n", letters->size());
@@ -212,7 +225,7 @@ int dlqCommand(const std::vector<std::string>& args) {
         "content type: %s\nheaders:\n",
         static_cast<long long>(d.seq), d.route.c_str(), d.message.id().c_str(),
         d.message.correlationId().c_str(), d.message.dossierKey().c_str(),
-        timeText(d.accepted).c_str(), timeText(d.dead).c_str(), d.reason.c_str(),
+        utcText(d.accepted).c_str(), utcText(d.dead).c_str(), d.reason.c_str(),
         d.message.contentType().c_str());
     for (const auto& [name, value] : d.message.headers()) {
       std::printf("  %s: %s\n", name.c_str(), value.c_str());

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/lienthongctl/admin_commands.h"
 #include "apps/lienthongctl/ctl_config.h"
 #include "apps/lienthongctl/dlq_command.h"
 #include "apps/lienthongctl/dossier_command.h"
@@ -55,7 +56,9 @@ Commands:
       print them (--json for scripts); replay puts them back in the journal, for their
       own route or --to ROUTE, and the daemon delivers them at its next start; purge
       deletes them. replay and purge need SEQ numbers, a filter or --all, take
-      --dry-run, and are recorded (who, when, what) in the store. T is
+      --dry-run, and are recorded (who, when, what) in the store. Given admin
+      credentials (--token-file, --cert, --url or LIENTHONG_ADMIN_*), the same works
+      on the running daemon through its admin API, and a replay goes through now. T is
       2026-11-27T10:00:00Z, 2026-11-27 or a duration ago (2h). Exit status: 0 done,
       1 failed (the daemon holds the store, say), 2 wrong usage.
   dossier-code CODE... | --next CODE | --first AGENCY YYYY-MM-DD
@@ -72,6 +75,38 @@ Commands:
       The store's figures, while the daemon is stopped: per route, the one-way messages
       journalled and not yet delivered, the age of the oldest, and the dead letters.
       (The running daemon keeps the same figures for its metrics.)
+
+Operating a running daemon, over its admin API (docs/operations.md):
+  status [--json]
+      Whether the daemon is ready, its uptime, route table version, engine and store
+      figures. Exit status: 0 ready, 1 not ready or unreachable.
+  routes [ROUTE] [--json]
+      The active routes with their counts (in, delivered, failed, dead-lettered,
+      retried), or one route in full.
+  disable ROUTE [--json]
+  enable ROUTE [--json]
+      Stops a route's input (what it took in goes on; nothing new comes in), or starts
+      it again. Kept across reloads, not restarts (set 'enabled: false' in the route's
+      file for that). Needs the operator role.
+  reload [--json]
+      Loads the route files again: every error when the new set is refused (the running
+      set stays), else the version now active; messages under way finish on the
+      version they started with. Needs the operator role. Exit status: 0 reloaded,
+      1 refused.
+  metrics
+      The Prometheus text of the metrics.
+  whoami
+      Who the credentials are and their role.
+  The API is found with --url URL (or LIENTHONG_ADMIN_URL, else the admin section of
+  --config); its certificate is checked against --ca FILE (or LIENTHONG_ADMIN_CA, else
+  the certificate the config's admin section serves); the caller is --token-file FILE
+  (or LIENTHONG_ADMIN_TOKEN, LIENTHONG_ADMIN_TOKEN_FILE) or --cert FILE --key FILE
+  (or LIENTHONG_ADMIN_CERT, LIENTHONG_ADMIN_KEY).
+  admin-token --name NAME --role viewer|operator|admin [--out FILE]
+      Makes a new random token and prints the line that admits it in the daemon
+      config (its SHA-256 only); --out writes the token to a new file (mode 0600)
+      instead of printing it.
+
   help
       This text.
 
@@ -208,5 +243,13 @@ int main(int argc, char** argv) {
   if (command == "store") return lienthong::ctl::storeCommand(args);
   if (command == "dossier-code") return lienthong::ctl::dossierCodeCommand(args);
   if (command == "stats") return lienthong::ctl::statsCommand(args);
+  if (command == "status") return lienthong::ctl::statusCommand(args);
+  if (command == "routes") return lienthong::ctl::routesCommand(args);
+  if (command == "reload") return lienthong::ctl::reloadCommand(args);
+  if (command == "enable") return lienthong::ctl::switchRouteCommand(args, true);
+  if (command == "disable") return lienthong::ctl::switchRouteCommand(args, false);
+  if (command == "metrics") return lienthong::ctl::metricsCommand(args);
+  if (command == "whoami") return lienthong::ctl::whoamiCommand(args);
+  if (command == "admin-token") return lienthong::ctl::adminTokenCommand(args);
   return usageError("unknown command '" + command + "'");
 }

@@ -8,6 +8,7 @@
 
 #include "apps/lienthongctl/ctl_config.h"
 #include "core/files.h"
+#include "core/metrics.h"
 #include "core/xml_document.h"
 #include "core/xmldsig.h"
 
@@ -210,36 +211,16 @@ int certsCommand(const std::vector<std::string>& args) {
   PluginSet plugins;
   auto c = config(a, registry, plugins);
   if (!c) return 1;
-  const std::time_t now = std::time(nullptr);
-  struct Row {
-    std::string where, role;
-    pki::CertFacts facts;
-  };
-  std::vector<Row> rows;
-  for (const auto& [name, key] : c->keys) {
-    bool leaf = true;
-    for (const auto& cert : key->chain()) {
-      rows.push_back({"key " + name, leaf ? "signer" : "chain", pki::certFacts(cert.get(), now)});
-      leaf = false;
-    }
-  }
-  std::size_t bare_keys = 0;
+  const std::vector<CertificateEntry> rows =
+      certificateInventory(c->keys, c->trust, std::time(nullptr));
+  std::size_t bare_keys = 0;  // pinned public keys without a certificate: no expiry
   for (const auto& [name, store] : c->trust) {
-    for (const auto& cert : store->anchors()) {
-      rows.push_back({"trust " + name, "CA", pki::certFacts(cert.get(), now)});
-    }
-    for (const auto& cert : store->intermediates()) {
-      rows.push_back({"trust " + name, "intermediate", pki::certFacts(cert.get(), now)});
-    }
     for (const auto& [sender, p] : store->allPinned()) {
-      if (p.cert) {
-        rows.push_back({"trust " + name, "pinned " + sender, pki::certFacts(p.cert.get(), now)});
-      } else {
-        ++bare_keys;
-        std::printf("%-22s %-18s %-9s %-22s %s (a public key: no expiry)\n",
-                    ("trust " + name).c_str(), ("pinned " + sender).c_str(), "ok", "-",
-                    pki::keyFacts(p.key.get()).text.c_str());
-      }
+      if (p.cert) continue;
+      ++bare_keys;
+      std::printf("%-22s %-18s %-9s %-22s %s (a public key: no expiry)\n",
+                  ("trust " + name).c_str(), ("pinned " + sender).c_str(), "ok", "-",
+                  pki::keyFacts(p.key.get()).text.c_str());
     }
   }
   if (rows.empty() && bare_keys == 0) {
@@ -247,7 +228,7 @@ int certsCommand(const std::vector<std::string>& args) {
     return 0;
   }
   int problems = 0;
-  for (const Row& r : rows) {
+  for (const CertificateEntry& r : rows) {
     std::string status = "ok";
     if (r.facts.days_left < 0) {
       status = "EXPIRED";

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/admin/admin_server.h"
 #include "core/daemon.h"
 #include "lienthong/log.h"
 
@@ -81,6 +82,19 @@ int main(int argc, char** argv) {
     lienthong::log::error("lienthongd", "cannot start: " + started.error().message);
     return 1;
   }
+  // The admin API last: what it reports is running.
+  std::unique_ptr<lienthong::admin::AdminServer> admin;
+  if (daemon->config().admin.enabled) {
+    auto created = lienthong::admin::AdminServer::create(*daemon);
+    lienthong::Result<void> listening =
+        created.ok() ? (*created)->start() : lienthong::Result<void>(created.error());
+    if (!listening.ok()) {
+      lienthong::log::error("lienthongd", "cannot start: " + listening.error().message);
+      daemon->stop();
+      return 1;
+    }
+    admin = std::move(*created);
+  }
   lienthong::log::info("lienthongd", "ready (config " + config + ")");
 
   for (;;) {
@@ -96,6 +110,7 @@ int main(int argc, char** argv) {
       continue;
     }
     lienthong::log::info("lienthongd", std::string(strsignal(sig)) + ": draining");
+    if (admin) admin->stop();
     std::size_t abandoned = daemon->stop();
     lienthong::log::info("lienthongd",
                          "stopped (" + std::to_string(abandoned) + " message(s) abandoned)");

@@ -15,6 +15,9 @@
 #   revoked.pem + revoked-key.pem   a signer revoked in crl.pem
 #   other-root.pem, stranger.pem + stranger-key.pem   another root and a signer under it
 #   agency-pub.pem                  the agency's public key alone
+#   admin.pem + admin-key.pem, admin-chain.pem   a TLS server certificate for 127.0.0.1
+#   van-hanh.pem, khach.pem (+ -key, -chain)     TLS client certificates (CN van-hanh-1,
+#                                                khach-la)
 set -eu
 out=${1:-pki}
 mkdir -p "$out"
@@ -48,6 +51,15 @@ authorityKeyIdentifier = keyid
 [ encipher ]
 basicConstraints = CA:FALSE
 keyUsage = critical, keyEncipherment
+[ server ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+[ client ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
 [ subca ]
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
@@ -88,6 +100,10 @@ signer nosign 2048 "/C=VN/O=UBND tinh Ha Giang/CN=Chi ma hoa" encipher -days 730
 signer revoked 2048 "/C=VN/O=UBND tinh Ha Giang/CN=Da thu hoi" signer -days 730
 q openssl ca -batch -config ca.cnf -revoke revoked.pem
 q openssl ca -batch -config ca.cnf -gencrl -out crl.pem
+# The admin API's server certificate (127.0.0.1, localhost) and two client certificates.
+signer admin 2048 "/C=VN/O=lienthong/CN=localhost" server -days 730
+signer van-hanh 2048 "/C=VN/O=So TTTT/CN=van-hanh-1" client -days 730
+signer khach 2048 "/C=VN/O=So TTTT/CN=khach-la" client -days 730
 
 q openssl req -x509 -newkey rsa:2048 -nodes -keyout other-root-key.pem -out other-root.pem \
   -days 3650 -subj "/C=VN/O=Other Root/CN=Other Root" -addext "basicConstraints=critical,CA:TRUE"

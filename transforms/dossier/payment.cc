@@ -4,12 +4,12 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <optional>
 #include <sstream>
 
 #include "core/dossier_code.h"
+#include "core/pki.h"
 
 namespace lienthong::transforms::dossier {
 namespace {
@@ -34,16 +34,7 @@ std::string paymentChecksum(const std::vector<std::string>& values, const std::s
   std::string input;
   for (const std::string& v : values) input += v + "|";
   input += secret;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return pki::sha256Hex(input);
 }
 
 Result<StepOutcome> PaymentChecksumStep::process(Exchange& exchange) {

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <ctime>
 
+#include "core/encoding.h"
+
 namespace lienthong::identity {
 namespace {
 
@@ -149,38 +151,10 @@ bool contains(const std::vector<std::string>& list, const std::string& v) {
 }  // namespace
 
 std::string utcText(long long seconds) {
-  const std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return lienthong::utcText(static_cast<std::time_t>(seconds));
 }
 
-std::string base64UrlEncode(std::string_view bytes) {
-  static const char* const kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    for (int k = 18; k >= 0; k -= 6) out += kAlphabet[(v >> k) & 63];
-  }
-  if (i + 1 == bytes.size()) {
-    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-  } else if (i + 2 == bytes.size()) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-  }
-  return out;
-}
+std::string base64UrlEncode(std::string_view bytes) { return base64Encode(bytes, true); }
 
 bool base64UrlDecode(std::string_view text, std::string& out) {
   // Strict: the URL alphabet, no padding, no stray bits, so that one token has one text.

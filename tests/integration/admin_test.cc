@@ -1,0 +1,443 @@
+// The admin API over HTTPS against a daemon in process: each role may do what its role
+// allows and no more, wrong or missing credentials are refused (401) and a role too low
+// is 403; a certificate of another CA does not even connect; a reload with errors is
+// refused with every one and the running routes stay; the metrics count per route; and
+// lienthongctl's operator commands against it.
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include "adapters/http/http_common.h"
+#include "core/admin/admin_server.h"
+#include "integration/fixtures.h"
+#include "integration/test_support.h"
+
+namespace lienthong::admin {
+namespace {
+
+namespace fs = std::filesystem;
+using lienthong::testing::httpCall;
+using lienthong::testing::TempHome;
+
+const fs::path kPki = fs::path(LIENTHONG_BINARY_DIR) / "tests/pki";
+const std::string kViewerToken = "lt_nguoi-xem-0123456789abcdefghij";
+const std::string kOperatorToken = "lt_van-hanh-0123456789abcdefghij";
+const std::string kAdminToken = "lt_quan-tri-0123456789abcdefghij";
+
+struct Credentials {
+  std::string token;
+  std::string cert;  // a client certificate of the test PKI: "van-hanh", "khach", "stranger"
+};
+
+struct Reply {
+  int status = 0;  // 0: no answer (the TLS handshake failed, say)
+  std::string body;
+  std::string error;
+};
+
+Reply call(std::uint16_t port, const std::string& method, const std::string& path,
+           const Credentials& who = {}) {
+  Reply out;
+  try {
+    adapters::http::initializeSsl();
+    Poco::Net::Context::Params p;
+    p.caLocation = (kPki / "root.pem").string();
+    p.loadDefaultCAs = false;
+    p.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
+    if (!who.cert.empty()) {
+      const bool chained = who.cert != "stranger";
+      p.certificateFile = (kPki / (who.cert + (chained ? "-chain.pem" : ".pem"))).string();
+      p.privateKeyFile = (kPki / (who.cert + "-key.pem")).string();
+    }
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
+    Poco::Net::HTTPSClientSession session("127.0.0.1", port, context);
+    session.setTimeout(Poco::Timespan(20, 0));
+    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!who.token.empty()) request.set("Authorization", "Bearer " + who.token);
+    request.setContentLength(0);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    Poco::StreamCopier::copyToString(in, out.body);
+    out.status = static_cast<int>(response.getStatus());
+  } catch (const Poco::Exception& e) {
+    out.error = e.displayText();
+  }
+  return out;
+}
+
+class AdminApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    home_.write(
+        "config.yaml",
+        "listeners:\n  public: { http: { port: 0 } }\n"
+        "admin:\n"
+        "  port: 0\n"
+        "  tls: { cert: " +
+            (kPki / "admin-chain.pem").string() + ", key: " + (kPki / "admin-key.pem").string() +
+            ", client-ca: " + (kPki / "root.pem").string() +
+            " }\n"
+            "  tokens:\n"
+            "    giam-sat: { role: viewer, sha256: " +
+            tokenHash(kViewerToken) +
+            " }\n"
+            "    van-hanh: { role: operator, sha256-file: van-hanh.sha256 }\n"
+            "    quan-tri: { role: admin, sha256: " +
+            tokenHash(kAdminToken) +
+            " }\n"
+            "  clients:\n"
+            "    van-hanh-1: { role: operator }\n"
+            "keys:\n"
+            "  co-quan: { key: " +
+            (kPki / "agency-key.pem").string() + ", cert: " + (kPki / "agency-chain.pem").string() +
+            " }\n"
+            "store: { path: var/lienthong.db }\n"
+            "routes: [ routes ]\n");
+    home_.write("van-hanh.sha256", tokenHash(kOperatorToken) + "\n");
+    home_.write("routes/r.yaml", kRoutes);
+    port_ = lienthong::testing::startDaemon(home_.path("config.yaml"), daemon_);
+    ASSERT_NE(port_, 0);
+    auto created = AdminServer::create(*daemon_);
+    ASSERT_TRUE(created.ok()) << created.error().message;
+    admin_ = std::move(*created);
+    ASSERT_TRUE(admin_->start().ok());
+    ASSERT_NE(admin_->port(), 0);
+  }
+  void TearDown() override {
+    if (admin_) admin_->stop();
+    if (daemon_) daemon_->stop();
+  }
+
+  static constexpr const char* kRoutes =
+      "routes:\n"
+      "  - id: tra-loi\n"
+      "    pattern: request-reply\n"
+      "    from: { http: { listener: public, path: /tra-loi } }\n"
+      "    steps:\n"
+      "      - set-body: { template: \"da nhan\" }\n"
+      "  - id: khong-toi\n"
+      "    pattern: one-way\n"
+      "    from: { http: { listener: public, path: /khong-toi } }\n"
+      "    delivery: { retry: { attempts: 2, initial: 10ms, max: 10ms } }\n"
+      "    to: { http: { url: \"http://127.0.0.1:1/x\" } }\n"
+      "  - id: luu\n"
+      "    pattern: one-way\n"
+      "    from: { http: { listener: public, path: /luu } }\n"
+      "    to: { file: { dir: out, name: \"${MaHoSo}.txt\" } }\n"
+      "  - id: tat\n"
+      "    enabled: false\n"
+      "    pattern: request-reply\n"
+      "    from: { http: { listener: public, path: /tat } }\n";
+
+  std::uint16_t admin() const { return admin_->port(); }
+
+  TempHome home_;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<AdminServer> admin_;
+};
+
+TEST_F(AdminApiTest, EachRoleMayDoWhatItAllowsAndNoMore) {
+  // Health and readiness need no credentials; nothing else is answered without them.
+  EXPECT_EQ(call(admin(), "GET", "/v1/health").status, 200);
+  EXPECT_EQ(call(admin(), "GET", "/v1/ready").body, "{\"ready\":true}");
+  for (const char* path : {"/v1/status", "/v1/routes", "/v1/metrics", "/v1/certs", "/metrics"}) {
+    EXPECT_EQ(call(admin(), "GET", path).status, 401) << path;
+  }
+  EXPECT_EQ(call(admin(), "POST", "/v1/reload").status, 401);
+  // A wrong token is refused, even beside a good certificate.
+  EXPECT_EQ(call(admin(), "GET", "/v1/status", {"lt_sai", ""}).status, 401);
+  EXPECT_EQ(call(admin(), "GET", "/v1/status", {"lt_sai", "van-hanh"}).status, 401);
+  // A certificate of the right CA whose CN has no role.
+  Reply stranger_cn = call(admin(), "GET", "/v1/status", {"", "khach"});
+  EXPECT_EQ(stranger_cn.status, 401);
+  EXPECT_NE(stranger_cn.body.find("'khach-la' has no role"), std::string::npos) << stranger_cn.body;
+
+  const Credentials viewer{kViewerToken, ""};
+  const Credentials operator_token{kOperatorToken, ""};
+  const Credentials operator_cert{"", "van-hanh"};
+  const Credentials admin_token{kAdminToken, ""};
+  EXPECT_EQ(call(admin(), "GET", "/v1/whoami", viewer).body,
+            R"({"name":"giam-sat","role":"viewer","via":"token"})");
+  EXPECT_EQ(call(admin(), "GET", "/v1/whoami", operator_cert).body,
+            R"({"name":"van-hanh-1","role":"operator","via":"certificate"})");
+  for (const Credentials& who : {viewer, operator_token, operator_cert, admin_token}) {
+    for (const char* path :
+         {"/v1/status", "/v1/routes", "/v1/routes/tra-loi", "/v1/metrics", "/v1/certs"}) {
+      EXPECT_EQ(call(admin(), "GET", path, who).status, 200) << path << " " << who.token;
+    }
+  }
+  Reply refused = call(admin(), "POST", "/v1/reload", viewer);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find("role viewer may not POST /v1/reload (it needs operator)"),
+            std::string::npos)
+      << refused.body;
+  // Operators and admins reload: a new version each time.
+  Reply first = call(admin(), "POST", "/v1/reload", operator_token);
+  EXPECT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(first.body.find("\"ok\":true,\"previous_version\":1,\"version\":2"), std::string::npos)
+      << first.body;
+  EXPECT_EQ(call(admin(), "POST", "/v1/reload", operator_cert).status, 200);
+  EXPECT_EQ(call(admin(), "POST", "/v1/reload", admin_token).status, 200);
+  EXPECT_EQ(daemon_->routes()->version, 4u);
+  // Wrong method, unknown path, unknown route.
+  EXPECT_EQ(call(admin(), "GET", "/v1/reload", admin_token).status, 405);
+  EXPECT_EQ(call(admin(), "GET", "/v1/nothing", admin_token).status, 404);
+  EXPECT_EQ(call(admin(), "GET", "/v1/routes/khong-co", viewer).status, 404);
+}
+
+// An operator stops a route's input and starts it again; the choice outlives a reload.
+TEST_F(AdminApiTest, AnOperatorDisablesARouteAcrossAReloadAndEnablesItAgain) {
+  const Credentials viewer{kViewerToken, ""};
+  const Credentials operator_token{kOperatorToken, ""};
+  EXPECT_EQ(call(admin(), "POST", "/v1/routes/tra-loi/disable", viewer).status, 403);
+  Reply off = call(admin(), "POST", "/v1/routes/tra-loi/disable", operator_token);
+  EXPECT_EQ(off.status, 200) << off.body;
+  EXPECT_EQ(off.body, R"({"route":"tra-loi","enabled":false,"changed":true})");
+  EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "x").status, 404);  // nothing bound there
+  EXPECT_EQ(call(admin(), "POST", "/v1/routes/tra-loi/disable", operator_token).body,
+            R"({"route":"tra-loi","enabled":false,"changed":false})");
+  EXPECT_EQ(call(admin(), "POST", "/v1/reload", operator_token).status, 200);
+  EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "x").status, 404);  // still off
+  Reply shown = call(admin(), "GET", "/v1/routes/tra-loi", viewer);
+  EXPECT_NE(shown.body.find("\"enabled\":false,\"disabled_by\":\"operator\""), std::string::npos)
+      << shown.body;
+  EXPECT_NE(call(admin(), "GET", "/v1/status", viewer).body.find("\"routes_enabled\":2"),
+            std::string::npos);
+  Reply on = call(admin(), "POST", "/v1/routes/tra-loi/enable", operator_token);
+  EXPECT_EQ(on.body, R"({"route":"tra-loi","enabled":true,"changed":true})");
+  EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "x").body, "da nhan");
+  // A route its file disables, and one that is not there.
+  Reply file_off = call(admin(), "POST", "/v1/routes/tat/enable", operator_token);
+  EXPECT_EQ(file_off.status, 409);
+  EXPECT_NE(file_off.body.find("disabled in its file"), std::string::npos) << file_off.body;
+  EXPECT_EQ(call(admin(), "POST", "/v1/routes/khong-co/disable", operator_token).status, 404);
+  EXPECT_EQ(call(admin(), "POST", "/v1/routes/tra-loi/pause", operator_token).status, 404);
+}
+
+// Dead letters of the running daemon: listed and shown to a viewer; replayed (through
+// another route, now) and purged by an operator; and the same through lienthongctl dlq.
+TEST_F(AdminApiTest, DeadLettersAreListedReplayedNowAndPurged) {
+  const Credentials viewer{kViewerToken, ""};
+  const Credentials operator_token{kOperatorToken, ""};
+  for (const char* code : {"000.00.01.H22-240315-0001", "000.00.01.H22-240315-0002"}) {
+    EXPECT_EQ(httpCall(port_, "POST", "/khong-toi", "noi dung", {{"MaHoSo", code}}).status, 202);
+  }
+  std::string list;
+  ASSERT_TRUE(lienthong::testing::eventually([&] {
+    list = call(admin(), "GET", "/v1/dlq?route=khong-toi", viewer).body;
+    return list.find("\"count\":2") != std::string::npos;
+  })) << list;
+  const auto first_at = list.find("\"seq\":");
+  const std::int64_t first = std::stoll(list.substr(first_at + 6));
+  const std::int64_t second = std::stoll(list.substr(list.find("\"seq\":", first_at + 6) + 6));
+  Reply shown = call(admin(), "GET", "/v1/dlq/" + std::to_string(first), viewer);
+  EXPECT_EQ(shown.status, 200);
+  EXPECT_NE(shown.body.find("\"dossier\":\"000.00.01.H22-240315-0001\""), std::string::npos)
+      << shown.body;
+  EXPECT_NE(shown.body.find("\"body\":\"noi dung\""), std::string::npos) << shown.body;
+  EXPECT_NE(call(admin(), "GET", "/v1/dlq?dossier=000.00.01.H22-240315-0002", viewer)
+                .body.find("\"count\":1"),
+            std::string::npos);
+  EXPECT_EQ(call(admin(), "POST", "/v1/dlq/" + std::to_string(first) + "/replay", viewer).status,
+            403);
+  // Replayed through route luu, which delivers it now.
+  Reply replayed =
+      call(admin(), "POST", "/v1/dlq/" + std::to_string(first) + "/replay?to=luu", operator_token);
+  EXPECT_EQ(replayed.status, 200) << replayed.body;
+  EXPECT_NE(replayed.body.find("\"route\":\"luu\",\"journal_seq\":"), std::string::npos)
+      << replayed.body;
+  EXPECT_TRUE(lienthong::testing::eventually(
+      [&] { return fs::exists(home_.path("out/000.00.01.H22-240315-0001.txt")); }));
+  EXPECT_EQ(call(admin(), "GET", "/v1/dlq/" + std::to_string(first), viewer).status, 404);
+  EXPECT_EQ(call(admin(), "POST", "/v1/dlq/" + std::to_string(second) + "/replay?to=khong-co",
+                 operator_token)
+                .status,
+            409);
+  // Purged.
+  EXPECT_EQ(
+      call(admin(), "POST", "/v1/dlq/" + std::to_string(second) + "/purge", operator_token).body,
+      "{\"seq\":" + std::to_string(second) + ",\"purged\":true}");
+  EXPECT_NE(call(admin(), "GET", "/v1/dlq", viewer).body.find("\"count\":0"), std::string::npos);
+
+  // lienthongctl dlq over the API: listed, then replayed by a filter.
+  EXPECT_EQ(
+      httpCall(port_, "POST", "/khong-toi", "lan hai", {{"MaHoSo", "000.00.01.H22-240315-0003"}})
+          .status,
+      202);
+  ASSERT_TRUE(lienthong::testing::eventually([&] {
+    return call(admin(), "GET", "/v1/dlq", viewer).body.find("\"count\":1") != std::string::npos;
+  }));
+  home_.write("operator.token", kOperatorToken + "\n");
+  const std::string ctl = std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl";
+  const std::string to = " --url https://127.0.0.1:" + std::to_string(admin()) + " --config " +
+                         home_.path("config.yaml").string() + " --token-file " +
+                         home_.path("operator.token").string();
+  int rc = -1;
+  std::string out = lienthong::testing::runCommand(ctl + " dlq list" + to, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("000.00.01.H22-240315-0003"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 dead letter(s)"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(
+      ctl + " dlq replay --dossier 000.00.01.H22-240315-0003 --to luu" + to, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("1 dead letter(s) replayed: back through their routes now"), std::string::npos)
+      << out;
+  EXPECT_TRUE(lienthong::testing::eventually(
+      [&] { return fs::exists(home_.path("out/000.00.01.H22-240315-0003.txt")); }));
+}
+
+TEST_F(AdminApiTest, ACertificateOfAnotherCaDoesNotConnect) {
+  Reply r = call(admin(), "GET", "/v1/health", {"", "stranger"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_FALSE(r.error.empty());
+}
+
+TEST_F(AdminApiTest, AReloadWithErrorsIsRefusedWithEveryOneAndTheRunningSetStays) {
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: tra-loi\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: khong-co, path: /tra-loi } }\n"
+              "    steps:\n"
+              "      - frobnicate: {}\n");
+  Reply r = call(admin(), "POST", "/v1/reload", {kOperatorToken, ""});
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.body.find("\"ok\":false,\"previous_version\":1,\"version\":1"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("r.yaml:4:31: unknown listener 'khong-co'"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("r.yaml:6:9: unknown step 'frobnicate'"), std::string::npos) << r.body;
+  // The running set is untouched: both routes, version 1, answering.
+  EXPECT_EQ(daemon_->routes()->version, 1u);
+  EXPECT_EQ(daemon_->routes()->routes.size(), 4u);
+  EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "x").body, "da nhan");
+}
+
+TEST_F(AdminApiTest, TheMetricsCountPerRoute) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "x").status, 200);
+  EXPECT_EQ(httpCall(port_, "POST", "/khong-toi", "x").status, 202);
+  const Credentials viewer{kViewerToken, ""};
+  std::string text;
+  ASSERT_TRUE(lienthong::testing::eventually([&] {
+    text = call(admin(), "GET", "/metrics", viewer).body;
+    return text.find("lienthong_messages_dead_lettered_total{route=\"khong-toi\"} 1") !=
+           std::string::npos;
+  })) << text;
+  for (const char* line : {
+           "# TYPE lienthong_messages_in_total counter",
+           "lienthong_messages_in_total{route=\"tra-loi\"} 3",
+           "lienthong_messages_delivered_total{route=\"tra-loi\"} 3",
+           "lienthong_message_duration_seconds_count{route=\"tra-loi\"} 3",
+           "lienthong_message_duration_seconds_bucket{route=\"tra-loi\",le=\"+Inf\"} 3",
+           "lienthong_messages_in_total{route=\"khong-toi\"} 1",
+           "lienthong_messages_retried_total{route=\"khong-toi\"} 1",
+           "lienthong_route_table_version 1",
+           "# TYPE lienthong_certificate_expiry_days gauge",
+           "lienthong_certificate_expiry_days{where=\"key co-quan\",role=\"signer\"",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+  // The same counts in the route's JSON.
+  Reply route = call(admin(), "GET", "/v1/routes/tra-loi", viewer);
+  EXPECT_NE(route.body.find("\"counters\":{\"in\":3,\"refused\":0,\"delivered\":3"),
+            std::string::npos)
+      << route.body;
+  Reply certs = call(admin(), "GET", "/v1/certs", viewer);
+  EXPECT_NE(certs.body.find("\"where\":\"key co-quan\",\"role\":\"signer\",\"subject\":"),
+            std::string::npos)
+      << certs.body;
+}
+
+TEST_F(AdminApiTest, TheOperatorsCommandsWorkAgainstTheRunningDaemon) {
+  home_.write("operator.token", kOperatorToken + "\n");
+  home_.write("viewer.token", kViewerToken + "\n");
+  const std::string ctl = std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl";
+  // The config's own certificate chain is what lienthongctl trusts by default.
+  const std::string to = " --url https://127.0.0.1:" + std::to_string(admin()) + " --config " +
+                         home_.path("config.yaml").string() + " --token-file ";
+  int rc = -1;
+  std::string out = lienthong::testing::runCommand(
+      ctl + " status" + to + home_.path("viewer.token").string(), &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("ready  up "), std::string::npos) << out;
+  EXPECT_NE(out.find("routes: 4 (3 enabled), table version 1"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(ctl + " routes" + to + home_.path("viewer.token").string(),
+                                       &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("tra-loi"), std::string::npos) << out;
+  EXPECT_NE(out.find("4 route(s), route table version 1"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(ctl + " reload" + to + home_.path("viewer.token").string(),
+                                       &rc);
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+  EXPECT_NE(out.find("403 role viewer may not POST /v1/reload"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(ctl + " reload" + to + home_.path("operator.token").string(),
+                                       &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("route table version 2 active (was 1)"), std::string::npos) << out;
+  home_.write("routes/r.yaml", "routes:\n  - id: x\n    pattern: sideways\n");
+  out = lienthong::testing::runCommand(ctl + " reload" + to + home_.path("operator.token").string(),
+                                       &rc);
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+  EXPECT_NE(out.find("r.yaml:3:14: 'pattern' must be one of"), std::string::npos) << out;
+  EXPECT_NE(out.find("reload refused: "), std::string::npos) << out;
+  EXPECT_NE(out.find("route table version 2 stays active"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(
+      ctl + " disable khong-toi" + to + home_.path("operator.token").string(), &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("route khong-toi disabled: its input is stopped"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(
+      ctl + " enable khong-toi" + to + home_.path("operator.token").string(), &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("route khong-toi enabled: its input is started"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(ctl + " metrics" + to + home_.path("viewer.token").string(),
+                                       &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("lienthong_route_table_version 2"), std::string::npos) << out;
+  // No credentials: refused, and said so.
+  out = lienthong::testing::runCommand(
+      ctl + " status --url https://127.0.0.1:" + std::to_string(admin()) + " --config " +
+          home_.path("config.yaml").string(),
+      &rc);
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+  EXPECT_NE(out.find("401 credentials needed"), std::string::npos) << out;
+}
+
+TEST(AdminConfig, MistakesAreReportedAtTheirPlace) {
+  TempHome home;
+  home.write("routes/r.yaml", "routes: []\n");
+  home.write("config.yaml",
+             "admin:\n"
+             "  port: 70000\n"
+             "  tls: { cert: " +
+                 (kPki / "admin-chain.pem").string() +
+                 ", key: nothing.pem }\n"
+                 "  tokens:\n"
+                 "    a: { role: boss, sha256: " +
+                 tokenHash("x") +
+                 " }\n"
+                 "    b: { role: viewer, sha256: ABC }\n"
+                 "    c: { role: viewer }\n"
+                 "  clients:\n"
+                 "    van-hanh-1: { role: operator }\n"
+                 "routes: [ routes ]\n");
+  ConfigErrors errors;
+  EXPECT_FALSE(Daemon::create(home.path("config.yaml").string(), errors));
+  const std::string text = errors.str();
+  for (const char* expected : {
+           "config.yaml:2:9: 'port' must be",
+           "config.yaml:3:",
+           "nothing.pem",
+           "config.yaml:5:16: 'role' must be one of: viewer, operator, admin",
+           "config.yaml:6:5: admin token 'b' needs 'sha256'",
+           "config.yaml:7:5: admin token 'c' needs 'sha256'",
+           "config.yaml:9:5: admin 'clients' need 'client-ca'",
+       }) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+}
+
+}  // namespace
+}  // namespace lienthong::admin
