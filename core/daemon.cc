@@ -258,6 +258,11 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table, bool recover) {
     });
     retired_.push_back(std::move(old));
   }
+  {
+    // A route gone with the reload forgets an operator's disable.
+    std::lock_guard lock(mutex_);
+    std::erase_if(paused_, [&](const std::string& id) { return !active_->table->find(id); });
+  }
   std::size_t enabled = 0;
   for (const auto& route : active_->table->routes) {
     enabled += route->enabled && !disabledByOperator(route->id) ? 1 : 0;
@@ -282,6 +287,10 @@ void Daemon::stopSteps(Active& active, bool final) {
 
 bool Daemon::reload(ConfigErrors& errors) {
   std::lock_guard control(control_mutex_);
+  if (!running_.load()) {
+    errors.add({config_.file, 0, 0}, "the daemon is not running (stopping, or not started)");
+    return false;
+  }
   Loader loader(*registry_, false);
   if (config_.store.configured()) loader.setStoreSlot(store_slot_);
   auto table = loader.loadRoutes(config_, config_.route_paths, errors);
@@ -354,7 +363,9 @@ Result<bool> Daemon::setRouteEnabled(const std::string& id, bool enabled) {
     std::lock_guard lock(mutex_);
     active = active_.get();  // replaced only under the control mutex
   }
-  if (!active) return makeError(ErrorCode::kInvalidConfig, "the daemon is not running");
+  if (!active || !running_.load()) {
+    return makeError(ErrorCode::kTransient, "the daemon is not running");
+  }
   std::shared_ptr<Route> route = active->table->find(id);
   if (!route)
     return makeError(ErrorCode::kInvalidConfig, "no route '" + id + "' in the active table");
@@ -408,13 +419,18 @@ Result<std::int64_t> Daemon::replayDeadLetter(std::int64_t seq, const std::strin
     std::lock_guard lock(mutex_);
     if (active_) table = active_->table;
   }
-  if (!table) return makeError(ErrorCode::kTransient, "the daemon is not running");
-  if (!route.empty()) {
-    auto target = table->find(route);
-    if (!target || !target->enabled) {
-      return makeError(ErrorCode::kInvalidConfig,
-                       "no enabled route '" + route + "' in the active table");
-    }
+  if (!table || !running_.load()) {
+    return makeError(ErrorCode::kTransient, "the daemon is not running");
+  }
+  // Not while the journal is taken up after the store opened: the entry would go through
+  // twice (here and in that recovery).
+  if (!engine_->journals()) {
+    return makeError(ErrorCode::kTransient, "the store's journal is not taken up yet");
+  }
+  auto target = table->find(route);
+  if (!target || !target->enabled || !target->from) {
+    return makeError(ErrorCode::kInvalidConfig,
+                     "no enabled route '" + route + "' in the active table");
   }
   auto back = store->replay(seq, route, who);
   if (!back.ok()) return back.error();
@@ -467,6 +483,7 @@ MetricsSnapshot Daemon::metrics() {
   auto add = [&](const std::string& id, const Route* route) {
     MetricsSnapshot::Route r;
     r.id = id;
+    r.enabled = false;  // gone with a reload, unless it is in the active table
     if (route) {
       r.enabled = route->enabled && !disabledByOperator(id);
       if (route->to) r.endpoint = route->to->describe();

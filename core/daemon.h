@@ -52,9 +52,10 @@ class Daemon {
   // no such route, it has no input, or its file disables it. Returns whether anything
   // changed.
   Result<bool> setRouteEnabled(const std::string& id, bool enabled);
-  // Any thread: a dead letter goes back into the journal for `route` (its own when empty)
-  // and through that route now, recorded as done by `who`. Returns its journal sequence.
-  // An error when there is no open store, no such dead letter, or no such route.
+  // Any thread: a dead letter goes back into the journal for `route` (an enabled route of
+  // the active table: its own or another) and through it now, recorded as done by `who`.
+  // Returns its journal sequence. An error when there is no open store or its journal is
+  // still being taken up (transient), no such dead letter, or no such route.
   Result<std::int64_t> replayDeadLetter(std::int64_t seq, const std::string& route,
                                         const std::string& who);
 

@@ -467,6 +467,13 @@ void loadAdmin(const YAML::Node& n, BuildContext& ctx, DaemonConfig& config) {
         }
         token.role = *role;
         token.sha256 = *hash;
+        const bool twice =
+            std::any_of(a.tokens.begin(), a.tokens.end(),
+                        [&](const AdminSettings::Token& other) { return other.sha256 == *hash; });
+        if (twice) {
+          ctx.error(it->first, "admin token '" + name + "' has the SHA-256 of another token");
+          continue;
+        }
         a.tokens.push_back(std::move(token));
       }
     }

@@ -120,7 +120,8 @@ std::string prometheusText(const MetricsSnapshot& s) {
     return "route=\"" + label(r.id) + "\"";
   };
   w.family("lienthong_route_enabled", "gauge",
-           "1 for an enabled route of the active table, 0 for a disabled one.");
+           "1 for a route of the active table taking messages; 0 for one disabled (by its file "
+           "or an operator) or gone with a reload.");
   for (const auto& r : s.routes) {
     w.sample("lienthong_route_enabled", route_label(r) + ",endpoint=\"" + label(r.endpoint) + "\"",
              r.enabled ? 1 : 0);

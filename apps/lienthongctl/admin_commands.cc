@@ -528,32 +528,52 @@ int dlqApiCommand(const std::vector<std::string>& args) {
     std::printf("body%s:\n%s\n", d->has("body") ? "" : " (base64)", body.c_str());
     return 0;
   }
-  auto r = client.call("GET", "/v1/dlq" + query);
-  if (!r) return 1;
-  if (r->status != 200) {
-    client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
-    return 1;
-  }
-  auto body = object(r->body);
-  auto list = body ? body->getArray("dead_letters") : nullptr;
-  if (!list) {
-    client.fail("the answer is not a list of dead letters: " + r->body);
-    return 1;
-  }
+  // Numbers given: each asked for (a list stops at its limit); else the filtered list.
   std::vector<Poco::JSON::Object::Ptr> letters;
-  const std::set<std::string> wanted(seqs.begin(), seqs.end());
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    auto d = list->getObject(static_cast<unsigned>(i));
-    if (wanted.empty() || wanted.count(text(d, "seq")) != 0) letters.push_back(d);
-  }
-  if (!wanted.empty() && letters.size() != wanted.size()) {
-    std::fprintf(stderr, "%zu of the %zu dead letter number(s) given exist\n", letters.size(),
-                 wanted.size());
-    return 1;
+  std::string listed;  // the answer, for --json
+  if (!seqs.empty()) {
+    std::set<std::string> asked;
+    for (const std::string& seq : seqs) {
+      if (!asked.insert(seq).second) continue;
+      auto r = client.call("GET", "/v1/dlq/" + seq);
+      if (!r) return 1;
+      if (r->status == 404) continue;
+      if (r->status != 200) {
+        client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
+        return 1;
+      }
+      if (auto d = object(r->body)) {
+        letters.push_back(d);
+        listed += (listed.empty() ? "{\"dead_letters\":[" : ",") + r->body;
+      }
+    }
+    listed += (listed.empty() ? "{\"dead_letters\":[" : "") + std::string("]}");
+    if (letters.size() != asked.size()) {
+      std::fprintf(stderr, "%zu of the %zu dead letter number(s) given exist\n", letters.size(),
+                   asked.size());
+      return 1;
+    }
+  } else {
+    auto r = client.call("GET", "/v1/dlq" + query);
+    if (!r) return 1;
+    if (r->status != 200) {
+      client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
+      return 1;
+    }
+    auto body = object(r->body);
+    auto list = body ? body->getArray("dead_letters") : nullptr;
+    if (!list) {
+      client.fail("the answer is not a list of dead letters: " + r->body);
+      return 1;
+    }
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      letters.push_back(list->getObject(static_cast<unsigned>(i)));
+    }
+    listed = r->body;
   }
   if (sub == "list") {
     if (json) {
-      std::printf("%s\n", r->body.c_str());
+      std::printf("%s\n", listed.c_str());
       return 0;
     }
     std::printf("%-8s %-20s %-24s %-28s %s\n", "SEQ", "DEAD (UTC)", "ROUTE", "DOSSIER", "REASON");

@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <istream>
 #include <mutex>
@@ -50,6 +51,16 @@ std::string tokenHash(const std::string& token) { return pki::sha256Hex(token); 
 
 Result<std::optional<Caller>> AdminAuth::authenticate(
     const std::string& authorization, const std::optional<std::string>& client_cn) const {
+  // A certificate whose CN has no role is refused, even beside a good token.
+  std::optional<Caller> by_certificate;
+  if (client_cn) {
+    auto it = settings_.clients.find(*client_cn);
+    if (it == settings_.clients.end()) {
+      return Error(ErrorCode::kUnauthorized,
+                   "the client certificate's CN '" + *client_cn + "' has no role");
+    }
+    by_certificate = Caller{*client_cn, it->second, "certificate"};
+  }
   if (!authorization.empty()) {
     constexpr std::string_view kBearer = "Bearer ";
     if (authorization.size() <= kBearer.size() ||
@@ -68,15 +79,7 @@ Result<std::optional<Caller>> AdminAuth::authenticate(
     if (!found) return Error(ErrorCode::kUnauthorized, "the bearer token is not known");
     return std::optional<Caller>(Caller{found->name, found->role, "token"});
   }
-  if (client_cn) {
-    auto it = settings_.clients.find(*client_cn);
-    if (it == settings_.clients.end()) {
-      return Error(ErrorCode::kUnauthorized,
-                   "the client certificate's CN '" + *client_cn + "' has no role");
-    }
-    return std::optional<Caller>(Caller{*client_cn, it->second, "certificate"});
-  }
-  return std::optional<Caller>();
+  return by_certificate;
 }
 
 namespace {
@@ -134,6 +137,22 @@ struct AdminServer::Impl {
   Poco::Net::Context::Ptr context;
   std::unique_ptr<Poco::Net::HTTPServer> server;
   std::uint16_t port = 0;
+  // Requests being handled: stop() waits for them (they use the daemon).
+  std::mutex mutex;
+  std::condition_variable idle;
+  int in_flight = 0;
+  bool stopping = false;
+
+  bool enter() {
+    std::lock_guard lock(mutex);
+    if (stopping) return false;
+    ++in_flight;
+    return true;
+  }
+  void leave() {
+    std::lock_guard lock(mutex);
+    if (--in_flight == 0) idle.notify_all();
+  }
 
   Answer handle(const std::string& method, const std::string& uri, const Caller* caller);
   Answer routesJson(const std::string& id);
@@ -177,8 +196,22 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     const std::string uri = request.getURI();
     const std::string peer = request.clientAddress().toString();
     Answer a;
+    std::string path;
+    try {
+      path = Poco::URI(uri).getPath();
+    } catch (const Poco::Exception& e) {
+      send(response, error(400, "not a request path: " + e.displayText()));
+      return;
+    }
+    if (!impl_.enter()) {
+      send(response, error(503, "the daemon is stopping"));
+      return;
+    }
+    struct Leave {
+      AdminServer::Impl& impl;
+      ~Leave() { impl.leave(); }
+    } leave{impl_};
     auto who = impl_.auth.authenticate(request.get("Authorization", ""), cn);
-    const std::string path = Poco::URI(uri).getPath();
     const bool open = method == "GET" && (path == "/v1/health" || path == "/v1/ready");
     if (!who.ok()) {
       a = error(401, who.error().message);
@@ -188,16 +221,28 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       log::warn("admin", method + " " + path + " from " + peer + ": 401 no credentials");
     } else {
       const Caller* caller = *who ? &**who : nullptr;
-      a = impl_.handle(method, uri, caller);
+      try {
+        a = impl_.handle(method, uri, caller);
+      } catch (const Poco::Exception& e) {
+        a = error(400, "cannot read the request: " + e.displayText());
+      } catch (const std::exception& e) {
+        a = error(500, std::string("internal error: ") + e.what());
+        log::error("admin", method + " " + path + ": " + e.what());
+      }
       if (a.status == 403) {
         log::warn("admin", method + " " + path + " by " + caller->name + " (" +
                                roleName(caller->role) + ") from " + peer + ": 403");
       }
     }
+    send(response, a);
+  }
+
+ private:
+  static void send(Poco::Net::HTTPServerResponse& response, const Answer& a) {
     if (a.status == 401) {
       response.set("WWW-Authenticate", "Bearer realm=\"lienthong-admin\"");
     }
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status));
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status));
     response.setContentType(a.content_type);
     response.set("Cache-Control", "no-store");
     response.setContentLength(static_cast<std::streamsize>(a.body.size()));
@@ -207,6 +252,15 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
  private:
   AdminServer::Impl& impl_;
 };
+
+// A dead letter's number as a path segment: 1 to 18 digits, not 0; else 0.
+std::int64_t seqOf(const std::string& text) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return 0;
+  }
+  return std::stoll(text);
+}
 
 class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
@@ -286,10 +340,9 @@ Answer AdminServer::Impl::handle(const std::string& method, const std::string& u
   if (found->prefix && path.rfind("/v1/dlq/", 0) == 0) {
     const std::string rest = path.substr(std::string("/v1/dlq/").size());
     if (method == "GET") {
-      if (rest.find_first_not_of("0123456789") != std::string::npos) {
-        return error(404, "GET /v1/dlq/{seq}");
-      }
-      return deadLetters(uri, std::stoll(rest));
+      const std::int64_t seq = seqOf(rest);
+      if (seq == 0) return error(404, "GET /v1/dlq/{seq}: no dead letter '" + rest + "'");
+      return deadLetters(uri, seq);
     }
     return actOnDeadLetter(rest, uri, *caller);
   }
@@ -431,6 +484,7 @@ Answer AdminServer::Impl::switchRoute(const std::string& id_and_action, const Ca
   log::info("admin", action + " route " + id + " asked by " + caller.name + " (" +
                          roleName(caller.role) + ")");
   auto changed = daemon.setRouteEnabled(id, action == "enable");
+  if (!changed.ok() && changed.error().transient()) return error(503, changed.error().message);
   if (!changed.ok()) {
     const auto table = daemon.routes();
     return error(table && table->find(id) ? 409 : 404, changed.error().message);
@@ -549,14 +603,11 @@ Answer AdminServer::Impl::deadLetters(const Poco::URI& uri, std::int64_t seq) {
 Answer AdminServer::Impl::actOnDeadLetter(const std::string& seq_and_action, const Poco::URI& uri,
                                           const Caller& caller) {
   const auto slash = seq_and_action.find('/');
-  const std::string seq_text = seq_and_action.substr(0, slash);
+  const std::int64_t seq = seqOf(seq_and_action.substr(0, slash));
   const std::string action = slash == std::string::npos ? "" : seq_and_action.substr(slash + 1);
-  if (seq_text.empty() || seq_text.size() > 18 ||
-      seq_text.find_first_not_of("0123456789") != std::string::npos ||
-      (action != "replay" && action != "purge")) {
+  if (seq == 0 || (action != "replay" && action != "purge")) {
     return error(404, "POST /v1/dlq/{seq}/replay or /v1/dlq/{seq}/purge");
   }
-  const std::int64_t seq = std::stoll(seq_text);
   std::string to;
   for (const auto& [k, v] : uri.getQueryParameters()) {
     if (k == "to" && action == "replay") {
@@ -578,12 +629,17 @@ Answer AdminServer::Impl::actOnDeadLetter(const std::string& seq_and_action, con
   std::string out = "{";
   number(out, "seq", static_cast<double>(seq), false);
   if (action == "purge") {
-    if (auto gone = store->purge(seq, who); !gone.ok()) return error(503, gone.error().message);
+    if (auto gone = store->purge(seq, who); !gone.ok()) {
+      // Purged by someone else meanwhile: not there any more.
+      auto still = store->deadLetters(f);
+      return still.ok() && still->empty() ? error(404, "no dead letter " + std::to_string(seq))
+                                          : error(503, gone.error().message);
+    }
     log::info("admin", "dead letter " + std::to_string(seq) + " purged by " + who);
     out += ",\"purged\":true";
     return {200, out + "}"};
   }
-  auto back = daemon.replayDeadLetter(seq, to, who);
+  auto back = daemon.replayDeadLetter(seq, to.empty() ? found->front().route : to, who);
   if (!back.ok()) {
     return error(back.error().code == ErrorCode::kInvalidConfig ? 409 : 503, back.error().message);
   }
@@ -693,10 +749,21 @@ Result<void> AdminServer::start() {
 }
 
 void AdminServer::stop() {
-  if (impl_ && impl_->server) {
-    impl_->server->stopAll(true);
-    impl_->server.reset();
+  if (!impl_ || !impl_->server) return;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;  // new requests are answered 503
   }
+  // Requests under way finish (they use the daemon, which stops after this).
+  impl_->server->stopAll(false);
+  std::unique_lock lock(impl_->mutex);
+  if (!impl_->idle.wait_for(lock, std::chrono::seconds(60),
+                            [&] { return impl_->in_flight == 0; })) {
+    log::error("admin", std::to_string(impl_->in_flight) +
+                            " admin request(s) still under way after 60 s at stop");
+  }
+  lock.unlock();
+  impl_->server.reset();
 }
 
 std::uint16_t AdminServer::port() const { return impl_->port; }

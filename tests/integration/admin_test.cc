@@ -151,6 +151,10 @@ TEST_F(AdminApiTest, EachRoleMayDoWhatItAllowsAndNoMore) {
   // A wrong token is refused, even beside a good certificate.
   EXPECT_EQ(call(admin(), "GET", "/v1/status", {"lt_sai", ""}).status, 401);
   EXPECT_EQ(call(admin(), "GET", "/v1/status", {"lt_sai", "van-hanh"}).status, 401);
+  // A certificate whose CN has no role is refused even beside a good token.
+  EXPECT_EQ(call(admin(), "GET", "/v1/status", {kAdminToken, "khach"}).status, 401);
+  // A request path that is not one.
+  EXPECT_EQ(call(admin(), "GET", "/v1/dlq?route=%zz", {kAdminToken, ""}).status, 400);
   // A certificate of the right CA whose CN has no role.
   Reply stranger_cn = call(admin(), "GET", "/v1/status", {"", "khach"});
   EXPECT_EQ(stranger_cn.status, 401);
@@ -244,6 +248,13 @@ TEST_F(AdminApiTest, DeadLettersAreListedReplayedNowAndPurged) {
             std::string::npos);
   EXPECT_EQ(call(admin(), "POST", "/v1/dlq/" + std::to_string(first) + "/replay", viewer).status,
             403);
+  // Numbers that are no dead letter's: 0 (the store's "any"), too long, not a number.
+  for (const char* bad : {"0", "99999999999999999999999", "abc"}) {
+    EXPECT_EQ(call(admin(), "GET", std::string("/v1/dlq/") + bad, viewer).status, 404) << bad;
+    EXPECT_EQ(
+        call(admin(), "POST", std::string("/v1/dlq/") + bad + "/purge", operator_token).status, 404)
+        << bad;
+  }
   // Replayed through route luu, which delivers it now.
   Reply replayed =
       call(admin(), "POST", "/v1/dlq/" + std::to_string(first) + "/replay?to=luu", operator_token);

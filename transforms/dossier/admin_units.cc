@@ -72,7 +72,13 @@ Result<std::vector<Row>> csvRows(std::string_view text, const std::string& name)
       }
       switch (c) {
         case '"':
-          quoted = was_quoted = true;
+          // A quote opens a field (after spaces at most); inside an unquoted one it is text.
+          if (field.find_first_not_of(" \t") == std::string::npos && !was_quoted) {
+            field.clear();
+            quoted = was_quoted = true;
+          } else {
+            field += c;
+          }
           break;
         case ',':
           row.fields.push_back(was_quoted ? field : trim(field));
@@ -94,7 +100,9 @@ Result<std::vector<Row>> csvRows(std::string_view text, const std::string& name)
                    name + ":" + std::to_string(row.line) + ": a quoted field is not closed");
     }
     row.fields.push_back(was_quoted ? field : trim(field));
-    const bool blank = row.fields.size() == 1 && row.fields[0].empty();
+    // A row of empty fields (a spreadsheet's trailing ",,,,") is no row.
+    const bool blank = std::all_of(row.fields.begin(), row.fields.end(),
+                                   [](const std::string& f) { return f.empty(); });
     if (!blank) rows.push_back(std::move(row));
   }
   return rows;
@@ -205,6 +213,10 @@ Result<std::shared_ptr<const AdminUnitTable>> AdminUnitTable::parse(const std::s
     auto [e, fresh_old] = table->old_.try_emplace(old_ward, o);
     if (fresh_old) {
       old_line[old_ward] = row.line;
+    } else if (e->second.name != o.name && !o.name.empty() && !e->second.name.empty()) {
+      return Error(ErrorCode::kInvalidConfig, where + "old commune " + old_ward + " is '" + o.name +
+                                                  "' here, '" + e->second.name + "' at line " +
+                                                  std::to_string(old_line[old_ward]));
     } else if (e->second.province_code != o.province_code ||
                e->second.district_code != o.district_code) {
       return Error(ErrorCode::kInvalidConfig,
@@ -243,7 +255,12 @@ Result<ResolvedUnit> AdminUnitTable::resolve(const std::string& province_text,
   const bool is_old = old_.count(ward) != 0;
   // A district is the mark of an address written before 2025.
   if (is_old && (!district.empty() || !is_current)) return old(province, district, ward);
-  if (is_current) return current(province, ward);
+  if (is_current) {
+    // A district beside a current commune: an old-style address, made current.
+    auto r = current(province, ward);
+    if (r.ok() && !district.empty()) r->changed = true;
+    return r;
+  }
   return Error(ErrorCode::kInvalidMessage,
                "commune " + ward + (province.empty() ? "" : " of province " + province) +
                    " is in neither the current nor the pre-2025 list of " + name_);

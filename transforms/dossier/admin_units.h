@@ -40,7 +40,7 @@ class AdminUnitTable {
   // stripped of their leading zeros are padded back (province 2 digits, district 3,
   // commune 5). Fields may be quoted ("..."). An error names
   // file:line and what is wrong (a missing column, a code given two names, an old commune
-  // in two provinces).
+  // in two provinces or districts).
   static Result<std::shared_ptr<const AdminUnitTable>> load(const std::filesystem::path& file);
   // The same, from text; `name` stands for the file in messages.
   static Result<std::shared_ptr<const AdminUnitTable>> parse(const std::string& text,
@@ -94,8 +94,9 @@ struct AdminUnitsSettings {
 // The `admin-units` step: sets headers <into>.province-code, <into>.province,
 // <into>.ward-code, <into>.ward, <into>.address ("detail, ward, province"),
 // <into>.changed ("1" when the current codes differ from those given) and <into>.known. A code that
-// does not resolve is an InvalidMessage naming it and the table (a dead letter), unless
-// on-unknown is keep: the codes given are passed on, names empty, known "0".
+// does not resolve (unknown, divided, of another province or district) is an
+// InvalidMessage saying why (a dead letter), unless on-unknown is keep: the codes given
+// are passed on, names empty, known "0".
 class AdminUnitsStep final : public Step {
  public:
   explicit AdminUnitsStep(AdminUnitsSettings s) : s_(std::move(s)) {}

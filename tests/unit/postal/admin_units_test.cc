@@ -73,6 +73,12 @@ TEST(AdminUnits, CurrentCodesPassAndOldOnesBecomeTheCurrentOnes) {
   EXPECT_EQ(r->unit.ward_code, "90021");
   EXPECT_TRUE(r->changed);
 
+  // A district beside a current commune: an old-style address, made current.
+  r = t->resolve("97", "971", "95001");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->unit.ward_code, "95001");
+  EXPECT_TRUE(r->changed);
+
   // Leading zeros a spreadsheet dropped.
   auto z = AdminUnitTable::parse("ma_tinh,ten_tinh,ma_xa,ten_xa\n1,Thành phố A,4,Phường B\n", "z");
   ASSERT_TRUE(z.ok()) << z.error().message;
@@ -120,6 +126,9 @@ TEST(AdminUnits, MistakesOfTheTableAreReportedAtTheirLine) {
             "units.csv:3: old commune 90001 is in province 98, district  here, in province "
             "97, district  at line 2");
   EXPECT_EQ(error("ma_tinh,ten_tinh,ma_xa,ten_xa\n"), "units.csv: the table lists no unit");
+  EXPECT_EQ(error("ma_tinh_cu,ma_xa_cu,ten_xa_cu,ma_tinh,ten_tinh,ma_xa,ten_xa\n"
+                  "97,90001,Xã A,97,A,95001,X\n97,90001,Xã B,97,A,95002,Y\n"),
+            "units.csv:3: old commune 90001 is 'Xã B' here, 'Xã A' at line 2");
   // A spreadsheet's export: BOM, CRLF, a quoted name with a comma and a quote.
   auto t = AdminUnitTable::parse(
       "\xEF\xBB\xBFma_tinh,ten_tinh,ma_xa,ten_xa\r\n97,A,95001,\"Phường \"\"Mới\"\", khu 1\"\r\n",
@@ -128,6 +137,15 @@ TEST(AdminUnits, MistakesOfTheTableAreReportedAtTheirLine) {
   auto r = (*t)->resolve("97", "", "95001");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->unit.ward, "Phường \"Mới\", khu 1");
+  // Rows of empty fields, a space before a quote, a quote inside an unquoted field.
+  t = AdminUnitTable::parse(
+      "ma_tinh,ten_tinh,ma_xa,ten_xa\n97, \"Tỉnh A\",95001,Phường 5 \"B\"\n,,,\n , , ,\n",
+      "units.csv");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  r = (*t)->resolve("97", "", "95001");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->unit.province, "Tỉnh A");
+  EXPECT_EQ(r->unit.ward, "Phường 5 \"B\"");
 }
 
 std::string h(const Exchange& e, const char* name) {
@@ -164,6 +182,16 @@ TEST(AdminUnitsStep, SetsTheAddressHeadersOrRefusesOrKeepsTheUnknown) {
   EXPECT_EQ(h(e, "receiver.changed"), "1");
   EXPECT_EQ(h(e, "receiver.known"), "1");
 
+  // Keep passes on an address that does not resolve for any reason: a divided commune.
+  e.message().setHeader("MaXa", "90013");
+  {
+    AdminUnitsSettings k = s;
+    k.keep_unknown = true;
+    AdminUnitsStep keep_divided(k);
+    ASSERT_TRUE(keep_divided.process(e).ok());
+    EXPECT_EQ(h(e, "receiver.known"), "0");
+    EXPECT_EQ(h(e, "receiver.ward-code"), "90013");
+  }
   e.message().setHeader("MaXa", "12345");
   auto refused = step.process(e);
   ASSERT_FALSE(refused.ok());
@@ -188,6 +216,16 @@ TEST(AdminUnitsStep, TheShippedSampleTableLoadsAndAStepNamesABadTableAtItsPlace)
   auto again = adminUnitTable(LIENTHONG_SOURCE_DIR "/config/don-vi-hanh-chinh.csv");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(shipped->get(), again->get());  // one table while it is held
+  // Read again when the file changes.
+  testing::TempHome files;
+  files.write("units.csv", "ma_tinh,ten_tinh,ma_xa,ten_xa\n97,A,95001,X\n");
+  auto before = adminUnitTable(files.path("units.csv"));
+  ASSERT_TRUE(before.ok());
+  files.write("units.csv", "ma_tinh,ten_tinh,ma_xa,ten_xa\n97,A,95001,X\n97,A,95002,Y\n");
+  auto after = adminUnitTable(files.path("units.csv"));
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ((*before)->currentCount(), 1u);
+  EXPECT_EQ((*after)->currentCount(), 2u);
 
   testing::TempHome home;
   home.write("units.csv", "ma_tinh,ten_tinh,ma_xa\n97,A,95001\n");
