@@ -1,5 +1,7 @@
 #include "core/encoding.h"
 
+#include <openssl/rand.h>
+
 namespace lienthong {
 
 std::string utcText(std::time_t seconds) {
@@ -36,6 +38,56 @@ std::string base64Encode(std::string_view bytes, bool url) {
   if (left == 2) out += alphabet[(v >> 6) & 63];
   if (!url) out.append(left == 2 ? 1 : 2, '=');
   return out;
+}
+
+namespace {
+
+bool lowerHex(std::string_view s) {
+  return s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+bool allZero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+
+}  // namespace
+
+std::string traceIdOf(std::string_view v) {
+  // version "-" trace-id "-" parent-id "-" flags: 2 + 1 + 32 + 1 + 16 + 1 + 2 = 55
+  if (v.size() < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return {};
+  const std::string_view version = v.substr(0, 2);
+  const std::string_view trace = v.substr(3, 32);
+  const std::string_view parent = v.substr(36, 16);
+  const std::string_view flags = v.substr(53, 2);
+  if (!lowerHex(version) || version == "ff" || !lowerHex(trace) || !lowerHex(parent) ||
+      !lowerHex(flags) || allZero(trace) || allZero(parent)) {
+    return {};
+  }
+  // Version 00 is exactly 55 characters; a later one may add fields after a '-'.
+  if (version == "00" ? v.size() != 55 : (v.size() > 55 && v[55] != '-')) return {};
+  return std::string(trace);
+}
+
+bool isTraceparent(std::string_view name) {
+  static constexpr std::string_view kName = "traceparent";
+  if (name.size() != kName.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c =
+        name[i] >= 'A' && name[i] <= 'Z' ? static_cast<char>(name[i] - 'A' + 'a') : name[i];
+    if (c != kName[i]) return false;
+  }
+  return true;
+}
+
+std::string traceparentFor(const std::string& trace_id) {
+  unsigned char span[8];
+  if (RAND_bytes(span, sizeof span) != 1) span[0] = 1;
+  span[7] |= 1;  // never all zero
+  static const char* const kHex = "0123456789abcdef";
+  std::string out = "00-" + trace_id + "-";
+  for (unsigned char b : span) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out + "-01";
 }
 
 }  // namespace lienthong

@@ -16,4 +16,14 @@ std::string utcText(std::chrono::system_clock::time_point t);
 // base64url alphabet without padding (JWT, tokens).
 std::string base64Encode(std::string_view bytes, bool url = false);
 
+// W3C Trace Context (https://www.w3.org/TR/trace-context/): the trace id of a
+// `traceparent` value "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>" (lower-case
+// hex, ids not all zero; a later version's value is read by its first four fields), or ""
+// when it is not one.
+std::string traceIdOf(std::string_view traceparent);
+// Whether a header's name is `traceparent`, in any case.
+bool isTraceparent(std::string_view header_name);
+// The `traceparent` of a hop of trace `trace_id`: a new random parent id, sampled.
+std::string traceparentFor(const std::string& trace_id);
+
 }  // namespace lienthong

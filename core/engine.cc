@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/encoding.h"
 #include "lienthong/log.h"
 #include "lienthong/template.h"
 
@@ -150,7 +151,13 @@ InboundContext::Admitted Engine::admitJob(std::shared_ptr<const Route> route, st
   ExchangePattern pattern = route->pattern;
   Exchange exchange(std::move(message), route->id, pattern);
   exchange.setRouteVersion(version);
-  exchange.setTraceId(newTraceId());
+  // The caller's trace (W3C traceparent, from an HTTP header or an AMQP property) goes on;
+  // else a new one.
+  std::string trace;
+  for (const auto& [name, value] : exchange.message().headers()) {
+    if (isTraceparent(name)) trace = traceIdOf(value);
+  }
+  exchange.setTraceId(trace.empty() ? newTraceId() : trace);
   if (exchange.message().correlationId().empty()) {
     exchange.message().setCorrelationId(exchange.message().id());
   }

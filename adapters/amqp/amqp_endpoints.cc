@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 
+#include "core/encoding.h"
 #include "lienthong/log.h"
 
 namespace lienthong::adapters::amqp {
@@ -191,8 +192,14 @@ void AmqpOutbound::sendAsync(Exchange& exchange, SendDone done) {
     return;
   }
   const std::string group = s_.group_id ? s_.group_id->render(exchange) : exchange.orderKey();
-  s_.connection->sendAsync(address, exchange.message(), group, exchange.deadline(),
-                           std::move(done));
+  // The trace goes on to the next hop (W3C trace context, as an application property), in
+  // place of the one the message came with.
+  Message message = exchange.message();
+  std::erase_if(message.headers(), [](const auto& h) { return isTraceparent(h.first); });
+  if (!exchange.traceId().empty()) {
+    message.setHeader("traceparent", traceparentFor(exchange.traceId()));
+  }
+  s_.connection->sendAsync(address, message, group, exchange.deadline(), std::move(done));
 }
 
 }  // namespace lienthong::adapters::amqp

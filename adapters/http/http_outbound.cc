@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "adapters/http/http_common.h"
+#include "core/encoding.h"
 
 namespace lienthong::adapters::http {
 
@@ -494,6 +495,13 @@ std::string HttpOutbound::headers(const Exchange& exchange, Poco::Net::HTTPReque
   for (const std::string& name : settings_.forward_headers) {
     const std::string* value = message.header(name);
     if (value != nullptr && !set(name, *value)) return "header " + name + " holds a line break";
+  }
+  // The trace goes on to the peer (W3C trace context), unless the route sets its own.
+  bool own_trace = false;
+  for (const auto& [name, value] : settings_.headers) own_trace |= isTraceparent(name);
+  for (const std::string& name : settings_.forward_headers) own_trace |= isTraceparent(name);
+  if (!own_trace && !exchange.traceId().empty()) {
+    set("traceparent", traceparentFor(exchange.traceId()));
   }
   for (const auto& [name, value] : settings_.headers) {
     if (!set(name, value->render(exchange))) return "header " + name + " holds a line break";

@@ -30,6 +30,7 @@
 #include "adapters/amqp/amqp_connection.h"
 #include "adapters/http/http_listener.h"
 #include "core/daemon.h"
+#include "core/encoding.h"
 #include "fakes/http_peer.h"
 #include "integration/daemon_process.h"
 #include "integration/fixtures.h"
@@ -172,15 +173,22 @@ TEST_F(AmqpTest, MessagesGoThroughAQueueWithTheirHeadersAndGroup) {
                      "    to: { http: { connection: backend, path: \"/hs/${amqp.group-id}\",\n"
                      "                  forward-headers: [MaHoSo, TrangThai] } }\n"));
   constexpr int kCount = 50;
+  // The first one's caller gives its trace (W3C traceparent): it goes on through the queue.
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
   for (int i = 0; i < kCount; ++i) {
-    postWhenUp("/in", "<TrangThai>" + std::to_string(i) + "</TrangThai>",
-               {{"MaHoSo", "HS-" + std::to_string(i % 5)},
-                {"TrangThai", std::to_string(i)},
-                {"Content-Type", "application/xml"}});
+    std::map<std::string, std::string> headers{{"MaHoSo", "HS-" + std::to_string(i % 5)},
+                                               {"TrangThai", std::to_string(i)},
+                                               {"Content-Type", "application/xml"}};
+    if (i == 0) headers["traceparent"] = "00-" + trace + "-00f067aa0ba902b7-01";
+    postWhenUp("/in", "<TrangThai>" + std::to_string(i) + "</TrangThai>", headers);
   }
   ASSERT_TRUE(peer_.waitForRequests(kCount, 30s)) << peer_.requests().size();
   std::set<std::string> seen;
   for (const auto& r : peer_.requests()) {
+    // Every message reaches the peer with a trace; the first one with its caller's.
+    const std::string hop = r.headers.count("traceparent") ? r.headers.at("traceparent") : "";
+    EXPECT_FALSE(traceIdOf(hop).empty()) << hop;
+    EXPECT_EQ(traceIdOf(hop) == trace, r.headers.at("TrangThai") == "0") << hop;
     const std::string& dossier = r.headers.at("MaHoSo");
     EXPECT_EQ(r.uri, "/hs/" + dossier);  // the group id came back as amqp.group-id
     EXPECT_EQ(r.body, "<TrangThai>" + r.headers.at("TrangThai") + "</TrangThai>");

@@ -1,6 +1,7 @@
 // The daemon in process on port 0, against real HTTP peers and real folders.
 
 #include "core/daemon.h"
+#include "core/encoding.h"
 #include "core/store.h"
 #include "core/xml_document.h"
 #include "core/xmldsig.h"
@@ -103,6 +104,41 @@ TEST_F(DaemonTest, RequestReplyGoesThroughToARealPeerAndBack) {
   auto seen = peer_.requests()[0];
   EXPECT_EQ(seen.uri, "/in/000.00.01.H22-240315-0001");
   EXPECT_EQ(seen.headers["X-Dossier"], "hs-000.00.01.H22-240315-0001");
+}
+
+// W3C trace context: a caller's traceparent keeps its trace id to the peer, with a new
+// parent id; without one (or with a malformed one) the peer gets a new trace.
+TEST_F(DaemonTest, TheCallersTraceGoesOnToThePeer) {
+  writeConfig(peer_.url());
+  home_.write("routes/r.yaml",
+              "routes:\n"
+              "  - id: proxy\n"
+              "    pattern: request-reply\n"
+              "    from: { http: { listener: public, path: /proxy } }\n"
+              "    steps:\n"
+              "      - set-header: { X-Trace: \"${trace.id}\" }\n"
+              "    to: { http: { connection: backend, forward-headers: [ X-Trace ] } }\n");
+  start();
+  const std::string caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  EXPECT_EQ(httpCall(port_, "POST", "/proxy", "x", {{"traceparent", caller}}).status, 200);
+  EXPECT_EQ(httpCall(port_, "POST", "/proxy", "x").status, 200);
+  EXPECT_EQ(httpCall(port_, "POST", "/proxy", "x",
+                     {{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}})
+                .status,
+            200);
+  ASSERT_EQ(peer_.requests().size(), 3u);
+  const std::string first = peer_.requests()[0].headers["traceparent"];
+  EXPECT_EQ(first.substr(0, 36), caller.substr(0, 36)) << first;  // "00-" and the trace id
+  EXPECT_NE(first, caller);                                       // a new parent id
+  EXPECT_EQ(traceIdOf(first), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(peer_.requests()[0].headers["X-Trace"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  for (std::size_t i = 1; i < 3; ++i) {
+    const std::string fresh = peer_.requests()[i].headers["traceparent"];
+    EXPECT_EQ(fresh.size(), 55u) << fresh;
+    EXPECT_FALSE(traceIdOf(fresh).empty()) << fresh;
+    EXPECT_NE(traceIdOf(fresh), "4bf92f3577b34da6a3ce929d0e0e4736");
+    EXPECT_EQ(peer_.requests()[i].headers["X-Trace"], traceIdOf(fresh));
+  }
 }
 
 TEST_F(DaemonTest, BackendDownAnswers502NamingTheRoute) {
