@@ -619,6 +619,92 @@ int dlqApiCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
+bool adminGiven(const std::vector<std::string>& args) {
+  for (const auto& o : args) {
+    for (const char* k : {"--url", "--token-file", "--cert", "--key", "--ca"}) {
+      if (o == k || o.rfind(std::string(k) + "=", 0) == 0) return true;
+    }
+  }
+  for (const char* e :
+       {"LIENTHONG_ADMIN_URL", "LIENTHONG_ADMIN_TOKEN", "LIENTHONG_ADMIN_TOKEN_FILE",
+        "LIENTHONG_ADMIN_CERT", "LIENTHONG_ADMIN_KEY", "LIENTHONG_ADMIN_CA"}) {
+    if (!env(e).empty()) return true;
+  }
+  return false;
+}
+
+int certsApiCommand(const std::vector<std::string>& args) {
+  std::set<std::string> values = kConnectionOptions;
+  values.insert("warn-days");
+  Options o = parseOptions(args, values, {"json"});
+  if (!o.error.empty()) return usage("certs", o.error);
+  if (!o.positional.empty()) return usage("certs", "takes no file");
+  long warn_days = 30;
+  if (!o.get("warn-days").empty()) {
+    const std::string w = o.get("warn-days");
+    if (w.find_first_not_of("0123456789") != std::string::npos || w.size() > 6) {
+      return usage("certs", "--warn-days needs a number");
+    }
+    warn_days = std::stol(w);
+  }
+  AdminClient client;
+  if (!client.setUp("certs", o)) return 1;
+  auto r = client.call("GET", "/v1/certs");
+  if (!r) return 1;
+  auto body = r->status == 200 ? object(r->body) : nullptr;
+  auto list = body ? body->getArray("certificates") : nullptr;
+  if (!list) {
+    client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
+    return 1;
+  }
+  int problems = 0;
+  if (o.flags.count("json") != 0) std::printf("%s\n", r->body.c_str());
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    auto c = list->getObject(static_cast<unsigned>(i));
+    const long days = whole(c, "days_left");
+    const char* status = days < 0 ? "EXPIRED" : (days <= warn_days ? "WARN" : "ok");
+    problems += days <= warn_days ? 1 : 0;
+    if (o.flags.count("json") == 0) {
+      std::printf("%-22s %-18s %-9s %5ld days  until %s  %s  %s\n", text(c, "where").c_str(),
+                  text(c, "role").c_str(), status, days, text(c, "not_after").c_str(),
+                  text(c, "key").c_str(), text(c, "subject").c_str());
+    }
+  }
+  if (list->size() == 0 && o.flags.count("json") == 0) {
+    std::puts("no keys or certificates in the running daemon's config");
+  }
+  if (problems > 0) {
+    if (o.flags.count("json") == 0) {
+      std::printf("%d certificate(s) expired or expiring within %ld days\n", problems, warn_days);
+    }
+    return 1;
+  }
+  return 0;
+}
+
+int statsApiCommand(const std::vector<std::string>& args) {
+  std::set<std::string> values = kConnectionOptions;
+  values.insert("by");
+  values.insert("now");
+  Options o = parseOptions(args, values, {"csv"});
+  if (!o.error.empty()) return usage("stats", o.error);
+  if (!o.positional.empty()) return usage("stats", "takes no argument");
+  std::string query = "?by=" + queryEncode(o.get("by").empty() ? "agency" : o.get("by"));
+  if (!o.get("now").empty()) query += "&now=" + queryEncode(o.get("now"));
+  if (o.flags.count("csv") != 0) query += "&format=csv";
+  AdminClient client;
+  if (!client.setUp("stats", o)) return 1;
+  auto r = client.call("GET", "/v1/stats" + query);
+  if (!r) return 1;
+  if (r->status != 200) {
+    client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
+    return r->status == 400 ? 2 : 1;
+  }
+  std::fwrite(r->body.data(), 1, r->body.size(), stdout);
+  if (o.flags.count("csv") == 0) std::fputc('\n', stdout);
+  return 0;
+}
+
 int adminTokenCommand(const std::vector<std::string>& args) {
   Options o = parseOptions(args, {"name", "role", "out"}, {});
   if (!o.error.empty()) return usage("admin-token", o.error);

@@ -28,5 +28,12 @@ int adminTokenCommand(const std::vector<std::string>& args);
 // dlq command (dlq_command.h) and the connection's; replay and purge go one dead letter
 // at a time, with a progress bar on a terminal.
 int dlqApiCommand(const std::vector<std::string>& args);
+// certs and stats against a running daemon (the same options as their offline forms).
+int certsApiCommand(const std::vector<std::string>& args);
+int statsApiCommand(const std::vector<std::string>& args);
+
+// Whether the command line or the environment gives admin credentials or an admin URL:
+// the commands that also work offline (dlq, certs, stats) then go through the API.
+bool adminGiven(const std::vector<std::string>& args);
 
 }  // namespace lienthong::ctl

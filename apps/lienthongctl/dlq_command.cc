@@ -138,18 +138,7 @@ void printJson(const std::vector<DeadLetter>& letters) {
 
 int dlqCommand(const std::vector<std::string>& args) {
   // Admin credentials: the running daemon's dead letters, through its admin API.
-  bool api = false;
-  for (const auto& o : args) {
-    for (const char* k : {"--url", "--token-file", "--cert", "--key", "--ca"}) {
-      api |= o == k || o.rfind(std::string(k) + "=", 0) == 0;
-    }
-  }
-  for (const char* e :
-       {"LIENTHONG_ADMIN_URL", "LIENTHONG_ADMIN_TOKEN", "LIENTHONG_ADMIN_TOKEN_FILE",
-        "LIENTHONG_ADMIN_CERT", "LIENTHONG_ADMIN_KEY", "LIENTHONG_ADMIN_CA"}) {
-    api |= std::getenv(e) != nullptr && *std::getenv(e) != 0;
-  }
-  if (api) return dlqApiCommand(args);
+  if (adminGiven(args)) return dlqApiCommand(args);
   Args a;
   if (auto bad = parse(args, a)) return *bad;
   Registry registry;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "apps/lienthongctl/admin_commands.h"
 #include "apps/lienthongctl/ctl_config.h"
 #include "core/dossier_code.h"
 #include "core/dossier_stats.h"
@@ -72,6 +73,7 @@ int dossierCodeCommand(const std::vector<std::string>& args) {
 }
 
 int statsCommand(const std::vector<std::string>& args) {
+  if (adminGiven(args)) return statsApiCommand(args);  // the running daemon's
   std::string config_file;
   std::string by = "agency";
   std::string now;

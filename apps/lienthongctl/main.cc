@@ -50,6 +50,7 @@ Commands:
       Lists every key and certificate of the config (keys, CA bundles, intermediates,
       pinned) with days to expiry; WARN within N days (default 30), EXPIRED after.
       Exit status: 0 all fine, 1 a certificate expired or is within the warning window.
+      Given admin credentials (as for dlq), the running daemon's certificates.
   dlq list|show|replay|purge [--config FILE] [--route R] [--reason TEXT]
       [--dossier CODE] [--since T] [--until T] [--limit N] [--json] [SEQ...]
       The dead letters of the config's store, while the daemon is stopped. list and show
@@ -71,6 +72,7 @@ Commands:
       track-dossier step), while the daemon is stopped: received, resolved on time and
       late, refused, withdrawn, stopped, in process, overdue (at --now, default now in
       Asia/Ho_Chi_Minh), per group; JSON, or CSV with --csv (docs/messages.md).
+      Given admin credentials (as for dlq), from the running daemon.
   store [--config FILE] [--json]
       The store's figures, while the daemon is stopped: per route, the one-way messages
       journalled and not yet delivered, the age of the oldest, and the dead letters.

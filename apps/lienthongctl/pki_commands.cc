@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "apps/lienthongctl/admin_commands.h"
 #include "apps/lienthongctl/ctl_config.h"
 #include "core/files.h"
 #include "core/metrics.h"
@@ -196,6 +197,7 @@ int verifyCommand(const std::vector<std::string>& args) {
 }
 
 int certsCommand(const std::vector<std::string>& args) {
+  if (adminGiven(args)) return certsApiCommand(args);  // the running daemon's
   Args a = parse(args, {"config", "warn-days"});
   if (!a.error.empty()) return usage("certs", a.error);
   if (!a.files.empty()) return usage("certs", "takes no file");

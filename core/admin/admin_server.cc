@@ -673,9 +673,17 @@ Answer AdminServer::Impl::certs() {
 Answer AdminServer::Impl::stats(const Poco::URI& uri) {
   std::string by_text;
   std::string now;
+  bool csv = false;
   for (const auto& [k, v] : uri.getQueryParameters()) {
-    if (k == "by") by_text = v;
-    if (k == "now") now = v;
+    if (k == "by") {
+      by_text = v;
+    } else if (k == "now") {
+      now = v;
+    } else if (k == "format" && (v == "json" || v == "csv")) {
+      csv = v == "csv";
+    } else {
+      return error(400, "unknown parameter '" + k + "=" + v + "' (by, now, format=json|csv)");
+    }
   }
   auto by = dossier::parseGroupBy(by_text.empty() ? "agency" : by_text);
   if (!by.ok()) return error(400, by.error().message);
@@ -691,7 +699,9 @@ Answer AdminServer::Impl::stats(const Poco::URI& uri) {
   if (!store) return error(503, "the store is not open");
   auto states = store->dossierStates();
   if (!states.ok()) return error(503, states.error().message);
-  return {200, dossier::statsJson(dossier::computeStats(*states, *by, now))};
+  const dossier::Stats figures = dossier::computeStats(*states, *by, now);
+  if (csv) return {200, dossier::statsCsv(figures), "text/csv; charset=utf-8"};
+  return {200, dossier::statsJson(figures)};
 }
 
 AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

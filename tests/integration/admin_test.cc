@@ -407,6 +407,24 @@ TEST_F(AdminApiTest, TheOperatorsCommandsWorkAgainstTheRunningDaemon) {
                                        &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("lienthong_route_table_version 2"), std::string::npos) << out;
+  // certs and stats of the running daemon, given credentials.
+  out = lienthong::testing::runCommand(ctl + " certs" + to + home_.path("viewer.token").string(),
+                                       &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("key co-quan"), std::string::npos) << out;
+  EXPECT_NE(out.find("signer"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(
+      ctl + " certs --warn-days 100000" + to + home_.path("viewer.token").string(), &rc);
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+  EXPECT_NE(out.find("WARN"), std::string::npos) << out;
+  out = lienthong::testing::runCommand(
+      ctl + " stats --by procedure" + to + home_.path("viewer.token").string(), &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("\"total\""), std::string::npos) << out;
+  out = lienthong::testing::runCommand(
+      ctl + " stats --csv" + to + home_.path("viewer.token").string(), &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("total"), std::string::npos) << out;
   // No credentials: refused, and said so.
   out = lienthong::testing::runCommand(
       ctl + " status --url https://127.0.0.1:" + std::to_string(admin()) + " --config " +
