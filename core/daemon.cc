@@ -20,6 +20,8 @@ std::unique_ptr<Daemon> Daemon::create(const std::string& config_file, ConfigErr
   if (!config) return nullptr;
   d->config_ = std::move(*config);
   log::setLevel(d->config_.log_level);
+  log::setFormat(d->config_.log_json ? log::Format::kJson : log::Format::kText);
+  log::setRedact(d->config_.log_redact);
   setXmlLimits(d->config_.xml);
   if (!d->plugins_.load(d->config_.plugin_paths, *d->registry_, errors, d->config_.plugins_where)) {
     return nullptr;

@@ -429,6 +429,10 @@ void Engine::timerLoop() {
 }
 
 void Engine::run(JobPtr& job) {
+  // Every line written while it runs names the message (and hides who it is about, unless
+  // the route says otherwise).
+  log::Scope scope({job->exchange.traceId(), job->route->id, job->exchange.message().dossierKey(),
+                    job->exchange.message().id(), job->route->redact_logs});
   // Steps and endpoints never throw by contract; a plugin that does must not wedge a slot
   // or lose the message.
   try {

@@ -623,6 +623,8 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
     if (auto l = r.oneOf("level", {"debug", "info", "warn", "error"})) {
       log::parseLevel(*l, &config.log_level);
     }
+    if (auto f = r.oneOf("format", {"text", "json"})) config.log_json = *f == "json";
+    if (auto b = r.boolean("redact")) config.log_redact = *b;
   }
   if (const YAML::Node* n = top.node("engine")) {
     MapReader r(*n, ctx, "engine");
@@ -819,6 +821,8 @@ std::shared_ptr<RouteTable> Loader::loadRoutes(const DaemonConfig& config,
       route->retry.attempts = route->pattern == ExchangePattern::kOneWay ? 0 : 1;
       ctx.setRoute(route->id, route->pattern);
       if (auto e = r.boolean("enabled")) route->enabled = *e;
+      route->redact_logs = config.log_redact;
+      if (auto e = r.boolean("redact-logs")) route->redact_logs = *e;
       if (auto t = r.duration("timeout")) route->timeout = *t;
       if (const YAML::Node* d = r.node("delivery")) {
         MapReader dr(*d, ctx, "delivery");

@@ -54,6 +54,8 @@ struct DaemonConfig {
   std::string file;  // absolute path of the config file ("" when none)
   std::string home;  // absolute base of relative paths
   log::Level log_level = log::Level::kInfo;
+  bool log_json = false;   // log.format: json
+  bool log_redact = true;  // log.redact: personal identifiers hidden (routes may say otherwise)
   EngineSettings engine;
   XmlLimits xml;
   std::map<std::string, std::shared_ptr<Listener>> listeners;

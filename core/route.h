@@ -40,6 +40,8 @@ struct Route {
   SourceLocation where;  // the route's `id`
   ExchangePattern pattern = ExchangePattern::kOneWay;
   bool enabled = true;
+  // Log lines written while its messages run hide personal identifiers (log.h).
+  bool redact_logs = true;
   std::chrono::milliseconds timeout{30'000};
   RetryPolicy retry;
   // Idempotent consumer (one-way, with a store): a message whose key was seen within
