@@ -249,6 +249,7 @@ Result<void> Daemon::activate(std::shared_ptr<RouteTable> table, bool recover) {
     active_ = std::move(next);
   }
   if (old) {
+    previous_table_ = old->table;
     // New inputs are live; the old ones stop now. Their contexts stay alive a while for
     // requests that looked up the old binding just before the swap.
     stopInputs(*old);
@@ -307,6 +308,24 @@ bool Daemon::reload(ConfigErrors& errors) {
     return false;
   }
   return true;
+}
+
+Result<std::uint64_t> Daemon::rollback() {
+  std::lock_guard control(control_mutex_);
+  if (!running_.load()) return makeError(ErrorCode::kTransient, "the daemon is not running");
+  if (!previous_table_) {
+    return makeError(ErrorCode::kInvalidConfig,
+                     "no route set to return to: no reload replaced one since the start");
+  }
+  std::shared_ptr<RouteTable> table = previous_table_;
+  const std::uint64_t was = table->version;
+  if (Result<void> r = activate(table); !r.ok()) {
+    log::error("daemon", "rollback refused; the running routes stay active: " + r.error().message);
+    return r.error();
+  }
+  log::info("daemon", "rolled back to the route set of version " + std::to_string(was) +
+                          ", now version " + std::to_string(table->version));
+  return was;
 }
 
 std::size_t Daemon::stop() {

@@ -34,6 +34,12 @@ class Daemon {
   // input started. In-flight messages finish on their old version. Any thread: reloads
   // (a signal's, the admin API's) take turns; not during start() or stop().
   bool reload(ConfigErrors& errors);
+  // Any thread (takes turns with reload): the route set that the last reload replaced
+  // becomes active again, under a new version (its inputs and steps start again); the
+  // set it replaces becomes the one a next rollback returns to. Returns the version of
+  // the set it returned to. An error when no reload replaced a set since the start, or
+  // the daemon is not running (transient), or an input does not start again.
+  Result<std::uint64_t> rollback();
   // Control thread: stops the inputs, drains the engine, stops the listeners. Returns the
   // number of messages abandoned when the drain timeout passed.
   std::size_t stop();
@@ -119,6 +125,8 @@ class Daemon {
   std::uint64_t next_version_ = 1;
   std::mutex control_mutex_;      // reload(), setRouteEnabled() and stop() take turns
   std::set<std::string> paused_;  // routes an operator disabled (under mutex_)
+  // The route set the last reload (or rollback) replaced, for a rollback.
+  std::shared_ptr<RouteTable> previous_table_;
   std::atomic<bool> running_{false};
   std::chrono::steady_clock::time_point started_at_{};
   std::atomic<Store*> store_view_{nullptr};  // store_, for readers on other threads

@@ -378,12 +378,13 @@ int metricsCommand(const std::vector<std::string>& args) {
 }
 
 int reloadCommand(const std::vector<std::string>& args) {
-  Options o = parseOptions(args, kConnectionOptions, {"json"});
+  Options o = parseOptions(args, kConnectionOptions, {"json", "rollback"});
   if (!o.error.empty()) return usage("reload", o.error);
   if (!o.positional.empty()) return usage("reload", "takes no argument");
   AdminClient client;
   if (!client.setUp("reload", o)) return 1;
-  auto r = client.call("POST", "/v1/reload");
+  const bool rollback = o.flags.count("rollback") != 0;
+  auto r = client.call("POST", rollback ? "/v1/reload?rollback=1" : "/v1/reload");
   if (!r) return 1;
   auto body = object(r->body);
   if (o.flags.count("json") != 0) {
@@ -394,12 +395,23 @@ int reloadCommand(const std::vector<std::string>& args) {
     client.fail(std::to_string(r->status) + " " + r->body);
     return 1;
   }
+  if (r->status == 200 && rollback) {
+    std::printf(
+        "rolled back to the route set of version %ld: now version %ld (was %ld); "
+        "messages under way finish on the version they started with\n",
+        whole(body, "rolled_back_to"), whole(body, "version"), whole(body, "previous_version"));
+    return 0;
+  }
   if (r->status == 200) {
     std::printf(
         "reloaded: route table version %ld active (was %ld); messages under way finish "
         "on the version they started with\n",
         whole(body, "version"), whole(body, "previous_version"));
     return 0;
+  }
+  if (rollback || !body->has("errors")) {
+    client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
+    return 1;
   }
   auto errors = body->getArray("errors");
   for (std::size_t i = 0; errors && i < errors->size(); ++i) {

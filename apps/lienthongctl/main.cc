@@ -90,11 +90,12 @@ Operating a running daemon, over its admin API (docs/operations.md):
       Stops a route's input (what it took in goes on; nothing new comes in), or starts
       it again. Kept across reloads, not restarts (set 'enabled: false' in the route's
       file for that). Needs the operator role.
-  reload [--json]
+  reload [--rollback] [--json]
       Loads the route files again: every error when the new set is refused (the running
       set stays), else the version now active; messages under way finish on the
-      version they started with. Needs the operator role. Exit status: 0 reloaded,
-      1 refused.
+      version they started with. --rollback makes the set the last reload replaced
+      active again (and a second --rollback returns). Needs the operator role. Exit
+      status: 0 done, 1 refused.
   metrics
       The Prometheus text of the metrics.
   whoami

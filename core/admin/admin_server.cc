@@ -157,7 +157,7 @@ struct AdminServer::Impl {
   Answer handle(const std::string& method, const std::string& uri, const Caller* caller);
   Answer routesJson(const std::string& id);
   Answer status();
-  Answer reload(const Caller& caller);
+  Answer reload(const Caller& caller, const Poco::URI& uri);
   Answer switchRoute(const std::string& id_and_action, const Caller& caller);
   // seq 0: the list (filtered by the query); else that one, in full.
   Answer deadLetters(const Poco::URI& uri, std::int64_t seq);
@@ -355,7 +355,7 @@ Answer AdminServer::Impl::handle(const std::string& method, const std::string& u
   }
   if (path == "/v1/certs") return certs();
   if (path == "/v1/stats") return stats(uri);
-  if (path == "/v1/reload") return reload(*caller);
+  if (path == "/v1/reload") return reload(*caller, uri);
   return error(404, "no such endpoint: " + path);
 }
 
@@ -452,9 +452,30 @@ Answer AdminServer::Impl::routesJson(const std::string& id) {
   return {200, out + "]}"};
 }
 
-Answer AdminServer::Impl::reload(const Caller& caller) {
+Answer AdminServer::Impl::reload(const Caller& caller, const Poco::URI& uri) {
+  bool rollback = false;
+  for (const auto& [k, v] : uri.getQueryParameters()) {
+    if (k == "rollback" && (v == "1" || v == "true")) {
+      rollback = true;
+    } else {
+      return error(400, "unknown parameter '" + k + "=" + v + "' (rollback=1)");
+    }
+  }
   const auto before = daemon.routes();
   const std::uint64_t old_version = before ? before->version : 0;
+  if (rollback) {
+    log::info("admin", "rollback asked by " + caller.name + " (" + roleName(caller.role) + ")");
+    auto back = daemon.rollback();
+    if (!back.ok()) {
+      return error(back.error().transient() ? 503 : 409, back.error().message);
+    }
+    const auto after = daemon.routes();
+    std::string out = "{\"ok\":true";
+    number(out, "previous_version", static_cast<double>(old_version));
+    number(out, "version", after ? static_cast<double>(after->version) : 0);
+    number(out, "rolled_back_to", static_cast<double>(*back));
+    return {200, out + ",\"errors\":[]}"};
+  }
   log::info("admin", "reload asked by " + caller.name + " (" + roleName(caller.role) + ")");
   ConfigErrors errors;
   const bool ok = daemon.reload(errors);

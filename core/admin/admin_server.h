@@ -14,6 +14,7 @@
 //   GET  /v1/certs             viewer: the config's certificates and days to expiry
 //   GET  /v1/stats             viewer: the dossier figures (?by=agency,procedure,month)
 //   POST /v1/reload            operator: the route files again; every error when refused
+//                              (?rollback=1: the set the last reload replaced)
 //   POST /v1/routes/{id}/disable, /v1/routes/{id}/enable
 //                              operator: stop or start a route's input (Daemon::setRouteEnabled)
 //   GET  /v1/dlq               viewer: dead letters (?route=&reason=&dossier=&since=&until=&limit=)

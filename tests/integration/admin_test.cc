@@ -301,6 +301,41 @@ TEST_F(AdminApiTest, DeadLettersAreListedReplayedNowAndPurged) {
       [&] { return fs::exists(home_.path("out/000.00.01.H22-240315-0003.txt")); }));
 }
 
+// A reload's set is rolled back to the one it replaced (and forward again), each under a
+// new version; with no reload yet there is nothing to return to.
+TEST_F(AdminApiTest, AReloadIsRolledBackAndForward) {
+  const Credentials operator_token{kOperatorToken, ""};
+  Reply none = call(admin(), "POST", "/v1/reload?rollback=1", operator_token);
+  EXPECT_EQ(none.status, 409);
+  EXPECT_NE(none.body.find("no route set to return to"), std::string::npos) << none.body;
+  std::string changed = kRoutes;
+  changed.replace(changed.find("da nhan"), 7, "ban moi");
+  home_.write("routes/r.yaml", changed);
+  ASSERT_EQ(call(admin(), "POST", "/v1/reload", operator_token).status, 200);
+  EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "x").body, "ban moi");
+  Reply back = call(admin(), "POST", "/v1/reload?rollback=1", operator_token);
+  EXPECT_EQ(back.status, 200) << back.body;
+  EXPECT_NE(back.body.find("\"previous_version\":2,\"version\":3,\"rolled_back_to\":1"),
+            std::string::npos)
+      << back.body;
+  EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "x").body, "da nhan");
+  // Forward again, through lienthongctl.
+  home_.write("operator.token", kOperatorToken + "\n");
+  int rc = -1;
+  const std::string out = lienthong::testing::runCommand(
+      std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl reload --rollback" +
+          " --url https://127.0.0.1:" + std::to_string(admin()) + " --config " +
+          home_.path("config.yaml").string() + " --token-file " +
+          home_.path("operator.token").string(),
+      &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("rolled back to the route set of version 2: now version 4 (was 3)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "x").body, "ban moi");
+  EXPECT_EQ(call(admin(), "POST", "/v1/reload?rollback=yes", operator_token).status, 400);
+}
+
 TEST_F(AdminApiTest, ACertificateOfAnotherCaDoesNotConnect) {
   Reply r = call(admin(), "GET", "/v1/health", {"", "stranger"});
   EXPECT_EQ(r.status, 0);
