@@ -42,6 +42,14 @@ struct Engine::Job {
 
 namespace {
 
+// The dossier a message is about, as far as its route found out: its dossier key, else a
+// MaHoSo header (a step's extract, or the caller's).
+std::string dossierOf(const Message& m) {
+  if (!m.dossierKey().empty()) return m.dossierKey();
+  const std::string* code = m.header("MaHoSo");
+  return code ? *code : std::string();
+}
+
 // Why a key template (idempotency, order) gives nothing for a message.
 std::string keyRefusal(const char* what, const Template& key,
                        const std::vector<std::string>& missing) {
@@ -431,7 +439,7 @@ void Engine::timerLoop() {
 void Engine::run(JobPtr& job) {
   // Every line written while it runs names the message (and hides who it is about, unless
   // the route says otherwise).
-  log::Scope scope({job->exchange.traceId(), job->route->id, job->exchange.message().dossierKey(),
+  log::Scope scope({job->exchange.traceId(), job->route->id, dossierOf(job->exchange.message()),
                     job->exchange.message().id(), job->route->redact_logs});
   // Steps and endpoints never throw by contract; a plugin that does must not wedge a slot
   // or lose the message.
@@ -640,6 +648,10 @@ void Engine::retryLater(JobPtr job, const Error& why, std::optional<Delivery> la
     complete(std::move(job), Outcome::Status::kFailed, why, std::move(last));
     return;
   }
+  traces_.add({SystemClock::now(), route.id, job->exchange.routeVersion(),
+               job->exchange.message().id(), dossierOf(job->exchange.message()),
+               job->exchange.traceId(), job->attempts, "retry",
+               why.message + " (next in " + std::to_string(delay.count()) + " ms)"});
   if (!job->steps_done) job->exchange.message() = job->original;
   log::debug("engine", "route " + route.id + ": message " + job->exchange.message().id() +
                            " attempt " + std::to_string(job->attempts) + " failed (" + why.message +
@@ -830,8 +842,7 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
       // Against the dossier it is about, as far as its route found out (a MaHoSo header
       // a step set), when it came without one.
       const Message& m = job->exchange.message();
-      std::string dossier = m.dossierKey();
-      if (const std::string* code = m.header("MaHoSo"); dossier.empty() && code) dossier = *code;
+      const std::string dossier = dossierOf(m);
       settled = store_.load()->deadLetter(
           job->seq, std::string(errorCodeName(error.code)) + ": " + error.message, dossier);
     }
@@ -841,6 +852,29 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
                                "again after a restart): " +
                                settled.error().message);
     }
+  }
+  {
+    const char* what = "failed";
+    switch (status) {
+      case Outcome::Status::kDelivered:
+        what = "delivered";
+        break;
+      case Outcome::Status::kStopped:
+        what = duplicate ? "duplicate" : "stopped";
+        break;
+      case Outcome::Status::kDeadLettered:
+        what = rerouted ? "dead-letter route" : "dead-lettered";
+        break;
+      case Outcome::Status::kAbandoned:
+        what = "abandoned";
+        break;
+      default:
+        break;
+    }
+    const Message& m = job->exchange.message();
+    traces_.add({SystemClock::now(), route.id, job->exchange.routeVersion(), m.id(), dossierOf(m),
+                 job->exchange.traceId(), job->attempts, what,
+                 status == Outcome::Status::kDelivered ? std::string() : error.message});
   }
   Outcome outcome;
   outcome.status = status;

@@ -18,6 +18,7 @@
 #include "core/metrics.h"
 #include "core/route.h"
 #include "core/store.h"
+#include "core/trace_log.h"
 #include "lienthong/endpoint.h"
 
 namespace lienthong {
@@ -107,6 +108,8 @@ class Engine {
   };
   // Thread-safe: the circuit breakers by peer.
   std::vector<BreakerState> breakerStates() const;
+  // Thread-safe: the recent hops of messages (core/trace_log.h).
+  const TraceLog& traces() const { return traces_; }
   // Thread-safe: whether new messages are admitted (false once a drain began).
   bool accepting() const;
   // Thread-safe: whether accepted one-way messages are journalled (a store is open).
@@ -189,6 +192,7 @@ class Engine {
   };
   std::map<std::string, Breaker> breakers_;              // by peer
   std::map<std::string, RouteCounters> route_counters_;  // by route id
+  TraceLog traces_;
   // Handed to an asynchronous output, by id: back to a worker when it settles.
   std::map<std::uint64_t, JobPtr> in_flight_;
   std::uint64_t next_flight_ = 0;

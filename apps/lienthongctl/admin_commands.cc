@@ -361,6 +361,48 @@ int whoamiCommand(const std::vector<std::string>& args) {
                      });
 }
 
+int traceCommand(const std::vector<std::string>& args) {
+  Options o = parseOptions(args, kConnectionOptions, {"json"});
+  if (!o.error.empty()) return usage("trace", o.error);
+  if (o.positional.size() != 1) {
+    return usage("trace", "give one dossier code, message id or trace id");
+  }
+  AdminClient client;
+  if (!client.setUp("trace", o)) return 1;
+  std::string key;
+  Poco::URI::encode(o.positional.front(), "&=?#+/;%", key);
+  auto r = client.call("GET", "/v1/trace?key=" + key);
+  if (!r) return 1;
+  if (r->status != 200) {
+    client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
+    return 1;
+  }
+  if (o.flags.count("json") != 0) {
+    std::printf("%s\n", r->body.c_str());
+    return 0;
+  }
+  auto body = object(r->body);
+  auto hops = body ? body->getArray("hops") : nullptr;
+  if (!hops || hops->size() == 0) {
+    std::printf(
+        "no hop of %s in the daemon's memory (it keeps the recent ones since its "
+        "start)\n",
+        o.positional.front().c_str());
+    return 1;
+  }
+  std::printf("%-24s %-26s %4s %7s %-15s %-36s %s\n", "TIME (UTC)", "ROUTE", "VER", "ATTEMPT",
+              "OUTCOME", "MESSAGE", "DETAIL");
+  for (std::size_t i = 0; i < hops->size(); ++i) {
+    auto h = hops->getObject(static_cast<unsigned>(i));
+    std::printf("%-24s %-26s %4ld %7ld %-15s %-36s %s\n", text(h, "at").c_str(),
+                text(h, "route").c_str(), whole(h, "route_version"), whole(h, "attempt"),
+                text(h, "outcome").c_str(), text(h, "message_id").c_str(),
+                text(h, "detail").c_str());
+  }
+  std::printf("%zu hop(s)\n", hops->size());
+  return 0;
+}
+
 int metricsCommand(const std::vector<std::string>& args) {
   Options o = parseOptions(args, kConnectionOptions, {});
   if (!o.error.empty()) return usage("metrics", o.error);

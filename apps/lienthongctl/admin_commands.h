@@ -20,6 +20,8 @@ int statusCommand(const std::vector<std::string>& args);
 int routesCommand(const std::vector<std::string>& args);
 int reloadCommand(const std::vector<std::string>& args);
 int metricsCommand(const std::vector<std::string>& args);
+// trace KEY: the recent hops of a dossier code, message id or trace id.
+int traceCommand(const std::vector<std::string>& args);
 int whoamiCommand(const std::vector<std::string>& args);
 // enable ROUTE, disable ROUTE: an operator starts or stops a route's input.
 int switchRouteCommand(const std::vector<std::string>& args, bool enable);

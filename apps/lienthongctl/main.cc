@@ -96,6 +96,11 @@ Operating a running daemon, over its admin API (docs/operations.md):
       version they started with. --rollback makes the set the last reload replaced
       active again (and a second --rollback returns). Needs the operator role. Exit
       status: 0 done, 1 refused.
+  trace DOSSIER-CODE | MESSAGE-ID | TRACE-ID [--json]
+      Every hop of the messages of a dossier (or of one message, or one trace) the
+      daemon has in memory: time, route and its version, attempt, outcome (retry,
+      delivered, stopped, failed, dead-lettered, duplicate, abandoned), the reason.
+      Exit status: 0 found, 1 none.
   metrics
       The Prometheus text of the metrics.
   whoami
@@ -252,6 +257,7 @@ int main(int argc, char** argv) {
   if (command == "enable") return lienthong::ctl::switchRouteCommand(args, true);
   if (command == "disable") return lienthong::ctl::switchRouteCommand(args, false);
   if (command == "metrics") return lienthong::ctl::metricsCommand(args);
+  if (command == "trace") return lienthong::ctl::traceCommand(args);
   if (command == "whoami") return lienthong::ctl::whoamiCommand(args);
   if (command == "admin-token") return lienthong::ctl::adminTokenCommand(args);
   return usageError("unknown command '" + command + "'");

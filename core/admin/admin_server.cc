@@ -164,6 +164,7 @@ struct AdminServer::Impl {
   Answer actOnDeadLetter(const std::string& seq_and_action, const Poco::URI& uri,
                          const Caller& caller);
   Answer certs();
+  Answer trace(const Poco::URI& uri);
   Answer stats(const Poco::URI& uri);
 };
 
@@ -306,6 +307,7 @@ Answer AdminServer::Impl::handle(const std::string& method, const std::string& u
       {"GET", "/v1/stats", false, AdminRole::kViewer},
       {"POST", "/v1/reload", false, AdminRole::kOperator},
       {"POST", "/v1/routes/", true, AdminRole::kOperator},  // {id}/enable, {id}/disable
+      {"GET", "/v1/trace", false, AdminRole::kViewer},
       {"GET", "/v1/dlq", false, AdminRole::kViewer},
       {"GET", "/v1/dlq/", true, AdminRole::kViewer},     // {seq}
       {"POST", "/v1/dlq/", true, AdminRole::kOperator},  // {seq}/replay, {seq}/purge
@@ -336,6 +338,7 @@ Answer AdminServer::Impl::handle(const std::string& method, const std::string& u
   }
   if (path == "/v1/status") return status();
   if (path == "/v1/routes") return routesJson("");
+  if (path == "/v1/trace") return trace(uri);
   if (path == "/v1/dlq") return deadLetters(uri, 0);
   if (found->prefix && path.rfind("/v1/dlq/", 0) == 0) {
     const std::string rest = path.substr(std::string("/v1/dlq/").size());
@@ -666,6 +669,49 @@ Answer AdminServer::Impl::actOnDeadLetter(const std::string& seq_and_action, con
   }
   member(out, "route", to.empty() ? found->front().route : to);
   number(out, "journal_seq", static_cast<double>(*back));
+  return {200, out + "}"};
+}
+
+Answer AdminServer::Impl::trace(const Poco::URI& uri) {
+  std::string key;
+  for (const auto& [k, v] : uri.getQueryParameters()) {
+    if (k == "key" || k == "dossier" || k == "message" || k == "trace") {
+      key = v;
+    } else {
+      return error(400, "unknown parameter '" + k +
+                            "' (key: a dossier code, message id or "
+                            "trace id)");
+    }
+  }
+  if (key.empty()) return error(400, "give key= (a dossier code, a message id or a trace id)");
+  const auto hops = daemon.engine().traces().find(key);
+  std::string out = "{";
+  member(out, "key", key, false);
+  out += ",\"hops\":[";
+  for (std::size_t i = 0; i < hops.size(); ++i) {
+    const Hop& h = hops[i];
+    if (i) out += ',';
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(h.at.time_since_epoch()).count() %
+        1000;
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms));
+    std::string at = utcText(h.at);
+    at.insert(at.size() - 1, frac);
+    out += '{';
+    member(out, "at", at, false);
+    member(out, "route", h.route);
+    number(out, "route_version", static_cast<double>(h.route_version));
+    member(out, "message_id", h.message_id);
+    member(out, "dossier", h.dossier);
+    member(out, "trace_id", h.trace_id);
+    number(out, "attempt", static_cast<double>(h.attempt));
+    member(out, "outcome", h.outcome);
+    member(out, "detail", h.detail);
+    out += '}';
+  }
+  out += "]";
+  number(out, "count", static_cast<double>(hops.size()));
   return {200, out + "}"};
 }
 

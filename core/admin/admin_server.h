@@ -17,6 +17,7 @@
 //                              (?rollback=1: the set the last reload replaced)
 //   POST /v1/routes/{id}/disable, /v1/routes/{id}/enable
 //                              operator: stop or start a route's input (Daemon::setRouteEnabled)
+//   GET  /v1/trace?key=K       viewer: the recent hops of a dossier code, message or trace id
 //   GET  /v1/dlq               viewer: dead letters (?route=&reason=&dossier=&since=&until=&limit=)
 //   GET  /v1/dlq/{seq}         viewer: one, with its headers and body
 //   POST /v1/dlq/{seq}/replay  operator: back through its route (?to=ROUTE: another) now

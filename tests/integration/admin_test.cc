@@ -336,6 +336,45 @@ TEST_F(AdminApiTest, AReloadIsRolledBackAndForward) {
   EXPECT_EQ(call(admin(), "POST", "/v1/reload?rollback=yes", operator_token).status, 400);
 }
 
+// The hops of a dossier's messages: each failed attempt and the end, with route, version,
+// attempt and reason; by dossier code, message id or trace id.
+TEST_F(AdminApiTest, TheHopsOfADossierAreTraced) {
+  const Credentials viewer{kViewerToken, ""};
+  const std::string code = "000.00.01.H22-240315-0009";
+  EXPECT_EQ(httpCall(port_, "POST", "/khong-toi", "x",
+                     {{"MaHoSo", code},
+                      {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+                .status,
+            202);
+  EXPECT_EQ(httpCall(port_, "POST", "/luu", "y", {{"MaHoSo", code}}).status, 202);
+  std::string body;
+  ASSERT_TRUE(lienthong::testing::eventually([&] {
+    body = call(admin(), "GET", "/v1/trace?key=" + code, viewer).body;
+    return body.find("\"count\":3") != std::string::npos;
+  })) << body;
+  EXPECT_NE(body.find("\"route\":\"khong-toi\",\"route_version\":1"), std::string::npos) << body;
+  EXPECT_NE(body.find("\"attempt\":1,\"outcome\":\"retry\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"attempt\":2,\"outcome\":\"dead-lettered\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"route\":\"luu\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"outcome\":\"delivered\""), std::string::npos) << body;
+  // By the trace id the caller gave: the khong-toi message only.
+  Reply by_trace = call(admin(), "GET", "/v1/trace?key=4bf92f3577b34da6a3ce929d0e0e4736", viewer);
+  EXPECT_NE(by_trace.body.find("\"count\":2"), std::string::npos) << by_trace.body;
+  EXPECT_EQ(call(admin(), "GET", "/v1/trace", viewer).status, 400);
+  // lienthongctl trace prints the hops as a table.
+  home_.write("viewer.token", kViewerToken + "\n");
+  int rc = -1;
+  const std::string out = lienthong::testing::runCommand(
+      std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl trace " + code +
+          " --url https://127.0.0.1:" + std::to_string(admin()) + " --config " +
+          home_.path("config.yaml").string() + " --token-file " +
+          home_.path("viewer.token").string(),
+      &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("dead-lettered"), std::string::npos) << out;
+  EXPECT_NE(out.find("3 hop(s)"), std::string::npos) << out;
+}
+
 TEST_F(AdminApiTest, ACertificateOfAnotherCaDoesNotConnect) {
   Reply r = call(admin(), "GET", "/v1/health", {"", "stranger"});
   EXPECT_EQ(r.status, 0);
