@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -269,8 +270,13 @@ int getAndPrint(const std::string& command, const std::vector<std::string>& args
   if (o.positional.size() > max_positional) return usage(command, "too many arguments");
   AdminClient client;
   if (!client.setUp(command, o)) return 1;
+  // The argument as the last path segment, or as the query's key (path_base ends in '=').
   std::string path = path_base;
-  if (!o.positional.empty()) path += "/" + o.positional.front();
+  if (!o.positional.empty()) {
+    std::string arg;
+    Poco::URI::encode(o.positional.front(), "&=?#+/;%", arg);
+    path += (path_base.back() == '=' ? "" : "/") + arg;
+  }
   auto r = client.call("GET", path);
   if (!r) return 1;
   if (r->status != 200) {
@@ -362,45 +368,33 @@ int whoamiCommand(const std::vector<std::string>& args) {
 }
 
 int traceCommand(const std::vector<std::string>& args) {
-  Options o = parseOptions(args, kConnectionOptions, {"json"});
-  if (!o.error.empty()) return usage("trace", o.error);
-  if (o.positional.size() != 1) {
+  if (std::count_if(args.begin(), args.end(),
+                    [](const std::string& a) { return !a.starts_with("--"); }) == 0) {
     return usage("trace", "give one dossier code, message id or trace id");
   }
-  AdminClient client;
-  if (!client.setUp("trace", o)) return 1;
-  std::string key;
-  Poco::URI::encode(o.positional.front(), "&=?#+/;%", key);
-  auto r = client.call("GET", "/v1/trace?key=" + key);
-  if (!r) return 1;
-  if (r->status != 200) {
-    client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
-    return 1;
-  }
-  if (o.flags.count("json") != 0) {
-    std::printf("%s\n", r->body.c_str());
-    return 0;
-  }
-  auto body = object(r->body);
-  auto hops = body ? body->getArray("hops") : nullptr;
-  if (!hops || hops->size() == 0) {
-    std::printf(
-        "no hop of %s in the daemon's memory (it keeps the recent ones since its "
-        "start)\n",
-        o.positional.front().c_str());
-    return 1;
-  }
-  std::printf("%-24s %-26s %4s %7s %-15s %-36s %s\n", "TIME (UTC)", "ROUTE", "VER", "ATTEMPT",
-              "OUTCOME", "MESSAGE", "DETAIL");
-  for (std::size_t i = 0; i < hops->size(); ++i) {
-    auto h = hops->getObject(static_cast<unsigned>(i));
-    std::printf("%-24s %-26s %4ld %7ld %-15s %-36s %s\n", text(h, "at").c_str(),
-                text(h, "route").c_str(), whole(h, "route_version"), whole(h, "attempt"),
-                text(h, "outcome").c_str(), text(h, "message_id").c_str(),
-                text(h, "detail").c_str());
-  }
-  std::printf("%zu hop(s)\n", hops->size());
-  return 0;
+  return getAndPrint(
+      "trace", args, 1,
+      "/v1/trace?key=", [](const Poco::JSON::Object::Ptr& body, const Options& o) {
+        auto hops = body->getArray("hops");
+        if (!hops || hops->size() == 0) {
+          std::printf(
+              "no hop of %s in the daemon's memory (it keeps the recent ones since its "
+              "start)\n",
+              o.positional.front().c_str());
+          return 1;
+        }
+        std::printf("%-24s %-26s %4s %7s %-15s %-36s %s\n", "TIME (UTC)", "ROUTE", "VER", "ATTEMPT",
+                    "OUTCOME", "MESSAGE", "DETAIL");
+        for (std::size_t i = 0; i < hops->size(); ++i) {
+          auto h = hops->getObject(static_cast<unsigned>(i));
+          std::printf("%-24s %-26s %4ld %7ld %-15s %-36s %s\n", text(h, "at").c_str(),
+                      text(h, "route").c_str(), whole(h, "route_version"), whole(h, "attempt"),
+                      text(h, "outcome").c_str(), text(h, "message_id").c_str(),
+                      text(h, "detail").c_str());
+        }
+        std::printf("%zu hop(s)\n", hops->size());
+        return 0;
+      });
 }
 
 int metricsCommand(const std::vector<std::string>& args) {
