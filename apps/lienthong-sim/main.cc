@@ -10,7 +10,7 @@
 //   lienthong-sim payment [--address A] [--port N] --callback URL [--secret S] [--pay-ms N]
 //   lienthong-sim idp     [--address A] [--port N] [--key PEM] [--jwks FILE]
 //   lienthong-sim postal  [--address A] [--port N] [--client-id I] [--client-secret S]
-//                         [--step-ms N]
+//                         [--step-ms N] [--first-id N]
 //   lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]
 //        the demo's systems on fixed ports, wired to the default config: the portal on
 //        8090 pushing to {daemon}/dvcqg, one-stop systems tranphu (rest, 8091),
@@ -77,7 +77,7 @@ using namespace lienthong::sim;
       "                             [--pay-ms N]\n"
       "       lienthong-sim idp     [--address A] [--port N] [--key PEM] [--jwks FILE]\n"
       "       lienthong-sim postal  [--address A] [--port N] [--client-id I]\n"
-      "                             [--client-secret S] [--step-ms N]\n"
+      "                             [--client-secret S] [--step-ms N] [--first-id N]\n"
       "       lienthong-sim all     [--daemon URL] [--home D] [--step-ms N]\n"
       "       lienthong-sim demo    [--portal URL] [--onestop URL]... [--procedure MaTTHC]\n"
       "                             [--agency code] [--timeout SECONDS]\n"
@@ -371,8 +371,11 @@ int main(int argc, char** argv) {
       return serveUntilStopped(sigs, sim.factory(), o, "idp", "/token");
     }
     if (what == "postal") {
-      auto o = options(argc, argv, {"address", "port", "client-id", "client-secret", "step-ms"});
+      auto o = options(argc, argv,
+                       {"address", "port", "client-id", "client-secret", "step-ms", "first-id"});
       PostalSimSettings s;
+      if (const std::string f = option(o, "first-id", ""); !f.empty())
+        s.first_id = std::atoll(f.c_str());
       s.client_id = option(o, "client-id", s.client_id);
       s.client_secret = option(o, "client-secret", s.client_secret);
       s.step_ms = std::atoi(option(o, "step-ms", "1000").c_str());

@@ -36,6 +36,18 @@ std::string basic(const std::string& id, const std::string& secret) {
 
 }  // namespace
 
+PostalSim::PostalSim(PostalSimSettings s) : s_(std::move(s)) {
+  if (s_.first_id >= 0) {
+    base_ = s_.first_id;
+  } else {
+    constexpr long long k2026 = 1767225600;  // 2026-01-01T00:00:00Z
+    base_ = (std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count() -
+             k2026 * 1000);
+  }
+}
+
 Poco::Net::HTTPRequestHandlerFactory* PostalSim::factory() {
   return simFactory([this](const Poco::Net::HTTPServerRequest& request, const std::string& body) {
     auto [status, json] =
@@ -60,19 +72,20 @@ std::pair<int, std::string> PostalSim::handle(const std::string& method, const s
   }
   if (token_.empty() || authorization != "Bearer " + token_) return {401, R"({"error":"token"})"};
   if (method == "GET" && path == "/api/tracking") {
-    long last = 0;
+    long long last = 0;
     long size = 1000;
     for (const auto& [k, v] : u.getQueryParameters()) {
-      if (k == "lastId") last = std::atol(v.c_str());
+      if (k == "lastId") last = std::atoll(v.c_str());
       if (k == "pageSize") size = std::atol(v.c_str());
     }
     const auto now = std::chrono::steady_clock::now();
     std::string data;
     long given = 0;
-    for (std::size_t i = static_cast<std::size_t>(std::max(0L, last));
+    for (std::size_t i = static_cast<std::size_t>(std::max(0LL, last - base_));
          i < events_.size() && given < size && events_[i].due <= now; ++i, ++given) {
       const Event& e = events_[i];
-      data += std::string(data.empty() ? "" : ",") + "{\"Id\":" + std::to_string(i + 1) +
+      data += std::string(data.empty() ? "" : ",") +
+              "{\"Id\":" + std::to_string(base_ + static_cast<long long>(i) + 1) +
               ",\"OrderNumber\":";
       appendJsonString(data, e.order);
       data += ",\"ItemCode\":";

@@ -27,11 +27,15 @@ struct PostalSimSettings {
   std::string client_id = "lienthong-demo";
   std::string client_secret = "lienthong-demo";
   int step_ms = 1000;
+  // The Id before the first tracking record. A real service's Ids never restart; by
+  // default they go on from the time the simulator starts (milliseconds since 2026), so a
+  // daemon's kept cursor does not hide a restarted simulator's records.
+  long long first_id = -1;  // -1: from the time
 };
 
 class PostalSim {
  public:
-  explicit PostalSim(PostalSimSettings s) : s_(std::move(s)) {}
+  explicit PostalSim(PostalSimSettings s);
   Poco::Net::HTTPRequestHandlerFactory* factory();
 
  private:
@@ -45,7 +49,8 @@ class PostalSim {
   const PostalSimSettings s_;
   std::mutex mutex_;
   std::map<std::string, std::string> orders_;  // OrderNumber -> ItemCode
-  std::vector<Event> events_;                  // Id = index + 1, due in order
+  std::vector<Event> events_;                  // Id = base_ + index + 1, due in order
+  long long base_ = 0;
   SimJournal journal_{"buu-dien"};
   std::string token_;
 };

@@ -115,8 +115,9 @@ class DvcTest : public ::testing::Test {
         home_.path("payment.log"),
         std::vector<std::string>{"payment", "--callback", daemon + "/thanh-toan/xac-nhan",
                                  "--pay-ms", "100"});
-    postal_ = std::make_unique<Sim>(home_.path("postal.log"),
-                                    std::vector<std::string>{"postal", "--step-ms", "100"});
+    postal_ = std::make_unique<Sim>(
+        home_.path("postal.log"),
+        std::vector<std::string>{"postal", "--step-ms", "100", "--first-id", "0"});
     ASSERT_TRUE(portal_->port() && rest_->port() && soap_->port() && folder_->port() &&
                 payment_->port() && postal_->port());
 
