@@ -16,6 +16,14 @@ std::string utcText(std::chrono::system_clock::time_point t) {
   return utcText(std::chrono::system_clock::to_time_t(t));
 }
 
+std::string asciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 std::string base64Encode(std::string_view bytes, bool url) {
   const char* const alphabet =
       url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -67,14 +75,7 @@ std::string traceIdOf(std::string_view v) {
 }
 
 bool isTraceparent(std::string_view name) {
-  static constexpr std::string_view kName = "traceparent";
-  if (name.size() != kName.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c =
-        name[i] >= 'A' && name[i] <= 'Z' ? static_cast<char>(name[i] - 'A' + 'a') : name[i];
-    if (c != kName[i]) return false;
-  }
-  return true;
+  return name.size() == 11 && asciiLower(name) == "traceparent";  // short: no allocation
 }
 
 std::string traceparentFor(const std::string& trace_id) {

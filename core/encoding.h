@@ -16,6 +16,9 @@ std::string utcText(std::chrono::system_clock::time_point t);
 // base64url alphabet without padding (JWT, tokens).
 std::string base64Encode(std::string_view bytes, bool url = false);
 
+// ASCII letters in lower case; other bytes (UTF-8 included) as they are.
+std::string asciiLower(std::string_view text);
+
 // W3C Trace Context (https://www.w3.org/TR/trace-context/): the trace id of a
 // `traceparent` value "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>" (lower-case
 // hex, ids not all zero; a later version's value is read by its first four fields), or ""

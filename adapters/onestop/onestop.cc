@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "adapters/portal/portal_mapping.h"
+#include "core/encoding.h"
 #include "core/xml_document.h"
 
 namespace lienthong::adapters::onestop {
@@ -52,12 +53,6 @@ std::string textOf(xmlNodePtr n) {
   xmlChar* content = xmlNodeGetContent(n);
   std::string out = content ? reinterpret_cast<const char*>(content) : "";
   xmlFree(content);
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -135,7 +130,7 @@ std::string knownStatuses(const std::map<std::string, int>& map) {
 std::string canonicalName(std::string_view word) {
   for (const char* name :
        {"HoSo", "TrangThai", "YeuCauBoSung", "TraLoiBoSung", "PhanAnh", "DanhGia"}) {
-    if (lower(word) == lower(name)) return name;
+    if (asciiLower(word) == asciiLower(name)) return name;
   }
   return {};
 }
@@ -210,7 +205,7 @@ Delivery OnestopConnection::sendHttp(const std::string& kind, xmlNodePtr root,
     if (!doc.ok()) return Delivery::rejected(what + ": " + doc.error().message);
     body = portal::canonicalJson((*doc)->root());
     auto p = s_.paths.find(kind);
-    path = p != s_.paths.end() ? p->second : "/" + lower(kind);
+    path = p != s_.paths.end() ? p->second : "/" + asciiLower(kind);
     request.setContentType("application/json; charset=utf-8");
   } else {
     body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"" +

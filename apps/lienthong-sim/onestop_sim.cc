@@ -17,6 +17,7 @@
 #include "apps/lienthong-sim/sim_http.h"
 #include "apps/lienthong-sim/sim_time.h"
 #include "core/dossier_code.h"
+#include "core/encoding.h"
 #include "core/json_text.h"
 #include "core/xml_document.h"
 
@@ -33,14 +34,9 @@ constexpr const char* kFee = "200000";
 
 std::string now() { return dossier::nationalTime(std::chrono::system_clock::now()); }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::string kindOf(const std::string& word) {
   for (const char* k : {"HoSo", "TraLoiBoSung", "PhanAnh", "DanhGia", "TrangThai"}) {
-    if (lower(word) == lower(k)) return k;
+    if (asciiLower(word) == asciiLower(k)) return k;
   }
   return {};
 }
@@ -440,7 +436,7 @@ bool OnestopSim::send(const std::string& kind, const Fields& fields, const std::
   std::string content_type;
   std::string action;
   if (s_.flavor == "rest") {
-    path = "/" + lower(kind);
+    path = "/" + asciiLower(kind);
     body = jsonOf(fields);
     content_type = "application/json; charset=utf-8";
   } else {

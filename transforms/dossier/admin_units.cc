@@ -6,6 +6,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/encoding.h"
 #include "lienthong/exchange.h"
 
 namespace lienthong::transforms::dossier {
@@ -108,13 +109,6 @@ Result<std::vector<Row>> csvRows(std::string_view text, const std::string& name)
   return rows;
 }
 
-std::string lowerAscii(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 }  // namespace
 
 Result<std::shared_ptr<const AdminUnitTable>> AdminUnitTable::load(
@@ -146,7 +140,7 @@ Result<std::shared_ptr<const AdminUnitTable>> AdminUnitTable::parse(const std::s
   int at[kColumns];
   std::fill(std::begin(at), std::end(at), -1);
   for (std::size_t i = 0; i < header.fields.size(); ++i) {
-    const std::string h = lowerAscii(trim(header.fields[i]));
+    const std::string h = asciiLower(trim(header.fields[i]));
     for (int c = 0; c < kColumns; ++c) {
       if (h == kNames[c]) {
         if (at[c] >= 0) {
