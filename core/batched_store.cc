@@ -1,5 +1,8 @@
 #include "core/batched_store.h"
 
+#include "core/encoding.h"
+#include "lienthong/log.h"
+
 namespace lienthong {
 
 Result<std::int64_t> BatchedStore::append(const std::string& route, const Message& message,
@@ -28,17 +31,19 @@ Result<std::optional<std::int64_t>> BatchedStore::appendOnce(const std::string& 
   return std::optional<std::int64_t>(op.seq);
 }
 
-Result<void> BatchedStore::delivered(std::int64_t seq) {
+Result<void> BatchedStore::delivered(std::int64_t seq, const AuditRecord* audit) {
   Op op(Op::kDelivered);
   op.seq = seq;
+  if (audit) op.audit = *audit;
   if (auto e = submit(op)) return *e;
   return {};
 }
 
 Result<void> BatchedStore::deadLetter(std::int64_t seq, const std::string& reason,
-                                      const std::string& dossier) {
+                                      const std::string& dossier, const AuditRecord* audit) {
   Op op(Op::kDeadLetter);
   op.seq = seq;
+  if (audit) op.audit = *audit;
   op.text = reason;
   op.route = dossier;
   if (auto e = submit(op)) return *e;
@@ -99,6 +104,45 @@ Result<std::size_t> BatchedStore::expireKeys(SystemClock::time_point now) {
   return static_cast<std::size_t>(op.seq);
 }
 
+Result<void> BatchedStore::audit(const AuditRecord& record, bool wait) {
+  if (!wait) {
+    auto op = std::make_unique<Op>(Op::kAudit);
+    op->audit = record;
+    submitDetached(std::move(op));
+    return {};
+  }
+  Op op(Op::kAudit);
+  op.audit = record;
+  if (auto e = submit(op)) return *e;
+  return {};
+}
+
+Result<void> BatchedStore::addAuditCheckpoint(const AuditCheckpoint& checkpoint) {
+  Op op(Op::kCheckpoint);
+  op.checkpoint = &checkpoint;
+  if (auto e = submit(op)) return *e;
+  return {};
+}
+
+Result<std::int64_t> BatchedStore::pruneAudit(SystemClock::time_point before,
+                                              const std::string& who) {
+  Op op(Op::kPruneAudit);
+  op.at = toEpochMs(before);
+  AuditRecord record;
+  record.actor = who;
+  record.action = "audit-prune";
+  op.audit = std::move(record);
+  if (auto e = submit(op)) return *e;
+  return op.seq;
+}
+
+std::string BatchedStore::prunedDetail(std::int64_t removed, std::int64_t anchor,
+                                       std::int64_t before_ms) {
+  return std::to_string(removed) + " records up to " + std::to_string(anchor) + " (older than " +
+         utcText(fromEpochMs(before_ms)) + ") removed; the checkpoint of record " +
+         std::to_string(anchor) + " anchors the rest";
+}
+
 void BatchedStore::startWriter() {
   writer_ = std::thread([this] { writerLoop(); });
 }
@@ -110,6 +154,15 @@ void BatchedStore::stopWriter() {
   }
   work_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  // Queued after the writer ended (nobody waits for them): not written, said so.
+  std::lock_guard lock(mutex_);
+  for (Op* op : queue_) {
+    if (op->detached) {
+      log::error("store", "an audit record was not written: the store closed");
+      delete op;
+    }
+  }
+  queue_.clear();
 }
 
 std::optional<Error> BatchedStore::submit(Op& op) {
@@ -118,6 +171,13 @@ std::optional<Error> BatchedStore::submit(Op& op) {
   work_cv_.notify_one();
   done_cv_.wait(lock, [&] { return op.done; });
   return op.error;
+}
+
+void BatchedStore::submitDetached(std::unique_ptr<Op> op) {
+  op->detached = true;
+  std::lock_guard lock(mutex_);
+  queue_.push_back(op.release());  // the writer deletes it
+  work_cv_.notify_one();
 }
 
 void BatchedStore::writerLoop() {
@@ -131,14 +191,22 @@ void BatchedStore::writerLoop() {
     }
     const std::optional<Error> failed = commitBatch(batch);
     if (!failed) commits_.fetch_add(1);
+    std::vector<std::unique_ptr<Op>> detached;
     {
       std::lock_guard lock(mutex_);
       for (Op* op : batch) {
         if (failed) op->error = *failed;  // nothing of the batch was written
         op->done = true;
+        if (op->detached) detached.emplace_back(op);
       }
     }
     done_cv_.notify_all();
+    for (const auto& op : detached) {
+      if (op->error) {
+        log::error("store", "an audit record was not written (" + op->audit->action + " " +
+                                op->audit->subject + "): " + op->error->message);
+      }
+    }
   }
 }
 

@@ -15,6 +15,11 @@
 
 namespace lienthong {
 
+// The columns of an audit record, in this order, in both stores' tables.
+inline constexpr const char* kAuditColumns =
+    "seq, chain, at_ms, actor, action, subject, message_id, trace_id, digest, version, detail, "
+    "prev, hash";
+
 class BatchedStore : public Store {
  public:
   Result<std::int64_t> append(const std::string& route, const Message& message,
@@ -23,9 +28,10 @@ class BatchedStore : public Store {
   Result<std::optional<std::int64_t>> appendOnce(const std::string& route, const Message& message,
                                                  const std::string& key,
                                                  SystemClock::time_point expires) override;
-  Result<void> delivered(std::int64_t seq) override;
+  Result<void> delivered(std::int64_t seq, const AuditRecord* audit = nullptr) override;
   Result<void> deadLetter(std::int64_t seq, const std::string& reason,
-                          const std::string& dossier = "") override;
+                          const std::string& dossier = "",
+                          const AuditRecord* audit = nullptr) override;
   Result<void> reroute(std::int64_t seq, const std::string& route, const Message& message) override;
   Result<bool> remember(const std::string& route, const std::string& key,
                         SystemClock::time_point expires) override;
@@ -34,6 +40,9 @@ class BatchedStore : public Store {
   Result<void> purge(std::int64_t seq, const std::string& who) override;
   Result<std::size_t> expireKeys(SystemClock::time_point now) override;
   Result<void> trackDossier(const DossierEvent& event) override;
+  Result<void> audit(const AuditRecord& record, bool wait = true) override;
+  Result<void> addAuditCheckpoint(const AuditCheckpoint& checkpoint) override;
+  Result<std::int64_t> pruneAudit(SystemClock::time_point before, const std::string& who) override;
   std::uint64_t commits() const override { return commits_.load(); }
 
  protected:
@@ -51,6 +60,9 @@ class BatchedStore : public Store {
       kPurge,       // seq, text = who
       kTakeOver,    // (shared store)
       kTrack,       // event
+      kAudit,       // audit (the record alone)
+      kCheckpoint,  // checkpoint
+      kPruneAudit,  // at = before, audit = the record of it; seq = records removed
     };
     explicit Op(Kind k) : kind(k) {}
     Kind kind;
@@ -58,6 +70,10 @@ class BatchedStore : public Store {
     const Message* message = nullptr;
     const std::vector<std::int64_t>* settles = nullptr;
     const DossierEvent* event = nullptr;
+    // An audit record written with the op (kDelivered, kDeadLetter) or alone (kAudit).
+    std::optional<AuditRecord> audit;
+    const AuditCheckpoint* checkpoint = nullptr;
+    bool detached = false;  // nobody waits: the writer deletes it once it is written
     std::string text;
     std::int64_t at = 0;
     std::int64_t seq = 0;
@@ -77,6 +93,11 @@ class BatchedStore : public Store {
   void stopWriter();
   // Queues the write and waits until the batch it went into is committed (or failed).
   std::optional<Error> submit(Op& op);
+  // Queues the write (new, detached) and returns at once.
+  void submitDetached(std::unique_ptr<Op> op);
+  // The detail of a pruning's audit record.
+  static std::string prunedDetail(std::int64_t removed, std::int64_t anchor,
+                                  std::int64_t before_ms);
   // Writer thread: runs the batch in one transaction. An error fails every op of it
   // (nothing of the batch was written); an op may also carry its own error.
   virtual std::optional<Error> commitBatch(Batch& batch) = 0;

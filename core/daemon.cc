@@ -30,6 +30,7 @@ std::unique_ptr<Daemon> Daemon::create(const std::string& config_file, ConfigErr
   d->pending_ = loader.loadRoutes(d->config_, d->config_.route_paths, errors);
   if (!d->pending_) return nullptr;
   d->engine_ = std::make_unique<Engine>(d->config_.engine);
+  d->engine_->setAuditing(d->auditing());
   Daemon* self = d.get();
   d->engine_->setRouteResolver([self](const std::string& id) {
     std::shared_ptr<const RouteTable> table = self->routes();
@@ -95,7 +96,84 @@ Result<void> Daemon::start() {
     opener_quit_ = false;
     store_opener_ = std::thread([this] { reopenStore(); });
   }
+  if (auditing()) {
+    if (store_) {
+      AuditRecord started;
+      started.actor = "daemon";
+      started.action = "start";
+      started.subject = config_.file;
+      started.version = routes() ? routes()->version : 0;
+      started.detail = "lienthong " LIENTHONG_VERSION;
+      (void)audit(started, false);
+    }
+    if (!config_.audit.key) {
+      log::warn("daemon",
+                "the audit chain has no checkpoints: audit.key names no signing key (a "
+                "rewrite of the whole chain would not show)");
+    }
+    auditor_quit_ = false;
+    auditor_ = std::thread([this] { auditLoop(); });
+  }
   return {};
+}
+
+Result<void> Daemon::audit(const AuditRecord& record, bool wait) {
+  if (!auditing()) return makeError(ErrorCode::kInvalidConfig, "the audit chain is off");
+  Store* store = store_view_.load();
+  if (!store) return makeError(ErrorCode::kTransient, "the store is not open");
+  return store->audit(record, wait);
+}
+
+Result<std::optional<AuditCheckpoint>> Daemon::checkpointAudit() {
+  if (!auditing()) return makeError(ErrorCode::kInvalidConfig, "the audit chain is off");
+  if (!config_.audit.key) {
+    return makeError(ErrorCode::kInvalidConfig, "audit.key names no signing key");
+  }
+  Store* store = store_view_.load();
+  if (!store) return makeError(ErrorCode::kTransient, "the store is not open");
+  std::lock_guard lock(audit_mutex_);
+  const std::string& chain = store->auditChain();
+  if (last_checkpoint_ < 0) {
+    auto kept = store->auditCheckpoints(chain);
+    if (!kept.ok()) return kept.error();
+    last_checkpoint_ = kept->empty() ? 0 : kept->back().seq;
+  }
+  auto head = store->auditHead(chain);
+  if (!head.ok()) return head.error();
+  if (head->first <= last_checkpoint_) return std::optional<AuditCheckpoint>();
+  auto cp = signCheckpoint(*config_.audit.key, chain, head->first, head->second,
+                           toEpochMs(SystemClock::now()));
+  if (!cp.ok()) return cp.error();
+  if (auto kept = store->addAuditCheckpoint(*cp); !kept.ok()) return kept.error();
+  last_checkpoint_ = cp->seq;
+  return std::optional<AuditCheckpoint>(std::move(*cp));
+}
+
+void Daemon::auditLoop() {
+  std::unique_lock lock(audit_mutex_);
+  while (!auditor_quit_) {
+    audit_cv_.wait_for(lock, config_.audit.checkpoint_every);
+    if (auditor_quit_) return;
+    lock.unlock();
+    std::string problem;
+    if (config_.audit.key) {
+      auto cp = checkpointAudit();
+      if (!cp.ok()) problem = "audit checkpoint: " + cp.error().message;
+    }
+    Store* store = store_view_.load();
+    if (config_.audit.keep.count() > 0 && store) {
+      auto pruned = store->pruneAudit(SystemClock::now() - config_.audit.keep, "daemon");
+      if (!pruned.ok()) {
+        problem = "audit pruning: " + pruned.error().message;
+      } else if (*pruned > 0) {
+        log::info("daemon", "audit chain: " + std::to_string(*pruned) +
+                                " records older than audit.keep pruned");
+      }
+    }
+    if (!problem.empty() && problem != audit_error_) log::error("daemon", problem);
+    audit_error_ = problem;
+    lock.lock();
+  }
 }
 
 bool Daemon::takeUpStore() {
@@ -348,6 +426,28 @@ std::size_t Daemon::stop() {
   if (store_opener_.joinable()) store_opener_.join();
   if (active) stopSteps(*active, true);
   std::size_t abandoned = engine_ ? engine_->drain(config_.engine.drain_timeout) : 0;
+  {
+    std::lock_guard lock(audit_mutex_);
+    auditor_quit_ = true;
+  }
+  audit_cv_.notify_all();
+  if (auditor_.joinable()) {
+    auditor_.join();
+    // The last records of this run are vouched for before the store closes.
+    if (store_view_.load()) {
+      AuditRecord stopped;
+      stopped.actor = "daemon";
+      stopped.action = "stop";
+      stopped.subject = config_.file;
+      stopped.detail = std::to_string(abandoned) + " message(s) abandoned";
+      (void)audit(stopped, true);
+      if (config_.audit.key) {
+        if (auto cp = checkpointAudit(); !cp.ok()) {
+          log::error("daemon", "audit checkpoint at stop: " + cp.error().message);
+        }
+      }
+    }
+  }
   {
     std::lock_guard lock(mutex_);
     if (active_) stopInputs(*active_);

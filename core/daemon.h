@@ -76,6 +76,16 @@ class Daemon {
   // Thread-safe: the figures for the metrics (core/metrics.h).
   MetricsSnapshot metrics();
 
+  // Whether the daemon keeps the audit chain (audit.enabled, with a store).
+  bool auditing() const { return config_.audit.enabled && config_.store.configured(); }
+  // Thread-safe: a record of the daemon's own (an admin action, a signal's reload) on the
+  // audit chain. wait = false: queued. An error when the chain is off or the store is not
+  // open (the caller decides whether that matters; the admin API logs it).
+  Result<void> audit(const AuditRecord& record, bool wait = false);
+  // Thread-safe: signs the chain's head with audit.key when records were added since the
+  // last checkpoint. Returns it (nullopt: nothing new). An error: no key, no open store.
+  Result<std::optional<AuditCheckpoint>> checkpointAudit();
+
  private:
   struct Active {
     std::shared_ptr<RouteTable> table;
@@ -106,6 +116,9 @@ class Daemon {
   // tried again every `store.reopen-every` until it opens or the daemon stops; a shared
   // one is then asked every `take-over-every` for the journal of nodes that are gone.
   void reopenStore();
+  // Every audit.checkpoint-every: a checkpoint, then the pruning of what audit.keep no
+  // longer keeps.
+  void auditLoop();
   // Opens the store if it is not open, takes up its journal and lets one-way messages
   // in; false when either step failed (tried again later).
   bool takeUpStore();
@@ -136,6 +149,12 @@ class Daemon {
   std::mutex opener_mutex_;
   std::condition_variable opener_cv_;
   bool opener_quit_ = false;
+  std::thread auditor_;
+  std::mutex audit_mutex_;  // checkpoints take turns; auditor_quit_
+  std::condition_variable audit_cv_;
+  bool auditor_quit_ = false;
+  std::int64_t last_checkpoint_ = -1;  // seq of the last one signed (-1: not read yet)
+  std::string audit_error_;            // the last one logged, not repeated
 };
 
 }  // namespace lienthong

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/encoding.h"
+#include "core/pki.h"
 #include "lienthong/log.h"
 #include "lienthong/template.h"
 
@@ -833,18 +834,60 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
                                kept.error().message);
     }
   }
+  const char* what = "failed";
+  switch (status) {
+    case Outcome::Status::kDelivered:
+      what = "delivered";
+      break;
+    case Outcome::Status::kStopped:
+      what = duplicate ? "duplicate" : "stopped";
+      break;
+    case Outcome::Status::kDeadLettered:
+      what = rerouted ? "dead-letter route" : "dead-lettered";
+      break;
+    case Outcome::Status::kAbandoned:
+      what = "abandoned";
+      break;
+    default:
+      break;
+  }
+  // The audit chain's record of an exchange that ended (an abandoned one did not: it
+  // goes on at the next start; a held one ends with its group).
+  std::optional<AuditRecord> audit;
+  if (auditing_ && store_ && status != Outcome::Status::kAbandoned && !job->held) {
+    const Message& m = job->exchange.message();
+    AuditRecord& r = audit.emplace();
+    r.at_ms = toEpochMs(SystemClock::now());
+    r.actor = "route:" + route.id;
+    r.action = what;
+    r.subject = dossierOf(m);
+    r.message_id = m.id();
+    r.trace_id = job->exchange.traceId();
+    r.digest = pki::sha256Hex(job->original.body());  // the message as it was accepted
+    r.version = job->exchange.routeVersion();
+    if (status == Outcome::Status::kDelivered) {
+      r.detail = route.to ? "to " + route.to->peer() : std::string();
+    } else if (!error.message.empty()) {
+      r.detail = std::string(errorCodeName(error.code)) + ": " + error.message;
+    }
+  }
+  bool audit_written = false;
   if (job->seq != 0 && store_ && !rerouted && !job->held) {
-    // The journal follows the outcome; an abandoned message stays for the next start.
+    // The journal follows the outcome, with the audit record in the same transaction; an
+    // abandoned message stays for the next start.
     Result<void> settled;
     if (status == Outcome::Status::kDelivered || status == Outcome::Status::kStopped) {
-      settled = store_.load()->delivered(job->seq);
+      settled = store_.load()->delivered(job->seq, audit ? &*audit : nullptr);
+      audit_written = true;
     } else if (status != Outcome::Status::kAbandoned) {
       // Against the dossier it is about, as far as its route found out (a MaHoSo header
       // a step set), when it came without one.
       const Message& m = job->exchange.message();
       const std::string dossier = dossierOf(m);
       settled = store_.load()->deadLetter(
-          job->seq, std::string(errorCodeName(error.code)) + ": " + error.message, dossier);
+          job->seq, std::string(errorCodeName(error.code)) + ": " + error.message, dossier,
+          audit ? &*audit : nullptr);
+      audit_written = true;
     }
     if (!settled.ok()) {
       log::error("engine", "route " + route.id + ", message " + job->exchange.message().id() +
@@ -853,24 +896,11 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
                                settled.error().message);
     }
   }
+  if (audit && !audit_written) {
+    // Not journalled (request-reply, a broker's input): queued, not waited for.
+    (void)store_.load()->audit(*audit, false);
+  }
   {
-    const char* what = "failed";
-    switch (status) {
-      case Outcome::Status::kDelivered:
-        what = "delivered";
-        break;
-      case Outcome::Status::kStopped:
-        what = duplicate ? "duplicate" : "stopped";
-        break;
-      case Outcome::Status::kDeadLettered:
-        what = rerouted ? "dead-letter route" : "dead-lettered";
-        break;
-      case Outcome::Status::kAbandoned:
-        what = "abandoned";
-        break;
-      default:
-        break;
-    }
     const Message& m = job->exchange.message();
     traces_.add({SystemClock::now(), route.id, job->exchange.routeVersion(), m.id(), dossierOf(m),
                  job->exchange.traceId(), job->attempts, what,

@@ -64,6 +64,9 @@ class Engine {
   // Control thread, before start(): one-way messages need a store that is not open yet;
   // they are refused (kUnavailable) until attachStore() and storeReady().
   void requireStore() { store_required_ = true; }
+  // Control thread, before start(): every exchange that ends leaves an audit record in
+  // the store (core/audit.h).
+  void setAuditing(bool on) { auditing_ = on; }
   // Any thread, once: the store opened late. recover() its journal, then storeReady().
   void attachStore(Store* store) { store_ = store; }
   void storeReady() { store_ready_ = true; }
@@ -168,6 +171,7 @@ class Engine {
   std::atomic<Store*> store_{nullptr};
   std::atomic<bool> store_ready_{false};
   bool store_required_ = false;
+  bool auditing_ = false;
   std::atomic<bool> store_failing_{false};  // the last journal write failed
   RouteResolver resolver_;
   mutable std::mutex mutex_;

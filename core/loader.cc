@@ -687,6 +687,36 @@ std::optional<DaemonConfig> Loader::loadConfig(const std::string& file,
   if (const YAML::Node* n = top.node("admin")) loadAdmin(*n, ctx, config);
   if (const YAML::Node* n = top.node("keys")) loadKeys(*n, ctx, config);
   if (const YAML::Node* n = top.node("trust")) loadTrust(*n, ctx, config);
+  if (const YAML::Node* n = top.node("audit")) {
+    MapReader r(*n, ctx, "audit");
+    AuditSettings& a = config.audit;
+    if (auto b = r.boolean("enabled")) a.enabled = *b;
+    if (const YAML::Node* k = r.node("key")) {
+      a.key_name = k->Scalar();
+      auto found = config.keys.find(a.key_name);
+      if (found == config.keys.end()) {
+        ctx.error(*k, "audit key '" + a.key_name + "' is not under 'keys'");
+      } else {
+        a.key = found->second;
+      }
+    }
+    if (const YAML::Node* t = r.node("trust")) {
+      auto found = config.trust.find(t->Scalar());
+      if (found == config.trust.end()) {
+        ctx.error(*t, "audit trust '" + t->Scalar() + "' is not under 'trust'");
+      } else {
+        a.trust = found->second;
+      }
+    }
+    if (auto every = r.positiveDuration("checkpoint-every")) a.checkpoint_every = *every;
+    if (auto keep = r.duration("keep")) a.keep = *keep;
+    if (a.enabled && !config.store.configured()) {
+      ctx.error(*n,
+                "the audit chain is kept in the store: configure 'store' (or set "
+                "audit.enabled: false)");
+    }
+    r.finish();
+  }
   // A list of existing paths under home: `what` names them in messages.
   auto pathList = [&](const YAML::Node& n, const std::string& key, const std::string& what,
                       std::vector<std::string>& out) {

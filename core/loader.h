@@ -50,6 +50,16 @@ struct AdminSettings {
   int threads = 8;
 };
 
+// The audit chain (core/audit.h): kept in the store whenever there is one.
+struct AuditSettings {
+  bool enabled = true;   // audit.enabled: false keeps no records
+  std::string key_name;  // audit.key: the name under `keys` that signs checkpoints ("" none)
+  std::shared_ptr<const pki::SigningKey> key;
+  std::shared_ptr<const pki::TrustStore> trust;       // audit.trust: who may sign (verification)
+  std::chrono::milliseconds checkpoint_every{60000};  // audit.checkpoint-every
+  std::chrono::milliseconds keep{0};                  // audit.keep: 0 = for ever
+};
+
 struct DaemonConfig {
   std::string file;  // absolute path of the config file ("" when none)
   std::string home;  // absolute base of relative paths
@@ -68,6 +78,7 @@ struct DaemonConfig {
   std::map<std::string, std::shared_ptr<const pki::SigningKey>> keys;
   std::map<std::string, std::shared_ptr<const pki::TrustStore>> trust;
   AdminSettings admin;
+  AuditSettings audit;
   StoreSettings store;  // none configured: one-way messages are held in memory
   // While the store cannot be opened (damaged, held by another process): how often the
   // daemon tries again; one-way inputs answer 503 meanwhile.

@@ -159,6 +159,8 @@ class TrustStore {
   bool allow_ca_signers_ = false;
 };
 
+// A certificate as PEM text ("" when it cannot be written).
+std::string certPem(X509* cert);
 // Reads every certificate of a PEM file (in order). Empty with `error` set on failure.
 std::vector<X509Ptr> readCertificates(const std::string& file, std::string& error);
 // Parses a certificate from DER bytes (null when they are not exactly one certificate).

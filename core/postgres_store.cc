@@ -130,7 +130,46 @@ CREATE TABLE IF NOT EXISTS lienthong_dossiers (
   code TEXT PRIMARY KEY, agency TEXT NOT NULL, procedure TEXT NOT NULL,
   received TEXT NOT NULL, appointment TEXT NOT NULL, status INTEGER NOT NULL,
   status_at TEXT NOT NULL, resolved TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lienthong_audit (
+  chain TEXT NOT NULL, seq BIGINT NOT NULL, at_ms BIGINT NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, subject TEXT NOT NULL, message_id TEXT NOT NULL,
+  trace_id TEXT NOT NULL, digest TEXT NOT NULL, version BIGINT NOT NULL,
+  detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (chain, seq));
+CREATE INDEX IF NOT EXISTS lienthong_audit_subject ON lienthong_audit (subject);
+CREATE INDEX IF NOT EXISTS lienthong_audit_message ON lienthong_audit (message_id);
+CREATE INDEX IF NOT EXISTS lienthong_audit_trace ON lienthong_audit (trace_id);
+CREATE TABLE IF NOT EXISTS lienthong_audit_checkpoints (
+  chain TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, at_ms BIGINT NOT NULL,
+  signer TEXT NOT NULL, cert TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (chain, seq));
 )";
+
+std::vector<AuditRecord> auditRows(const Rows& r) {
+  std::vector<AuditRecord> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    AuditRecord a;
+    a.seq = r.integer(i, 0);
+    a.chain = r.text(i, 1);
+    a.at_ms = r.integer(i, 2);
+    a.actor = r.text(i, 3);
+    a.action = r.text(i, 4);
+    a.subject = r.text(i, 5);
+    a.message_id = r.text(i, 6);
+    a.trace_id = r.text(i, 7);
+    a.digest = r.text(i, 8);
+    a.version = static_cast<std::uint64_t>(r.integer(i, 9));
+    a.detail = r.text(i, 10);
+    a.prev = r.text(i, 11);
+    a.hash = r.text(i, 12);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// The chain's last (seq, hash): its last record, else the checkpoint a pruning left.
+constexpr const char* kAuditHead =
+    "SELECT seq, hash FROM (SELECT seq, hash, 0 AS k FROM lienthong_audit WHERE chain = $1 "
+    "UNION ALL SELECT seq, hash, 1 FROM lienthong_audit_checkpoints WHERE chain = $1) h "
+    "ORDER BY k, seq DESC LIMIT 1";
 
 // The advisory lock that says a node is alive: held by its writer's session.
 constexpr const char* kNodeLock = "hashtextextended('lienthong-node:' || $1, 0)";
@@ -251,6 +290,70 @@ class PostgresStore final : public BatchedStore {
     return out;
   }
 
+  const std::string& auditChain() const override { return chain_; }
+
+  Result<std::vector<std::string>> auditChains() override {
+    Params none;
+    auto r = read(
+        "SELECT chain FROM lienthong_audit UNION SELECT chain FROM lienthong_audit_checkpoints "
+        "ORDER BY 1",
+        none, "reading the audit chains");
+    if (!r.ok()) return r.error();
+    std::vector<std::string> out;
+    for (int i = 0; i < (*r)->rows(); ++i) out.push_back((*r)->text(i, 0));
+    return out;
+  }
+
+  Result<std::vector<AuditRecord>> auditRecords(const std::string& chain, std::int64_t after,
+                                                std::size_t limit) override {
+    Params p;
+    p.text(chain).integer(after).integer(static_cast<std::int64_t>(limit));
+    auto r = read(std::string("SELECT ") + kAuditColumns +
+                      " FROM lienthong_audit WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                  p, "reading the audit records");
+    if (!r.ok()) return r.error();
+    return auditRows(**r);
+  }
+
+  Result<std::vector<AuditRecord>> auditFind(const std::string& key, std::size_t limit) override {
+    Params p;
+    p.text(key).integer(static_cast<std::int64_t>(limit));
+    auto r = read(std::string("SELECT ") + kAuditColumns +
+                      " FROM lienthong_audit WHERE subject = $1 OR message_id = $1 OR "
+                      "trace_id = $1 ORDER BY at_ms DESC, seq DESC LIMIT $2",
+                  p, "reading the audit records");
+    if (!r.ok()) return r.error();
+    auto out = auditRows(**r);
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  Result<std::vector<AuditCheckpoint>> auditCheckpoints(const std::string& chain) override {
+    Params p;
+    p.text(chain);
+    auto r = read(
+        "SELECT chain, seq, hash, at_ms, signer, cert, signature FROM "
+        "lienthong_audit_checkpoints WHERE chain = $1 ORDER BY seq",
+        p, "reading the audit checkpoints");
+    if (!r.ok()) return r.error();
+    std::vector<AuditCheckpoint> out;
+    const Rows& rows = **r;
+    for (int i = 0; i < rows.rows(); ++i) {
+      out.push_back({rows.text(i, 0), rows.integer(i, 1), rows.text(i, 2), rows.integer(i, 3),
+                     rows.text(i, 4), rows.text(i, 5), rows.text(i, 6)});
+    }
+    return out;
+  }
+
+  Result<std::pair<std::int64_t, std::string>> auditHead(const std::string& chain) override {
+    Params p;
+    p.text(chain);
+    auto r = read(kAuditHead, p, "reading the audit chain's head");
+    if (!r.ok()) return r.error();
+    if ((*r)->rows() == 0) return std::make_pair(std::int64_t{0}, std::string());
+    return std::make_pair((*r)->integer(0, 0), (*r)->text(0, 1));
+  }
+
   Result<std::vector<StoreAction>> actions() override {
     Params none;
     auto r = read("SELECT at_ms, who, action, seq, detail FROM lienthong_actions ORDER BY id", none,
@@ -267,7 +370,94 @@ class PostgresStore final : public BatchedStore {
 
  private:
   PostgresStore(const StoreSettings& settings, bool as_node)
-      : settings_(settings), as_node_(as_node), node_(as_node ? settings.node : std::string()) {}
+      : settings_(settings),
+        as_node_(as_node),
+        node_(as_node ? settings.node : std::string()),
+        chain_(settings.node.empty() ? std::string("tool") : settings.node) {}
+
+  // Writer: op.audit (if any) goes onto the chain. The chain's lock (for this
+  // transaction) keeps a tool that writes to the same chain in turn.
+  bool writeAudit(Op& op, std::int64_t now) {
+    if (!op.audit) return true;
+    AuditRecord& r = *op.audit;
+    r.chain = chain_;
+    if (r.at_ms == 0) r.at_ms = now;
+    if (!head_) {
+      Params p;
+      p.text(chain_);
+      if (!exec("SELECT pg_advisory_xact_lock(hashtextextended('lienthong-audit:' || $1, 0))", p)
+               .ok()) {
+        return false;
+      }
+      Rows head = exec(kAuditHead, p);
+      if (!head.ok()) return false;
+      head_ = head.rows() == 0 ? std::make_pair(std::int64_t{0}, std::string())
+                               : std::make_pair(head.integer(0, 0), head.text(0, 1));
+    }
+    sealAuditRecord(r, head_->first, head_->second);
+    Params p;
+    p.integer(r.seq).text(r.chain).integer(r.at_ms).text(r.actor).text(r.action).text(r.subject);
+    p.text(r.message_id).text(r.trace_id).text(r.digest);
+    p.integer(static_cast<std::int64_t>(r.version)).text(r.detail).text(r.prev).text(r.hash);
+    if (!exec(std::string("INSERT INTO lienthong_audit (") + kAuditColumns +
+                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+              p)
+             .ok()) {
+      return false;
+    }
+    head_ = std::make_pair(r.seq, r.hash);
+    return true;
+  }
+
+  bool keepCheckpoint(Op& op) {
+    const AuditCheckpoint& cp = *op.checkpoint;
+    Params p;
+    p.text(cp.chain).integer(cp.seq);
+    Rows find = exec("SELECT hash FROM lienthong_audit WHERE chain = $1 AND seq = $2", p);
+    if (!find.ok()) return false;
+    if (cp.chain != chain_ || find.rows() == 0 || find.text(0, 0) != cp.hash) {
+      op.error =
+          Error(ErrorCode::kInvalidMessage, "audit chain " + cp.chain + " has no record " +
+                                                std::to_string(cp.seq) + " with hash " + cp.hash);
+      return true;
+    }
+    Params k;
+    k.text(cp.chain).integer(cp.seq).text(cp.hash).integer(cp.at_ms).text(cp.signer);
+    k.text(cp.cert).text(cp.signature);
+    return exec(
+               "INSERT INTO lienthong_audit_checkpoints (chain, seq, hash, at_ms, signer, cert, "
+               "signature) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+               k)
+        .ok();
+  }
+
+  bool pruneChain(Op& op, std::int64_t now) {
+    Params p;
+    p.text(chain_).integer(op.at);
+    Rows find = exec(
+        "SELECT c.seq FROM lienthong_audit_checkpoints c JOIN lienthong_audit a ON a.chain = "
+        "c.chain AND a.seq = c.seq WHERE c.chain = $1 AND a.at_ms < $2 ORDER BY c.seq DESC "
+        "LIMIT 1",
+        p);
+    if (!find.ok()) return false;
+    if (find.rows() == 0) {
+      op.seq = 0;
+      op.audit.reset();  // nothing went: nothing to record
+      return true;
+    }
+    const std::int64_t anchor = find.integer(0, 0);
+    Params d;
+    d.text(chain_).integer(anchor);
+    Rows dropped = exec("DELETE FROM lienthong_audit WHERE chain = $1 AND seq <= $2", d);
+    if (!dropped.ok()) return false;
+    op.seq = dropped.affected();
+    if (!exec("DELETE FROM lienthong_audit_checkpoints WHERE chain = $1 AND seq < $2", d).ok()) {
+      return false;
+    }
+    op.audit->subject = "audit chain " + chain_;
+    op.audit->detail = prunedDetail(op.seq, anchor, op.at);
+    return writeAudit(op, now);
+  }
 
   StoredMessage storedAt(const Rows& rows, int i) const {
     StoredMessage m;
@@ -424,7 +614,7 @@ class PostgresStore final : public BatchedStore {
       case Op::kDelivered: {
         Params p;
         p.integer(op.seq);
-        return exec("DELETE FROM lienthong_journal WHERE seq = $1", p).ok();
+        return exec("DELETE FROM lienthong_journal WHERE seq = $1", p).ok() && writeAudit(op, now);
       }
       case Op::kDeadLetter: {
         Params p;
@@ -439,8 +629,9 @@ class PostgresStore final : public BatchedStore {
         if (r.affected() == 0) {
           op.error = Error(ErrorCode::kInternal, settings_.describe() + ": no journal entry " +
                                                      std::to_string(op.seq) + " to dead-letter");
+          return true;
         }
-        return true;
+        return writeAudit(op, now);
       }
       case Op::kReroute: {
         Params p;
@@ -511,6 +702,12 @@ class PostgresStore final : public BatchedStore {
         return applyOperator(op, now);
       case Op::kTakeOver:
         return claim(op);
+      case Op::kAudit:
+        return writeAudit(op, now);
+      case Op::kCheckpoint:
+        return keepCheckpoint(op);
+      case Op::kPruneAudit:
+        return pruneChain(op, now);
     }
     return false;
   }
@@ -615,6 +812,7 @@ class PostgresStore final : public BatchedStore {
         op->claimed.clear();
       }
       last_state_.clear();
+      head_.reset();  // read again in this transaction
       Params none;
       if (!exec("BEGIN", none).ok()) {
         failed = failure(write_, "starting a transaction");
@@ -639,6 +837,9 @@ class PostgresStore final : public BatchedStore {
   const StoreSettings settings_;
   const bool as_node_;
   const std::string node_;   // "" for a tool that is no node
+  const std::string chain_;  // the audit chain it writes: the node's name
+  // Writer: the chain's head as this transaction has it (read at its first record).
+  std::optional<std::pair<std::int64_t, std::string>> head_;
   PGconn* write_ = nullptr;  // the writer thread's (init() before it starts)
   PGconn* read_ = nullptr;   // under read_mutex_
   std::mutex read_mutex_;

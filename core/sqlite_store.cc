@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -87,7 +88,36 @@ CREATE TABLE IF NOT EXISTS dossiers (
   code TEXT PRIMARY KEY, agency TEXT NOT NULL, procedure TEXT NOT NULL,
   received TEXT NOT NULL, appointment TEXT NOT NULL, status INTEGER NOT NULL,
   status_at TEXT NOT NULL, resolved TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+  chain TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, subject TEXT NOT NULL, message_id TEXT NOT NULL,
+  trace_id TEXT NOT NULL, digest TEXT NOT NULL, version INTEGER NOT NULL,
+  detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (chain, seq));
+CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject);
+CREATE INDEX IF NOT EXISTS audit_message ON audit (message_id);
+CREATE INDEX IF NOT EXISTS audit_trace ON audit (trace_id);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+  chain TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  signer TEXT NOT NULL, cert TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (chain, seq));
 )";
+
+AuditRecord auditAt(Statement& s) {
+  AuditRecord r;
+  r.seq = s.integer(0);
+  r.chain = s.text(1);
+  r.at_ms = s.integer(2);
+  r.actor = s.text(3);
+  r.action = s.text(4);
+  r.subject = s.text(5);
+  r.message_id = s.text(6);
+  r.trace_id = s.text(7);
+  r.digest = s.text(8);
+  r.version = static_cast<std::uint64_t>(s.integer(9));
+  r.detail = s.text(10);
+  r.prev = s.text(11);
+  r.hash = s.text(12);
+  return r;
+}
 
 class SqliteStore final : public BatchedStore {
  public:
@@ -100,6 +130,7 @@ class SqliteStore final : public BatchedStore {
     remember_.reset();
     expire_.reset();
     track_.reset();
+    audit_insert_.reset();
     if (write_db_) sqlite3_close(write_db_);
     if (read_db_) sqlite3_close(read_db_);
     if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -204,6 +235,67 @@ class SqliteStore final : public BatchedStore {
     return out;
   }
 
+  const std::string& auditChain() const override { return chain_; }
+
+  Result<std::vector<std::string>> auditChains() override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_,
+                "SELECT chain FROM audit UNION SELECT chain FROM audit_checkpoints ORDER BY 1");
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(s.text(0));
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the audit chains");
+    return out;
+  }
+
+  Result<std::vector<AuditRecord>> auditRecords(const std::string& chain, std::int64_t after,
+                                                std::size_t limit) override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_, (std::string("SELECT ") + kAuditColumns +
+                           " FROM audit WHERE chain = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+                              .c_str());
+    s.bind(1, chain);
+    s.bind(2, after);
+    s.bind(3, static_cast<std::int64_t>(limit));
+    return readAudit(s);
+  }
+
+  Result<std::vector<AuditRecord>> auditFind(const std::string& key, std::size_t limit) override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_, (std::string("SELECT ") + kAuditColumns +
+                           " FROM audit WHERE subject = ?1 OR message_id = ?1 OR trace_id = ?1 "
+                           "ORDER BY at_ms DESC, seq DESC LIMIT ?2")
+                              .c_str());
+    s.bind(1, key);
+    s.bind(2, static_cast<std::int64_t>(limit));
+    auto found = readAudit(s);
+    if (found.ok()) std::reverse(found->begin(), found->end());
+    return found;
+  }
+
+  Result<std::vector<AuditCheckpoint>> auditCheckpoints(const std::string& chain) override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_,
+                "SELECT chain, seq, hash, at_ms, signer, cert, signature FROM audit_checkpoints "
+                "WHERE chain = ?1 ORDER BY seq");
+    s.bind(1, chain);
+    std::vector<AuditCheckpoint> out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      out.push_back(
+          {s.text(0), s.integer(1), s.text(2), s.integer(3), s.text(4), s.text(5), s.text(6)});
+    }
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the audit checkpoints");
+    return out;
+  }
+
+  Result<std::pair<std::int64_t, std::string>> auditHead(const std::string& chain) override {
+    std::lock_guard lock(read_mutex_);
+    auto head = headOf(read_db_, chain);
+    if (!head) return failure(read_db_, "reading the audit chain's head");
+    return *head;
+  }
+
   Result<std::map<std::string, RouteDepth>> depths() override {
     std::lock_guard lock(read_mutex_);
     Statement s(read_db_, "SELECT route, COUNT(*), MIN(accepted_ms) FROM journal GROUP BY route");
@@ -227,6 +319,115 @@ class SqliteStore final : public BatchedStore {
  private:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
+  Result<std::vector<AuditRecord>> readAudit(Statement& s) {
+    std::vector<AuditRecord> out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(auditAt(s));
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the audit records");
+    return out;
+  }
+
+  // The chain's last (seq, hash): its last record, else the checkpoint a pruning left,
+  // else (0, ""). nullopt when the read failed.
+  static std::optional<std::pair<std::int64_t, std::string>> headOf(sqlite3* db,
+                                                                    const std::string& chain) {
+    for (const char* sql : {"SELECT seq, hash FROM audit WHERE chain = ?1 ORDER BY seq DESC "
+                            "LIMIT 1",
+                            "SELECT seq, hash FROM audit_checkpoints WHERE chain = ?1 ORDER BY "
+                            "seq DESC LIMIT 1"}) {
+      Statement s(db, sql);
+      s.bind(1, chain);
+      const int rc = sqlite3_step(s.get());
+      if (rc == SQLITE_ROW) return std::make_pair(s.integer(0), s.text(1));
+      if (rc != SQLITE_DONE) return std::nullopt;
+    }
+    return std::make_pair(std::int64_t{0}, std::string());
+  }
+
+  // Writer: op.audit (if any) goes onto the chain.
+  bool writeAudit(Op& op, std::int64_t now) {
+    if (!op.audit) return true;
+    AuditRecord& r = *op.audit;
+    r.chain = chain_;
+    if (r.at_ms == 0) r.at_ms = now;
+    if (!head_) {
+      head_ = headOf(write_db_, chain_);
+      if (!head_) return false;
+    }
+    sealAuditRecord(r, head_->first, head_->second);
+    Statement& s = *audit_insert_;
+    s.reset();
+    s.bind(1, r.seq);
+    s.bind(2, r.chain);
+    s.bind(3, r.at_ms);
+    s.bind(4, r.actor);
+    s.bind(5, r.action);
+    s.bind(6, r.subject);
+    s.bind(7, r.message_id);
+    s.bind(8, r.trace_id);
+    s.bind(9, r.digest);
+    s.bind(10, static_cast<std::int64_t>(r.version));
+    s.bind(11, r.detail);
+    s.bind(12, r.prev);
+    s.bind(13, r.hash);
+    if (sqlite3_step(s.get()) != SQLITE_DONE) return false;
+    head_ = std::make_pair(r.seq, r.hash);
+    return true;
+  }
+
+  bool keepCheckpoint(Op& op) {
+    const AuditCheckpoint& cp = *op.checkpoint;
+    Statement find(write_db_, "SELECT hash FROM audit WHERE chain = ?1 AND seq = ?2");
+    find.bind(1, cp.chain);
+    find.bind(2, cp.seq);
+    const int rc = sqlite3_step(find.get());
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return false;
+    if (cp.chain != chain_ || rc == SQLITE_DONE || find.text(0) != cp.hash) {
+      op.error =
+          Error(ErrorCode::kInvalidMessage, "audit chain " + cp.chain + " has no record " +
+                                                std::to_string(cp.seq) + " with hash " + cp.hash);
+      return true;
+    }
+    Statement keep(write_db_,
+                   "INSERT OR IGNORE INTO audit_checkpoints (chain, seq, hash, at_ms, signer, "
+                   "cert, signature) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    keep.bind(1, cp.chain);
+    keep.bind(2, cp.seq);
+    keep.bind(3, cp.hash);
+    keep.bind(4, cp.at_ms);
+    keep.bind(5, cp.signer);
+    keep.bind(6, cp.cert);
+    keep.bind(7, cp.signature);
+    return sqlite3_step(keep.get()) == SQLITE_DONE;
+  }
+
+  bool pruneChain(Op& op, std::int64_t now) {
+    Statement find(write_db_,
+                   "SELECT c.seq FROM audit_checkpoints c JOIN audit a ON a.chain = c.chain AND "
+                   "a.seq = c.seq WHERE c.chain = ?1 AND a.at_ms < ?2 ORDER BY c.seq DESC LIMIT 1");
+    find.bind(1, chain_);
+    find.bind(2, op.at);
+    const int rc = sqlite3_step(find.get());
+    if (rc == SQLITE_DONE) {
+      op.seq = 0;
+      op.audit.reset();  // nothing went: nothing to record
+      return true;
+    }
+    if (rc != SQLITE_ROW) return false;
+    const std::int64_t anchor = find.integer(0);
+    Statement drop(write_db_, "DELETE FROM audit WHERE chain = ?1 AND seq <= ?2");
+    drop.bind(1, chain_);
+    drop.bind(2, anchor);
+    if (sqlite3_step(drop.get()) != SQLITE_DONE) return false;
+    op.seq = sqlite3_changes(write_db_);
+    Statement older(write_db_, "DELETE FROM audit_checkpoints WHERE chain = ?1 AND seq < ?2");
+    older.bind(1, chain_);
+    older.bind(2, anchor);
+    if (sqlite3_step(older.get()) != SQLITE_DONE) return false;
+    op.audit->subject = "audit chain " + chain_;
+    op.audit->detail = prunedDetail(op.seq, anchor, op.at);
+    return writeAudit(op, now);
+  }
   Error failure(sqlite3* db, const std::string& doing) const {
     std::string what = "store " + path_ + ": " + doing + ": " + sqlite3_errmsg(db);
     // An I/O error says which: no space left, file too large, read-only file system.
@@ -331,8 +532,12 @@ class SqliteStore final : public BatchedStore {
         "  resolved = CASE WHEN excluded.resolved <> '' AND (dossiers.resolved = '' OR "
         "excluded.resolved < dossiers.resolved) "
         "                  THEN excluded.resolved ELSE dossiers.resolved END ");
+    audit_insert_ =
+        std::make_unique<Statement>(write_db_, (std::string("INSERT INTO audit (") + kAuditColumns +
+                                                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                                                   .c_str());
     for (auto* s : {append_.get(), delivered_.get(), dead_copy_.get(), dead_delete_.get(),
-                    remember_.get(), expire_.get(), track_.get()}) {
+                    remember_.get(), expire_.get(), track_.get(), audit_insert_.get()}) {
       if (!s->get()) return failure(write_db_, "preparing statements");
     }
     startWriter();
@@ -358,6 +563,7 @@ class SqliteStore final : public BatchedStore {
     if (sqlite3_exec(write_db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
       return failure(write_db_, "starting a transaction");
     }
+    head_.reset();  // read again in this transaction
     std::optional<Error> failed;
     for (Op* op : batch) {
       if (!apply(*op)) {
@@ -412,7 +618,7 @@ class SqliteStore final : public BatchedStore {
       case Op::kDelivered:
         delivered_->reset();
         delivered_->bind(1, op.seq);
-        return stepDone(*delivered_);
+        return stepDone(*delivered_) && writeAudit(op, now);
       case Op::kDeadLetter:
         dead_copy_->reset();
         dead_copy_->bind(1, op.seq);
@@ -427,7 +633,7 @@ class SqliteStore final : public BatchedStore {
         }
         dead_delete_->reset();
         dead_delete_->bind(1, op.seq);
-        return stepDone(*dead_delete_);
+        return stepDone(*dead_delete_) && writeAudit(op, now);
       case Op::kReroute: {
         Statement s(write_db_,
                     "UPDATE journal SET route = ?2, headers = ?3, first_step = 0 WHERE seq = ?1");
@@ -460,6 +666,12 @@ class SqliteStore final : public BatchedStore {
         track_->bind(7, e.at);
         return stepDone(*track_);
       }
+      case Op::kAudit:
+        return writeAudit(op, now);
+      case Op::kCheckpoint:
+        return keepCheckpoint(op);
+      case Op::kPruneAudit:
+        return pruneChain(op, now);
       case Op::kExpire:
         expire_->reset();
         expire_->bind(1, op.at);
@@ -516,12 +728,15 @@ class SqliteStore final : public BatchedStore {
   }
 
   const std::string path_;
+  const std::string chain_ = "local";
+  // Writer: the chain's head as this transaction has it (read at its first record).
+  std::optional<std::pair<std::int64_t, std::string>> head_;
   int lock_fd_ = -1;
   sqlite3* write_db_ = nullptr;  // the writer thread's
   sqlite3* read_db_ = nullptr;   // under read_mutex_
   std::mutex read_mutex_;
   std::unique_ptr<Statement> append_, delivered_, dead_copy_, dead_delete_, remember_, expire_,
-      track_;
+      track_, audit_insert_;
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/audit.h"
 #include "core/dossier_stats.h"
 #include "lienthong/message.h"
 #include "lienthong/result.h"
@@ -107,13 +108,15 @@ class Store {
                                                          const Message& message,
                                                          const std::string& key,
                                                          SystemClock::time_point expires) = 0;
-  // The message was delivered: it leaves the journal.
-  virtual Result<void> delivered(std::int64_t seq) = 0;
+  // The message was delivered: it leaves the journal. `audit`: its audit record, written
+  // in the same transaction.
+  virtual Result<void> delivered(std::int64_t seq, const AuditRecord* audit = nullptr) = 0;
   // The message was given up: it moves to the dead letters with the reason.
   // `dossier`: the dossier code found while processing it, kept with the dead letter when
   // the message had none at acceptance ("" = leave it as it was).
   virtual Result<void> deadLetter(std::int64_t seq, const std::string& reason,
-                                  const std::string& dossier = "") = 0;
+                                  const std::string& dossier = "",
+                                  const AuditRecord* audit = nullptr) = 0;
   // The message was given up and goes to another route (its dead-letter route): its
   // journal entry now belongs to `route`, with `message`'s headers, from the first step.
   virtual Result<void> reroute(std::int64_t seq, const std::string& route,
@@ -153,6 +156,32 @@ class Store {
   // them in acceptance order for this node to deliver. The embedded store: nothing.
   virtual Result<std::vector<StoredMessage>> takeOver() { return std::vector<StoredMessage>(); }
   virtual bool shared() const { return false; }
+
+  // The audit chain (core/audit.h). The chain this store writes to: "local" for the
+  // embedded store, the node's name for the shared one (each node its own).
+  virtual const std::string& auditChain() const = 0;
+  // Appends `record` to the chain; its chain, seq, prev and hash are set as it is written.
+  // wait = false: queued and written with the next commit (a failure is logged).
+  virtual Result<void> audit(const AuditRecord& record, bool wait = true) = 0;
+  // The chains kept, by name.
+  virtual Result<std::vector<std::string>> auditChains() = 0;
+  // Records of `chain` after seq `after`, in seq order, at most `limit`.
+  virtual Result<std::vector<AuditRecord>> auditRecords(const std::string& chain,
+                                                        std::int64_t after, std::size_t limit) = 0;
+  // The newest records (any chain) whose subject, message id or trace id is `key`, oldest
+  // first: the hops a restart did not forget.
+  virtual Result<std::vector<AuditRecord>> auditFind(const std::string& key, std::size_t limit) = 0;
+  virtual Result<std::vector<AuditCheckpoint>> auditCheckpoints(const std::string& chain) = 0;
+  // The seq and hash of the chain's last record (or of the checkpoint that anchors a
+  // chain pruned to nothing); (0, "") when it has none.
+  virtual Result<std::pair<std::int64_t, std::string>> auditHead(const std::string& chain) = 0;
+  // Keeps a checkpoint of this store's chain; refused unless its record has its hash.
+  virtual Result<void> addAuditCheckpoint(const AuditCheckpoint& checkpoint) = 0;
+  // Removes this store's chain's records up to the newest checkpoint whose record is older
+  // than `before` (that checkpoint stays: it anchors the rest) and the checkpoints before
+  // it; leaves a record of it by `who`. Returns how many records went.
+  virtual Result<std::int64_t> pruneAudit(SystemClock::time_point before,
+                                          const std::string& who) = 0;
 
   // Keeps what `event` says of its dossier: the fields it carries; its status when the
   // event is not older than the last one kept; the first time it reached 9 or 10.

@@ -28,24 +28,12 @@
 #include "adapters/http/http_common.h"
 #include "apps/lienthongctl/ctl_config.h"
 #include "apps/lienthongctl/dlq_command.h"
+#include "apps/lienthongctl/options.h"
 #include "core/admin/admin_server.h"
 #include "core/encoding.h"
 #include "lienthong/log.h"
 
 namespace lienthong::ctl {
-namespace {
-
-struct Options {
-  std::map<std::string, std::string> values;  // --name value
-  std::set<std::string> flags;                // --json
-  std::vector<std::string> positional;
-  std::string error;
-
-  std::string get(const std::string& name) const {
-    auto it = values.find(name);
-    return it == values.end() ? std::string() : it->second;
-  }
-};
 
 Options parseOptions(const std::vector<std::string>& args, const std::set<std::string>& values,
                      const std::set<std::string>& flags) {
@@ -82,6 +70,8 @@ Options parseOptions(const std::vector<std::string>& args, const std::set<std::s
   }
   return o;
 }
+
+namespace {
 
 const std::set<std::string> kConnectionOptions = {"url",  "ca",  "token-file",
                                                   "cert", "key", "config"};
@@ -377,10 +367,8 @@ int traceCommand(const std::vector<std::string>& args) {
       "/v1/trace?key=", [](const Poco::JSON::Object::Ptr& body, const Options& o) {
         auto hops = body->getArray("hops");
         if (!hops || hops->size() == 0) {
-          std::printf(
-              "no hop of %s in the daemon's memory (it keeps the recent ones since its "
-              "start)\n",
-              o.positional.front().c_str());
+          std::printf("no hop of %s: neither in the daemon's memory nor in its audit chain\n",
+                      o.positional.front().c_str());
           return 1;
         }
         std::printf("%-24s %-26s %4s %7s %-15s %-36s %s\n", "TIME (UTC)", "ROUTE", "VER", "ATTEMPT",
@@ -665,6 +653,25 @@ int dlqApiCommand(const std::vector<std::string>& args) {
                      : "%zu dead letter(s) purged\n",
               done);
   return 0;
+}
+
+std::optional<std::string> adminCall(const std::string& command,
+                                     const std::vector<std::string>& args,
+                                     const std::string& method, const std::string& path) {
+  Options o = parseOptions(args, kConnectionOptions, {});
+  if (!o.error.empty()) {
+    std::fprintf(stderr, "lienthongctl %s: %s\n", command.c_str(), o.error.c_str());
+    return std::nullopt;
+  }
+  AdminClient client;
+  if (!client.setUp(command, o)) return std::nullopt;
+  auto r = client.call(method, path);
+  if (!r) return std::nullopt;
+  if (r->status != 200) {
+    client.fail(std::to_string(r->status) + " " + AdminClient::message(r->body));
+    return std::nullopt;
+  }
+  return r->body;
 }
 
 bool adminGiven(const std::vector<std::string>& args) {

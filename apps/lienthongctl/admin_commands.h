@@ -11,6 +11,7 @@
 //   --token-file F   LIENTHONG_ADMIN_TOKEN   (the token) or LIENTHONG_ADMIN_TOKEN_FILE
 //   --cert F --key F LIENTHONG_ADMIN_CERT, LIENTHONG_ADMIN_KEY (a client certificate)
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,13 @@ int dlqApiCommand(const std::vector<std::string>& args);
 // certs and stats against a running daemon (the same options as their offline forms).
 int certsApiCommand(const std::vector<std::string>& args);
 int statsApiCommand(const std::vector<std::string>& args);
+
+// A call on the admin API with the connection options of `args` (--url, --ca, --token-file,
+// --cert, --key, --config; nothing else): the body of a 200 answer, else nullopt after
+// saying why on stderr as `command`.
+std::optional<std::string> adminCall(const std::string& command,
+                                     const std::vector<std::string>& args,
+                                     const std::string& method, const std::string& path);
 
 // Whether the command line or the environment gives admin credentials or an admin URL:
 // the commands that also work offline (dlq, certs, stats) then go through the API.

@@ -13,6 +13,7 @@
 #include "apps/lienthongctl/ctl_config.h"
 #include "core/encoding.h"
 #include "core/json_text.h"
+#include "core/pki.h"
 #include "core/store.h"
 
 namespace lienthong::ctl {
@@ -245,6 +246,20 @@ int dlqCommand(const std::vector<std::string>& args) {
     } else if (auto gone = (*store)->purge(d.seq, by); !gone.ok()) {
       std::fprintf(stderr, "%s\n", gone.error().message.c_str());
       return 1;
+    }
+    if (config->audit.enabled) {
+      AuditRecord record;
+      record.actor = "lienthongctl:" + by;
+      record.action = replay ? "dlq replay" : "dlq purge";
+      record.subject = "dead letter " + std::to_string(d.seq);
+      record.message_id = d.message.id();
+      record.digest = pki::sha256Hex(d.message.body());
+      record.detail = replay ? "to route " + target : std::string();
+      if (auto kept = (*store)->audit(record); !kept.ok()) {
+        std::fprintf(stderr, "%s: no audit record: %s\n", record.subject.c_str(),
+                     kept.error().message.c_str());
+        return 1;
+      }
     }
     ++done;
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "apps/lienthongctl/admin_commands.h"
+#include "apps/lienthongctl/audit_command.h"
 #include "apps/lienthongctl/ctl_config.h"
 #include "apps/lienthongctl/dlq_command.h"
 #include "apps/lienthongctl/dossier_command.h"
@@ -97,10 +98,23 @@ Operating a running daemon, over its admin API (docs/operations.md):
       active again (and a second --rollback returns). Needs the operator role. Exit
       status: 0 done, 1 refused.
   trace DOSSIER-CODE | MESSAGE-ID | TRACE-ID [--json]
-      Every hop of the messages of a dossier (or of one message, or one trace) the
-      daemon has in memory: time, route and its version, attempt, outcome (retry,
-      delivered, stopped, failed, dead-lettered, duplicate, abandoned), the reason.
-      Exit status: 0 found, 1 none.
+      Every hop of the messages of a dossier (or of one message, or one trace): time,
+      route and its version, attempt, outcome (retry, delivered, stopped, failed,
+      dead-lettered, duplicate, abandoned), the reason. The recent ones from the
+      daemon's memory, the ends of exchanges before its last start from the audit
+      chain. Exit status: 0 found, 1 none.
+  audit verify [--chain NAME] [--json]
+      Walks the audit chain(s) record by record and checks the signed checkpoints:
+      "intact", or the first bad record and what happened to it (modified, deleted,
+      inserted, reordered, rewritten; a checkpoint forged). The signer is checked
+      against audit.trust, else audit.key's certificate, of --config. Given admin
+      credentials, through the running daemon; else from the store itself (the daemon
+      stopped, or a shared store). Exit status: 0 intact, 1 broken or unreadable.
+  audit show [--chain NAME] [--after SEQ] [--limit N] [--json]
+      The records: who or which route, what, when, about what, with what outcome.
+  audit checkpoint [--json]
+      Signs the chain's head now (the daemon does so every audit.checkpoint-every).
+      Needs the admin role.
   metrics
       The Prometheus text of the metrics.
   whoami
@@ -259,6 +273,7 @@ int main(int argc, char** argv) {
   if (command == "metrics") return lienthong::ctl::metricsCommand(args);
   if (command == "trace") return lienthong::ctl::traceCommand(args);
   if (command == "whoami") return lienthong::ctl::whoamiCommand(args);
+  if (command == "audit") return lienthong::ctl::auditCommand(args);
   if (command == "admin-token") return lienthong::ctl::adminTokenCommand(args);
   return usageError("unknown command '" + command + "'");
 }

@@ -103,9 +103,20 @@ int main(int argc, char** argv) {
     if (sig == SIGHUP) {
       lienthong::log::info("lienthongd", "SIGHUP: reloading routes");
       lienthong::ConfigErrors reload_errors;
-      if (daemon->reload(reload_errors)) {
+      const bool reloaded = daemon->reload(reload_errors);
+      if (reloaded) {
         lienthong::log::info("lienthongd", "reload done: route table version " +
                                                std::to_string(daemon->routes()->version));
+      }
+      if (daemon->auditing()) {
+        lienthong::AuditRecord record;
+        record.actor = "signal:SIGHUP";
+        record.action = "reload";
+        record.subject = "routes";
+        record.version = daemon->routes()->version;
+        record.detail =
+            reloaded ? "done" : "refused: " + std::to_string(reload_errors.size()) + " error(s)";
+        (void)daemon->audit(record, false);
       }
       continue;
     }

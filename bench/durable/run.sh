@@ -2,9 +2,10 @@
 # Durable one-way delivery: HTTP -> journal (store, fsync) -> HTTP, beside the same route
 # without a store (messages held in memory), and beside the disk's own fsync rate measured
 # in the same run, and beside the journalled route with per-dossier ordering (ordering.key
-# over 1000 dossier codes). The daemons forward to the same lienthong-echo backend; wrk
+# over 1000 dossier codes), and beside the journalled route without the audit chain (its
+# record of each delivery goes in the journal's own transaction). The daemons forward to the same lienthong-echo backend; wrk
 # POSTs 1 KB one-way messages (202 answers), each with a random dossier code; rounds
-# rotate the order of the three.
+# rotate the order of the four.
 #   bench/durable/run.sh [DURATION=10s] [ROUNDS=3] [CONNS=80] [SIZE=1024]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -64,7 +65,9 @@ ROUTE
 start_daemon memory ""
 start_daemon durable "store: { path: var/lienthong.db }"
 start_daemon ordered "store: { path: var/lienthong.db }" 'delivery: { ordering: { key: "${MaHoSo}" } }'
-log "memory on ${PORT[memory]}, durable on ${PORT[durable]}, ordered on ${PORT[ordered]}, echo on $ECHO_PORT"
+start_daemon unaudited "store: { path: var/lienthong.db }
+audit: { enabled: false }"
+log "memory on ${PORT[memory]}, durable on ${PORT[durable]}, ordered on ${PORT[ordered]}, unaudited on ${PORT[unaudited]}, echo on $ECHO_PORT"
 
 log "fsync rate of the disk under $TMP (3 s, 1 KB write + fsync)"
 FSYNC=$(python3 - "$TMP/fsync.probe" <<'PY'
@@ -87,16 +90,17 @@ request = function()
 end
 LUA
 declare -A RATES ERRORS
-NAMES="memory durable ordered"
+NAMES="memory durable ordered unaudited"
 for name in $NAMES; do RATES[$name]=""; ERRORS[$name]=0; done
 for name in $NAMES; do
   wrk -t2 -c"$CONNS" -d2s -s "$TMP/post.lua" "http://127.0.0.1:${PORT[$name]}/echo" >/dev/null
 done
 for round in $(seq "$ROUNDS"); do
-  case $((round % 3)) in
-    1) order="memory durable ordered" ;;
-    2) order="durable ordered memory" ;;
-    0) order="ordered memory durable" ;;
+  case $((round % 4)) in
+    1) order="memory durable ordered unaudited" ;;
+    2) order="durable ordered unaudited memory" ;;
+    3) order="ordered unaudited memory durable" ;;
+    0) order="unaudited memory durable ordered" ;;
   esac
   for name in $order; do
     out=$(wrk -t2 -c"$CONNS" -d"$DURATION" -s "$TMP/post.lua" "http://127.0.0.1:${PORT[$name]}/echo")
@@ -113,6 +117,7 @@ done
 MEM=$(median "${RATES[memory]}")
 DUR=$(median "${RATES[durable]}")
 ORD=$(median "${RATES[ordered]}")
+UNA=$(median "${RATES[unaudited]}")
 mkdir -p "$RESULTS"
 out=$RESULTS/durable-$(date '+%Y%m%d-%H%M%S').txt
 {
@@ -124,12 +129,14 @@ out=$RESULTS/durable-$(date '+%Y%m%d-%H%M%S').txt
   printf '%-26s %12s\n' "one-way, in memory" "$MEM"
   printf '%-26s %12s\n' "one-way, journalled" "$DUR"
   printf '%-26s %12s\n' "journalled, ordered" "$ORD"
+  printf '%-26s %12s\n' "journalled, no audit chain" "$UNA"
   printf '%-26s %12s\n' "disk fsync (1 KB writes)" "$FSYNC"
   echo
   echo "durable / memory: $(awk "BEGIN{printf \"%.2f\", $DUR/$MEM}")"
   echo "ordered (1000 keys) / memory: $(awk "BEGIN{printf \"%.2f\", $ORD/$MEM}")"
+  echo "durable with the audit chain / without: $(awk "BEGIN{printf \"%.2f\", $DUR/$UNA}")"
   echo "durable req/s per fsync/s: $(awk "BEGIN{printf \"%.1f\", $DUR/$FSYNC}") (messages sharing a commit, at least)"
-  echo "rounds: memory ${RATES[memory]}; durable ${RATES[durable]}; ordered ${RATES[ordered]}"
-  echo "pushed back (503) or socket errors, all rounds: memory ${ERRORS[memory]}, durable ${ERRORS[durable]}, ordered ${ERRORS[ordered]}"
+  echo "rounds: memory ${RATES[memory]}; durable ${RATES[durable]}; ordered ${RATES[ordered]}; unaudited ${RATES[unaudited]}"
+  echo "pushed back (503) or socket errors, all rounds: memory ${ERRORS[memory]}, durable ${ERRORS[durable]}, ordered ${ERRORS[ordered]}, unaudited ${ERRORS[unaudited]}"
 } | tee "$out"
 echo "results written to $out" >&2

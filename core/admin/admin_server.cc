@@ -15,6 +15,7 @@
 #include <Poco/URI.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -85,16 +86,20 @@ Result<std::optional<Caller>> AdminAuth::authenticate(
 namespace {
 
 struct Answer {
+  Answer() = default;
+  Answer(int s, std::string b, std::string type = "application/json", std::string why = {})
+      : status(s), body(std::move(b)), content_type(std::move(type)), problem(std::move(why)) {}
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::string problem;  // an error's message (for the audit record)
 };
 
 Answer error(int status, const std::string& message) {
   std::string body = "{\"error\":";
   appendJsonString(body, message);
   body += ",\"status\":" + std::to_string(status) + "}";
-  return {status, body};
+  return {status, body, "application/json", message};
 }
 
 void member(std::string& out, const char* name, const std::string& value, bool comma = true) {
@@ -166,7 +171,40 @@ struct AdminServer::Impl {
   Answer certs();
   Answer trace(const Poco::URI& uri);
   Answer stats(const Poco::URI& uri);
+  Answer auditChains();
+  Answer auditRecords(const Poco::URI& uri);
+  Answer auditCheckpoints(const Poco::URI& uri);
+  Answer auditCheckpoint();
+  // The audit record of a request: every refusal, every action (POST) and every read of
+  // what names people (trace, dead letters, the audit chain). Status reads, metrics and
+  // probes are not recorded (a scraper would fill the chain).
+  void record(const std::string& method, const std::string& path, const std::string& query,
+              const Caller* caller, const std::string& peer, const Answer& answer);
 };
+
+void AdminServer::Impl::record(const std::string& method, const std::string& path,
+                               const std::string& query, const Caller* caller,
+                               const std::string& peer, const Answer& answer) {
+  if (!daemon.auditing()) return;
+  const bool refused = answer.status == 401 || answer.status == 403;
+  const bool reads_people = path.rfind("/v1/trace", 0) == 0 || path.rfind("/v1/dlq", 0) == 0 ||
+                            path.rfind("/v1/audit", 0) == 0;
+  if (!refused && method != "POST" && !reads_people) return;
+  AuditRecord r;
+  r.actor = caller ? (caller->via == "token" ? "token:" : "certificate:") + caller->name
+                   : std::string("anonymous");
+  r.action = method + " " + path;
+  r.subject = query;
+  r.version = daemon.routes() ? daemon.routes()->version : 0;
+  r.detail = "HTTP " + std::to_string(answer.status) +
+             (answer.problem.empty() ? std::string() : ": " + answer.problem) + " (from " + peer +
+             ")";
+  // An action's record is written before its answer goes; a read's is queued.
+  auto kept = daemon.audit(r, method == "POST");
+  if (!kept.ok()) {
+    log::error("admin", method + " " + path + ": no audit record: " + kept.error().message);
+  }
+}
 
 namespace {
 
@@ -235,6 +273,12 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
                                roleName(caller->role) + ") from " + peer + ": 403");
       }
     }
+    std::string query;
+    try {
+      query = Poco::URI(uri).getRawQuery();
+    } catch (const Poco::Exception&) {
+    }
+    impl_.record(method, path, query, who.ok() && *who ? &**who : nullptr, peer, a);
     send(response, a);
   }
 
@@ -311,6 +355,10 @@ Answer AdminServer::Impl::handle(const std::string& method, const std::string& u
       {"GET", "/v1/dlq", false, AdminRole::kViewer},
       {"GET", "/v1/dlq/", true, AdminRole::kViewer},     // {seq}
       {"POST", "/v1/dlq/", true, AdminRole::kOperator},  // {seq}/replay, {seq}/purge
+      {"GET", "/v1/audit", false, AdminRole::kOperator},
+      {"GET", "/v1/audit/records", false, AdminRole::kOperator},
+      {"GET", "/v1/audit/checkpoints", false, AdminRole::kOperator},
+      {"POST", "/v1/audit/checkpoint", false, AdminRole::kAdmin},
   };
   const Endpoint* found = nullptr;
   bool path_known = false;
@@ -359,6 +407,10 @@ Answer AdminServer::Impl::handle(const std::string& method, const std::string& u
   if (path == "/v1/certs") return certs();
   if (path == "/v1/stats") return stats(uri);
   if (path == "/v1/reload") return reload(*caller, uri);
+  if (path == "/v1/audit") return auditChains();
+  if (path == "/v1/audit/records") return auditRecords(uri);
+  if (path == "/v1/audit/checkpoints") return auditCheckpoints(uri);
+  if (path == "/v1/audit/checkpoint") return auditCheckpoint();
   return error(404, "no such endpoint: " + path);
 }
 
@@ -684,7 +736,53 @@ Answer AdminServer::Impl::trace(const Poco::URI& uri) {
     }
   }
   if (key.empty()) return error(400, "give key= (a dossier code, a message id or a trace id)");
-  const auto hops = daemon.engine().traces().find(key);
+  auto hops = daemon.engine().traces().find(key);
+  // The audit chain keeps the ends of exchanges from before the last start (and those the
+  // memory let go): merged in, each once.
+  std::vector<bool> kept(hops.size(), false);
+  if (Store* store = daemon.auditing() ? daemon.storeIfOpen() : nullptr) {
+    auto records = store->auditFind(key, 1000);
+    if (records.ok()) {
+      const std::size_t in_memory = hops.size();
+      for (const AuditRecord& r : *records) {
+        if (r.actor.rfind("route:", 0) != 0) continue;
+        Hop hop{fromEpochMs(r.at_ms),
+                r.actor.substr(6),
+                r.version,
+                r.message_id,
+                r.subject,
+                r.trace_id,
+                0,
+                r.action,
+                r.action == "delivered" ? std::string() : r.detail};
+        bool seen = false;
+        for (std::size_t i = 0; i < in_memory && !seen; ++i) {
+          const Hop& h = hops[i];
+          seen = h.message_id == hop.message_id && h.route == hop.route &&
+                 h.outcome == hop.outcome && h.at - hop.at < std::chrono::seconds(2) &&
+                 hop.at - h.at < std::chrono::seconds(2);
+        }
+        if (seen) continue;
+        hops.push_back(std::move(hop));
+        kept.push_back(true);
+      }
+      std::vector<std::size_t> order(hops.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return hops[a].at < hops[b].at; });
+      std::vector<Hop> sorted;
+      std::vector<bool> sorted_kept;
+      for (std::size_t i : order) {
+        sorted.push_back(std::move(hops[i]));
+        sorted_kept.push_back(kept[i]);
+      }
+      hops = std::move(sorted);
+      kept = std::move(sorted_kept);
+    } else {
+      log::warn("admin",
+                "trace " + key + ": the audit chain cannot be read: " + records.error().message);
+    }
+  }
   std::string out = "{";
   member(out, "key", key, false);
   out += ",\"hops\":[";
@@ -708,6 +806,7 @@ Answer AdminServer::Impl::trace(const Poco::URI& uri) {
     number(out, "attempt", static_cast<double>(h.attempt));
     member(out, "outcome", h.outcome);
     member(out, "detail", h.detail);
+    member(out, "from", kept[i] ? "audit" : "memory");
     out += '}';
   }
   out += "]";
@@ -735,6 +834,123 @@ Answer AdminServer::Impl::certs() {
     out += '}';
   }
   return {200, out + "]}"};
+}
+
+namespace {
+
+// The open store of an auditing daemon, or the answer that says why there is none.
+Store* auditStore(Daemon& daemon, Answer& why) {
+  if (!daemon.auditing()) {
+    why = error(404, "the daemon keeps no audit chain (audit.enabled, with a store)");
+    return nullptr;
+  }
+  Store* store = daemon.storeIfOpen();
+  if (!store) why = error(503, "the store is not open");
+  return store;
+}
+
+}  // namespace
+
+Answer AdminServer::Impl::auditChains() {
+  Answer why;
+  Store* store = auditStore(daemon, why);
+  if (!store) return why;
+  auto chains = store->auditChains();
+  if (!chains.ok()) return error(503, chains.error().message);
+  std::string out = "{";
+  member(out, "own", store->auditChain(), false);
+  out += ",\"signed\":";
+  out += daemon.config().audit.key ? "true" : "false";
+  out += ",\"chains\":[";
+  bool first = true;
+  for (const std::string& chain : *chains) {
+    auto head = store->auditHead(chain);
+    auto cps = store->auditCheckpoints(chain);
+    if (!head.ok() || !cps.ok()) return error(503, "the store cannot be read");
+    if (!first) out += ',';
+    first = false;
+    out += '{';
+    member(out, "chain", chain, false);
+    number(out, "head", static_cast<double>(head->first));
+    member(out, "head_hash", head->second);
+    number(out, "checkpoints", static_cast<double>(cps->size()));
+    number(out, "last_checkpoint", cps->empty() ? 0.0 : static_cast<double>(cps->back().seq));
+    member(out, "last_checkpoint_at", cps->empty() ? "" : utcText(fromEpochMs(cps->back().at_ms)));
+    out += '}';
+  }
+  return {200, out + "]}"};
+}
+
+Answer AdminServer::Impl::auditRecords(const Poco::URI& uri) {
+  Answer why;
+  Store* store = auditStore(daemon, why);
+  if (!store) return why;
+  std::string chain = store->auditChain();
+  std::int64_t after = 0;
+  std::int64_t limit = 1000;
+  for (const auto& [k, v] : uri.getQueryParameters()) {
+    if (k == "chain") {
+      chain = v;
+    } else if (k == "after" || k == "limit") {
+      const bool digits =
+          !v.empty() && v.size() <= 18 && v.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits) return error(400, k + " must be a whole number");
+      (k == "after" ? after : limit) = std::stoll(v);
+    } else {
+      return error(400, "unknown parameter '" + k + "' (chain, after, limit)");
+    }
+  }
+  limit = std::clamp<std::int64_t>(limit, 1, 10000);
+  auto records = store->auditRecords(chain, after, static_cast<std::size_t>(limit));
+  if (!records.ok()) return error(503, records.error().message);
+  std::string out = "{";
+  member(out, "chain", chain, false);
+  out += ",\"records\":[";
+  for (std::size_t i = 0; i < records->size(); ++i) {
+    if (i) out += ',';
+    appendAuditJson(out, (*records)[i]);
+  }
+  out += "]";
+  // Where the next page starts; absent on the last page.
+  if (static_cast<std::int64_t>(records->size()) == limit) {
+    number(out, "next_after", static_cast<double>(records->back().seq));
+  }
+  return {200, out + "}"};
+}
+
+Answer AdminServer::Impl::auditCheckpoints(const Poco::URI& uri) {
+  Answer why;
+  Store* store = auditStore(daemon, why);
+  if (!store) return why;
+  std::string chain = store->auditChain();
+  for (const auto& [k, v] : uri.getQueryParameters()) {
+    if (k != "chain") return error(400, "unknown parameter '" + k + "' (chain)");
+    chain = v;
+  }
+  auto cps = store->auditCheckpoints(chain);
+  if (!cps.ok()) return error(503, cps.error().message);
+  std::string out = "{";
+  member(out, "chain", chain, false);
+  out += ",\"checkpoints\":[";
+  for (std::size_t i = 0; i < cps->size(); ++i) {
+    if (i) out += ',';
+    appendAuditJson(out, (*cps)[i]);
+  }
+  return {200, out + "]}"};
+}
+
+Answer AdminServer::Impl::auditCheckpoint() {
+  auto cp = daemon.checkpointAudit();
+  if (!cp.ok()) {
+    return error(cp.error().code == ErrorCode::kTransient ? 503 : 409, cp.error().message);
+  }
+  std::string out = "{\"checkpoint\":";
+  if (*cp) {
+    appendAuditJson(out, **cp);
+  } else {
+    out += "null";
+  }
+  return {200, out + "}"};
 }
 
 Answer AdminServer::Impl::stats(const Poco::URI& uri) {

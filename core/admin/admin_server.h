@@ -22,6 +22,13 @@
 //   GET  /v1/dlq/{seq}         viewer: one, with its headers and body
 //   POST /v1/dlq/{seq}/replay  operator: back through its route (?to=ROUTE: another) now
 //   POST /v1/dlq/{seq}/purge   operator: deleted
+//   GET  /v1/audit             operator: the audit chains, their heads and last checkpoints
+//   GET  /v1/audit/records     operator: a chain's records (?chain=&after=SEQ&limit=N)
+//   GET  /v1/audit/checkpoints operator: a chain's signed checkpoints (?chain=)
+//   POST /v1/audit/checkpoint  admin: sign the chain's head now
+//
+// Every refusal (401, 403), every POST and every read of trace, dead letters or the audit
+// chain leaves an audit record (core/audit.h).
 
 #include <cstdint>
 #include <memory>

@@ -9,8 +9,12 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <sqlite3.h>
+
 #include "adapters/http/http_common.h"
 #include "core/admin/admin_server.h"
+#include "core/pki.h"
+#include "integration/audit_tampering.h"
 #include "integration/fixtures.h"
 #include "integration/test_support.h"
 
@@ -95,6 +99,7 @@ class AdminApiTest : public ::testing::Test {
             (kPki / "agency-key.pem").string() + ", cert: " + (kPki / "agency-chain.pem").string() +
             " }\n"
             "store: { path: var/lienthong.db }\n"
+            "audit: { key: co-quan, checkpoint-every: 1h }\n"
             "routes: [ routes ]\n");
     home_.write("van-hanh.sha256", tokenHash(kOperatorToken) + "\n");
     home_.write("routes/r.yaml", kRoutes);
@@ -506,6 +511,207 @@ TEST_F(AdminApiTest, TheOperatorsCommandsWorkAgainstTheRunningDaemon) {
       &rc);
   EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
   EXPECT_NE(out.find("401 credentials needed"), std::string::npos) << out;
+}
+
+// Whether the audit records (as the API gives them) hold one with all of these.
+bool recorded(const std::string& records, std::initializer_list<std::string> parts) {
+  for (std::size_t at = records.find("{\"seq\":"); at != std::string::npos;
+       at = records.find("{\"seq\":", at + 1)) {
+    const std::string one = records.substr(at, records.find('}', at) - at);
+    bool all = true;
+    for (const std::string& p : parts) all = all && one.find(p) != std::string::npos;
+    if (all) return true;
+  }
+  return false;
+}
+
+// Every role's actions, every refusal and every message that ended leave a record on the
+// chain; the chain verifies through the API, and a checkpoint is an admin's to make.
+TEST_F(AdminApiTest, TheAuditChainRecordsEveryRoleEveryRefusalAndEveryMessage) {
+  const Credentials viewer{kViewerToken, ""};
+  const Credentials operator_token{kOperatorToken, ""};
+  const Credentials operator_cert{"", "van-hanh"};
+  const Credentials admin_token{kAdminToken, ""};
+  EXPECT_EQ(call(admin(), "GET", "/v1/status").status, 401);
+  EXPECT_EQ(call(admin(), "GET", "/v1/status", {"lt_sai", ""}).status, 401);
+  EXPECT_EQ(call(admin(), "POST", "/v1/reload", viewer).status, 403);
+  EXPECT_EQ(call(admin(), "GET", "/v1/audit", viewer).status, 403);
+  EXPECT_EQ(call(admin(), "GET", "/v1/status", viewer).status, 200);  // not recorded
+  EXPECT_EQ(call(admin(), "GET", "/v1/trace?key=000.00.01.H22-261127-0007", viewer).status, 200);
+  EXPECT_EQ(call(admin(), "POST", "/v1/routes/tra-loi/disable", operator_token).status, 200);
+  EXPECT_EQ(call(admin(), "POST", "/v1/routes/tra-loi/enable", operator_cert).status, 200);
+  EXPECT_EQ(call(admin(), "POST", "/v1/audit/checkpoint", operator_token).status, 403);
+  EXPECT_EQ(
+      httpCall(port_, "POST", "/luu", "noi dung", {{"MaHoSo", "000.00.01.H22-261127-0007"}}).status,
+      202);
+  EXPECT_EQ(httpCall(port_, "POST", "/tra-loi", "hoi").body, "da nhan");
+  std::string records;
+  ASSERT_TRUE(lienthong::testing::eventually([&] {
+    records = call(admin(), "GET", "/v1/audit/records?limit=1000", operator_token).body;
+    return records.find("route:tra-loi") != std::string::npos &&
+           records.find("route:luu") != std::string::npos;
+  })) << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"daemon\"", "\"action\":\"start\""})) << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"anonymous\"", "\"action\":\"GET /v1/status\"",
+                                 "HTTP 401: credentials needed"}))
+      << records;
+  EXPECT_TRUE(
+      recorded(records, {"\"actor\":\"anonymous\"", "HTTP 401: the bearer token is not known"}))
+      << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"token:giam-sat\"", "\"action\":\"POST /v1/reload\"",
+                                 "HTTP 403: role viewer"}))
+      << records;
+  EXPECT_TRUE(recorded(
+      records, {"\"actor\":\"token:giam-sat\"", "\"action\":\"GET /v1/audit\"", "HTTP 403"}))
+      << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"token:giam-sat\"", "\"action\":\"GET /v1/trace\"",
+                                 "\"subject\":\"key=000.00.01.H22-261127-0007\"", "HTTP 200"}))
+      << records;
+  EXPECT_FALSE(recorded(records, {"\"actor\":\"token:giam-sat\"", "GET /v1/status"})) << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"token:van-hanh\"",
+                                 "\"action\":\"POST /v1/routes/tra-loi/disable\"", "HTTP 200"}))
+      << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"certificate:van-hanh-1\"",
+                                 "\"action\":\"POST /v1/routes/tra-loi/enable\"", "HTTP 200"}))
+      << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"token:van-hanh\"",
+                                 "\"action\":\"POST /v1/audit/checkpoint\"", "HTTP 403"}))
+      << records;
+  // The message as accepted: its route, its dossier, its body's SHA-256, the route version.
+  EXPECT_TRUE(
+      recorded(records, {"\"actor\":\"route:luu\"", "\"action\":\"delivered\"",
+                         "\"subject\":\"000.00.01.H22-261127-0007\"",
+                         "\"digest\":\"" + pki::sha256Hex("noi dung") + "\"", "\"version\":1"}))
+      << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"route:tra-loi\"", "\"action\":\"delivered\"",
+                                 "\"digest\":\"" + pki::sha256Hex("hoi") + "\""}))
+      << records;
+
+  Reply cp = call(admin(), "POST", "/v1/audit/checkpoint", admin_token);
+  ASSERT_EQ(cp.status, 200) << cp.body;
+  EXPECT_NE(cp.body.find("\"signer\":\"C=VN,O=UBND tinh Ha Giang"), std::string::npos) << cp.body;
+  Reply chains = call(admin(), "GET", "/v1/audit", operator_token);
+  EXPECT_NE(chains.body.find("\"chain\":\"local\""), std::string::npos) << chains.body;
+  EXPECT_NE(chains.body.find("\"checkpoints\":1"), std::string::npos) << chains.body;
+
+  home_.write("operator.token", kOperatorToken + "\n");
+  const std::string ctl = std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl";
+  int rc = -1;
+  std::string out = lienthong::testing::runCommand(
+      ctl + " audit verify --url https://127.0.0.1:" + std::to_string(admin()) + " --config " +
+          home_.path("config.yaml").string() + " --token-file " +
+          home_.path("operator.token").string(),
+      &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("chain local: intact: "), std::string::npos) << out;
+  EXPECT_EQ(out.find("note: the checkpoints' signatures were checked, not who made them"),
+            std::string::npos)
+      << out;
+}
+
+// Runs SQL on the embedded store's file (the daemon stopped).
+void sqliteExec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  const std::string why = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << why << " in " << sql;
+}
+
+// A store tampered with while the daemon was stopped: `audit verify` names the first bad
+// record and what happened to it, for each kind; the untouched store verifies; and after a
+// restart the trace of a dossier still shows the hops from before it (from the chain).
+TEST_F(AdminApiTest, ATamperedEmbeddedStoreIsFoundAndTheFirstBadRecordNamed) {
+  const Credentials viewer{kViewerToken, ""};
+  const Credentials operator_token{kOperatorToken, ""};
+  EXPECT_EQ(call(admin(), "POST", "/v1/reload", viewer).status, 403);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(call(admin(), "POST", "/v1/routes/tra-loi/disable", operator_token).status, 200);
+  }
+  EXPECT_EQ(
+      httpCall(port_, "POST", "/luu", "ho so", {{"MaHoSo", "000.00.01.H22-261127-0008"}}).status,
+      202);
+  ASSERT_TRUE(lienthong::testing::eventually(
+      [&] { return fs::exists(home_.path("out/000.00.01.H22-261127-0008.txt")); }));
+  admin_->stop();
+  daemon_->stop();  // a last record and a checkpoint of it
+  admin_.reset();
+  daemon_.reset();
+
+  const std::string db = home_.path("var/lienthong.db").string();
+  const std::string pristine = db + ".pristine";
+  sqliteExec(db, "PRAGMA wal_checkpoint(TRUNCATE)");  // all of it in the file itself
+  fs::copy_file(db, pristine);
+  // The store as it was: its file again, no write-ahead log of a tampering left over.
+  auto restore = [&] {
+    fs::remove(db + "-wal");
+    fs::remove(db + "-shm");
+    fs::copy_file(pristine, db, fs::copy_options::overwrite_existing);
+  };
+  const std::string ctl = std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl";
+  const std::string verify = ctl + " audit verify --config " + home_.path("config.yaml").string();
+  int rc = -1;
+  std::string out = lienthong::testing::runCommand(verify, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("chain local: intact: "), std::string::npos) << out;
+
+  AuditRecord second;
+  {
+    auto store = openSqliteStore(db);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    auto records = (*store)->auditRecords("local", 1, 1);
+    ASSERT_TRUE(records.ok() && records->size() == 1);
+    second = records->front();
+  }
+  for (const auto& t : lienthong::testing::tamperings("audit", "local", second)) {
+    restore();
+    for (const std::string& sql : t.sql) sqliteExec(db, sql);
+    out = lienthong::testing::runCommand(verify, &rc);
+    EXPECT_EQ(WEXITSTATUS(rc), 1) << t.kind << ": " << out;
+    EXPECT_NE(out.find("chain local: BROKEN at record " + std::to_string(t.first_bad) + " (" +
+                       t.kind + ")"),
+              std::string::npos)
+        << t.kind << ": " << out;
+  }
+  // A rewrite from record 3 on, with every hash made again: only the checkpoint shows it.
+  restore();
+  {
+    auto store = openSqliteStore(db);
+    ASSERT_TRUE(store.ok());
+    auto records = (*store)->auditRecords("local", 0, 1000);
+    ASSERT_TRUE(records.ok());
+    store->reset();
+    std::string sql;
+    for (std::size_t i = 2; i < records->size(); ++i) {
+      AuditRecord& r = (*records)[i];
+      if (i == 2) r.detail = "HTTP 200";
+      sealAuditRecord(r, r.seq - 1, (*records)[i - 1].hash);
+      sql += "UPDATE audit SET detail = " + lienthong::testing::sqlText(r.detail) +
+             ", prev = " + lienthong::testing::sqlText(r.prev) +
+             ", hash = " + lienthong::testing::sqlText(r.hash) +
+             " WHERE seq = " + std::to_string(r.seq) + ";";
+    }
+    sqliteExec(db, sql);
+  }
+  out = lienthong::testing::runCommand(verify, &rc);
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+  EXPECT_NE(out.find("chain local: BROKEN at record 1 (rewritten)"), std::string::npos) << out;
+
+  // Restarted on the untouched store: the dossier's hops from before the restart.
+  restore();
+  port_ = lienthong::testing::startDaemon(home_.path("config.yaml"), daemon_);
+  ASSERT_NE(port_, 0);
+  auto created = AdminServer::create(*daemon_);
+  ASSERT_TRUE(created.ok());
+  admin_ = std::move(*created);
+  ASSERT_TRUE(admin_->start().ok());
+  Reply trace = call(admin(), "GET", "/v1/trace?key=000.00.01.H22-261127-0008", viewer);
+  EXPECT_NE(trace.body.find("\"route\":\"luu\""), std::string::npos) << trace.body;
+  EXPECT_NE(trace.body.find("\"outcome\":\"delivered\""), std::string::npos) << trace.body;
+  EXPECT_NE(trace.body.find("\"from\":\"audit\""), std::string::npos) << trace.body;
 }
 
 TEST(AdminConfig, MistakesAreReportedAtTheirPlace) {

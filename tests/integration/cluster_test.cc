@@ -13,8 +13,10 @@
 #include <regex>
 #include <set>
 
+#include "core/pki.h"
 #include "core/store.h"
 #include "fakes/http_peer.h"
+#include "integration/audit_tampering.h"
 #include "integration/daemon_process.h"
 #include "integration/fixtures.h"
 #include "integration/test_support.h"
@@ -85,6 +87,105 @@ TEST_F(ClusterTest, TheSharedStoreKeepsEachDossiersLatestState) {
   auto store = openStore(node("tracker"));
   ASSERT_TRUE(store.ok()) << store.error().message;
   testing::expectDossierTracking(**store);
+}
+
+// Each node writes its own audit chain in the shared store (a tool beside it writes to the
+// same one in turn); `lienthongctl audit verify` reads them from the database and names
+// the first bad record of a chain tampered with, for each kind of tampering.
+TEST_F(ClusterTest, EachNodeKeepsItsOwnAuditChainAndATamperedOneIsFound) {
+  pki::SigningKey::Settings ks;
+  ks.name = "node";
+  ks.key_file = std::string(LIENTHONG_BINARY_DIR) + "/tests/pki/agency-key.pem";
+  ks.cert_file = std::string(LIENTHONG_BINARY_DIR) + "/tests/pki/agency-chain.pem";
+  auto key = pki::SigningKey::load(ks);
+  ASSERT_TRUE(key.ok()) << key.error().message;
+  // Six records and a checkpoint of the last, on the chain of node `name`.
+  auto chainOf = [&](const std::string& name) {
+    auto store = openStore(node(name));
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    EXPECT_EQ((*store)->auditChain(), name);
+    for (int i = 1; i <= 6; ++i) {
+      AuditRecord r;
+      r.actor = i % 2 ? "route:relay" : "token:van-hanh";
+      r.action = i % 2 ? "delivered" : "POST /v1/reload";
+      r.subject = "000.00.01.H22-261127-000" + std::to_string(i);
+      ASSERT_TRUE((*store)->audit(r).ok());
+    }
+    auto head = (*store)->auditHead(name);
+    ASSERT_TRUE(head.ok());
+    ASSERT_EQ(head->first, 6);
+    auto cp = signCheckpoint(**key, name, head->first, head->second, toEpochMs(SystemClock::now()));
+    ASSERT_TRUE(cp.ok()) << cp.error().message;
+    ASSERT_TRUE((*store)->addAuditCheckpoint(*cp).ok());
+  };
+  chainOf("a");
+  chainOf("b");
+  {
+    // A tool (no node) named like node a writes to a's chain, after it.
+    auto tool = openStore(node("a"), false);
+    ASSERT_TRUE(tool.ok()) << tool.error().message;
+    AuditRecord r;
+    r.actor = "tool";
+    r.action = "dlq purge";
+    ASSERT_TRUE((*tool)->audit(r).ok());
+    auto records = (*tool)->auditRecords("a", 0, 100);
+    ASSERT_TRUE(records.ok());
+    ASSERT_EQ(records->size(), 7u);
+    EXPECT_EQ(records->back().prev, (*records)[5].hash);
+    auto chains = (*tool)->auditChains();
+    ASSERT_TRUE(chains.ok());
+    EXPECT_EQ(*chains, (std::vector<std::string>{"a", "b"}));
+  }
+
+  TempHome home;
+  home.write("config.yaml", "store:\n  postgresql: { url: \"" + settings_.url +
+                                "\", node: ctl }\n"
+                                "keys:\n  node: { key: " +
+                                ks.key_file + ", cert: " + ks.cert_file +
+                                " }\n"
+                                "audit: { key: node }\n");
+  const std::string ctl = std::string(LIENTHONG_BINARY_DIR) + "/apps/lienthongctl/lienthongctl";
+  const std::string verify = ctl + " audit verify --config " + home.path("config.yaml").string();
+  int rc = -1;
+  std::string out = runCommand(verify, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("chain a: intact: 7 record(s)"), std::string::npos) << out;
+  EXPECT_NE(out.find("chain b: intact: 6 record(s) (1 to 6), 1 checkpoint(s), the last of "
+                     "record 6"),
+            std::string::npos)
+      << out;
+
+  const std::string db = settings_.url.substr(settings_.url.rfind('/') + 1);
+  for (const std::string kind : {"modified", "deleted", "inserted", "reordered"}) {
+    const std::string chain = "n-" + kind;
+    chainOf(chain);
+    AuditRecord second;
+    {
+      auto store = openStore(node(chain), false);
+      ASSERT_TRUE(store.ok());
+      auto records = (*store)->auditRecords(chain, 1, 1);
+      ASSERT_TRUE(records.ok() && records->size() == 1);
+      second = records->front();
+    }
+    for (const auto& t : testing::tamperings("lienthong_audit", chain, second)) {
+      if (t.kind != kind) continue;
+      std::string sql;
+      for (const std::string& s : t.sql) sql += s + ";\n";
+      home.write("tamper.sql", sql);
+      const std::string done =
+          runCommand(script("postgresql.sh") + " psql " + pg_ + " -d " + db +
+                     " -q -v ON_ERROR_STOP=1 -f " + home.path("tamper.sql").string());
+      ASSERT_EQ(done, "") << done;
+      out = runCommand(verify + " --chain " + chain, &rc);
+      EXPECT_EQ(WEXITSTATUS(rc), 1) << kind << ": " << out;
+      EXPECT_NE(out.find("chain " + chain + ": BROKEN at record " + std::to_string(t.first_bad) +
+                         " (" + kind + ")"),
+                std::string::npos)
+          << kind << ": " << out;
+    }
+  }
+  out = runCommand(verify + " --chain b", &rc);
+  EXPECT_EQ(rc, 0) << "one chain tampered with leaves the others intact: " << out;
 }
 
 // Keys are shared; a node name is one daemon's; a node that is gone leaves its journal

@@ -12,6 +12,7 @@
 #include <future>
 #include <regex>
 
+#include "core/pki.h"
 #include "core/store.h"
 
 #include "fakes/http_peer.h"
@@ -423,6 +424,17 @@ TEST(Lienthongctl, DeadLettersAreListedShownReplayedAndPurged) {
   EXPECT_EQ((*store)->pending()->size(), 1u);
   EXPECT_TRUE((*store)->deadLetters({})->empty());
   EXPECT_EQ((*store)->actions()->size(), 3u);  // one replay, two purges, with who and when
+  // On the audit chain too, each with the message's hash.
+  auto records = (*store)->auditRecords("local", 0, 100);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 3u);
+  EXPECT_EQ((*records)[0].action, "dlq replay");
+  EXPECT_EQ((*records)[0].subject, "dead letter 1");
+  EXPECT_EQ((*records)[0].detail, "to route status");
+  EXPECT_EQ((*records)[0].actor.rfind("lienthongctl:", 0), 0u) << (*records)[0].actor;
+  EXPECT_EQ((*records)[0].digest, pki::sha256Hex("<TrangThai>1</TrangThai>"));
+  EXPECT_EQ((*records)[2].action, "dlq purge");
+  EXPECT_TRUE(verifyAuditChain("local", *records, {}, {}).ok());
   store->reset();
   {
     Process figures({ctl, "store", "--config", config, "--json"});

@@ -1,0 +1,348 @@
+#include "core/audit.h"
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <map>
+#include <memory>
+
+#include "core/json_text.h"
+#include "core/pki.h"
+
+namespace lienthong {
+
+const char* const kAuditGenesis =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+namespace {
+
+void field(std::string& out, std::string_view value) {
+  out += std::to_string(value.size());
+  out += ':';
+  out += value;
+  out += '\n';
+}
+
+std::string hex(const unsigned char* data, std::size_t n) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += kHex[data[i] >> 4];
+    out += kHex[data[i] & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> unhex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+// RSA and EC sign a SHA-256 digest; keys that hash by themselves (Ed25519) take none.
+const EVP_MD* digestFor(EVP_PKEY* key) {
+  const int id = EVP_PKEY_get_base_id(key);
+  return id == EVP_PKEY_RSA || id == EVP_PKEY_EC || id == EVP_PKEY_RSA_PSS ? EVP_sha256() : nullptr;
+}
+
+// Every certificate of a PEM text, in order.
+std::vector<pki::X509Ptr> certsFromPem(const std::string& pem) {
+  std::vector<pki::X509Ptr> out;
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  while (bio) {
+    pki::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    out.push_back(std::move(cert));
+  }
+  pki::openSslErrors();  // the end of the text reads as an error
+  return out;
+}
+
+std::string derOf(X509* cert) {
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert, &der);
+  if (n <= 0) return "";
+  std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string range(std::int64_t a, std::int64_t b) {
+  return a == b ? "record " + std::to_string(a)
+                : "records " + std::to_string(a) + " to " + std::to_string(b);
+}
+
+// Why a checkpoint cannot be believed; "" when its signature and signer are good.
+std::string checkpointFault(const AuditCheckpoint& cp, const AuditSigners& signers) {
+  std::vector<pki::X509Ptr> chain = certsFromPem(cp.cert);
+  if (chain.empty()) return "its certificate cannot be read";
+  X509* cert = chain.front().get();
+  const auto signature = unhex(cp.signature);
+  if (!signature || signature->empty()) return "its signature is not hex";
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  if (!key) return "its certificate has no usable public key";
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  const std::string text = checkpointText(cp);
+  const bool good =
+      md && EVP_DigestVerifyInit(md.get(), nullptr, digestFor(key), nullptr, key) == 1 &&
+      EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature->data()),
+                       signature->size(), reinterpret_cast<const unsigned char*>(text.data()),
+                       text.size()) == 1;
+  pki::openSslErrors();  // clears what a failed verification left
+  if (!good) return "its signature does not match what it vouches for";
+  if (!signers.certs.empty()) {
+    const std::string der = derOf(cert);
+    bool known = false;
+    for (const std::string& pem : signers.certs) {
+      std::vector<pki::X509Ptr> accepted = certsFromPem(pem);
+      if (!accepted.empty() && derOf(accepted.front().get()) == der) known = true;
+    }
+    if (!known) {
+      return "it is signed by " + pki::certFacts(cert, 0).subject + ", not by the node's key";
+    }
+  } else if (signers.trust) {
+    std::vector<X509*> extra;
+    for (std::size_t i = 1; i < chain.size(); ++i) extra.push_back(chain[i].get());
+    auto chained = signers.trust->verifyChain(cert, extra, cp.at_ms / 1000);
+    if (!chained.ok()) return "its signer is not trusted: " + chained.error().message;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string auditHash(const AuditRecord& r) {
+  std::string text = "lienthong-audit-1\n";
+  field(text, r.prev);
+  field(text, r.chain);
+  field(text, std::to_string(r.at_ms));
+  field(text, r.actor);
+  field(text, r.action);
+  field(text, r.subject);
+  field(text, r.message_id);
+  field(text, r.trace_id);
+  field(text, r.digest);
+  field(text, std::to_string(r.version));
+  field(text, r.detail);
+  return pki::sha256Hex(text);
+}
+
+void sealAuditRecord(AuditRecord& record, std::int64_t head_seq, const std::string& head_hash) {
+  record.seq = head_seq + 1;
+  record.prev = head_hash.empty() ? kAuditGenesis : head_hash;
+  record.hash = auditHash(record);
+}
+
+std::string checkpointText(const AuditCheckpoint& cp) {
+  return "lienthong audit checkpoint\nchain=" + cp.chain + "\nseq=" + std::to_string(cp.seq) +
+         "\nhash=" + cp.hash + "\nat=" + std::to_string(cp.at_ms) + "\n";
+}
+
+Result<AuditCheckpoint> signCheckpoint(const pki::SigningKey& key, const std::string& chain,
+                                       std::int64_t seq, const std::string& hash,
+                                       std::int64_t at_ms) {
+  if (auto usable = key.checkUsable(at_ms / 1000); !usable.ok()) return usable.error();
+  AuditCheckpoint cp;
+  cp.chain = chain;
+  cp.seq = seq;
+  cp.hash = hash;
+  cp.at_ms = at_ms;
+  cp.signer = pki::certFacts(key.cert(), at_ms / 1000).subject;
+  for (const pki::X509Ptr& c : key.chain()) cp.cert += pki::certPem(c.get());
+  if (cp.cert.empty())
+    return Error(ErrorCode::kInternal, "audit checkpoint: " + pki::openSslErrors());
+  const std::string text = checkpointText(cp);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  std::size_t length = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  if (!md || EVP_DigestSignInit(md.get(), nullptr, digestFor(key.key()), nullptr, key.key()) != 1 ||
+      EVP_DigestSign(md.get(), nullptr, &length, in, text.size()) != 1) {
+    return Error(ErrorCode::kInternal, "audit checkpoint: " + pki::openSslErrors());
+  }
+  std::string signature(length, '\0');
+  if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(signature.data()), &length, in,
+                     text.size()) != 1) {
+    return Error(ErrorCode::kInternal, "audit checkpoint: " + pki::openSslErrors());
+  }
+  cp.signature = hex(reinterpret_cast<const unsigned char*>(signature.data()), length);
+  return cp;
+}
+
+AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRecord>& records,
+                             const std::vector<AuditCheckpoint>& checkpoints,
+                             const AuditSigners& signers) {
+  AuditReport report;
+  report.chain = chain;
+  report.records = static_cast<std::int64_t>(records.size());
+  report.checkpoints = static_cast<std::int64_t>(checkpoints.size());
+  auto fail = [&](std::int64_t seq, const char* kind, std::string text) {
+    report.problem = AuditProblem{seq, kind, std::move(text)};
+    return report;
+  };
+
+  // The checkpoints first: a forged one would vouch for a forged chain.
+  std::map<std::int64_t, const AuditCheckpoint*> by_seq;
+  for (const AuditCheckpoint& cp : checkpoints) {
+    if (std::string why = checkpointFault(cp, signers); !why.empty()) {
+      return fail(cp.seq, "checkpoint",
+                  "the checkpoint of record " + std::to_string(cp.seq) + " is not valid: " + why);
+    }
+    by_seq[cp.seq] = &cp;
+  }
+  if (records.empty()) {
+    // Everything pruned up to the newest checkpoint is a chain; more checkpoints are not.
+    if (by_seq.size() > 1) {
+      const std::int64_t seq = std::next(by_seq.begin())->first;
+      return fail(seq, "deleted",
+                  range(by_seq.begin()->first + 1, by_seq.rbegin()->first) +
+                      " are missing: checkpoints vouch for them");
+    }
+    if (!by_seq.empty()) report.last_checkpoint = by_seq.begin()->first;
+    return report;
+  }
+
+  report.first = records.front().seq;
+  report.last = records.back().seq;
+  std::map<std::string, std::size_t> position;  // stored hash -> index
+  for (std::size_t i = 0; i < records.size(); ++i) position.emplace(records[i].hash, i);
+
+  std::int64_t prev_seq = 0;
+  std::string prev_hash = kAuditGenesis;
+  std::string before_prev;   // the hash two records back ("" when none)
+  std::int64_t vouched = 0;  // the newest checkpoint met so far
+  if (report.first > 1) {
+    auto anchor = by_seq.find(report.first - 1);
+    if (anchor == by_seq.end()) {
+      return fail(1, "deleted",
+                  range(1, report.first - 1) + " are missing and no checkpoint anchors record " +
+                      std::to_string(report.first) + " (pruning keeps one)");
+    }
+    prev_seq = anchor->first;
+    prev_hash = anchor->second->hash;
+    vouched = anchor->first;
+  }
+
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const AuditRecord& r = records[i];
+    const std::int64_t expected = prev_seq + 1;
+    if (r.seq != expected) {
+      return fail(expected, "deleted",
+                  range(expected, r.seq - 1) + (r.seq - 1 > expected ? " are" : " is") +
+                      " missing: record " + std::to_string(prev_seq) + " is followed by " +
+                      std::to_string(r.seq));
+    }
+    if (r.chain != chain) {
+      return fail(r.seq, "inserted",
+                  "record " + std::to_string(r.seq) + " belongs to chain " + r.chain);
+    }
+    const bool sealed = auditHash(r) == r.hash;
+    if (r.prev != prev_hash) {
+      if (i >= 1 && !before_prev.empty() && r.prev == before_prev) {
+        return fail(prev_seq, "inserted",
+                    "record " + std::to_string(prev_seq) + " is not part of the chain: record " +
+                        std::to_string(r.seq) + " follows record " + std::to_string(prev_seq - 1));
+      }
+      if (auto later = position.find(r.prev); later != position.end() && later->second > i) {
+        return fail(r.seq, "reordered",
+                    "record " + std::to_string(r.seq) + " is out of place: it follows record " +
+                        std::to_string(records[later->second].seq));
+      }
+      if (!sealed) {
+        return fail(r.seq, "modified",
+                    "record " + std::to_string(r.seq) + " was modified: its content does not " +
+                        "match its hash");
+      }
+      return fail(r.seq, "deleted",
+                  "record " + std::to_string(r.seq) + " does not follow record " +
+                      std::to_string(prev_seq) +
+                      ": a record between them was deleted and the rest renumbered (or record " +
+                      std::to_string(prev_seq) + " was rewritten with its hash)");
+    }
+    if (!sealed) {
+      return fail(
+          r.seq, "modified",
+          "record " + std::to_string(r.seq) + " was modified: its content does not match its hash");
+    }
+    if (auto cp = by_seq.find(r.seq); cp != by_seq.end()) {
+      if (cp->second->hash != r.hash) {
+        return fail(
+            vouched + 1, "rewritten",
+            range(vouched + 1, r.seq) + " do not end in the hash the checkpoint of record " +
+                std::to_string(r.seq) + " signed: a record among them was rewritten with its hash");
+      }
+      vouched = r.seq;
+    }
+    before_prev = prev_hash;
+    prev_hash = r.hash;
+    prev_seq = r.seq;
+  }
+  if (!by_seq.empty() && by_seq.rbegin()->first > report.last) {
+    const std::int64_t beyond = by_seq.rbegin()->first;
+    return fail(report.last + 1, "deleted",
+                range(report.last + 1, beyond) + (beyond > report.last + 1 ? " are" : " is") +
+                    " missing: the checkpoint of record " + std::to_string(beyond) +
+                    " vouches for it");
+  }
+  report.last_checkpoint = vouched;
+  if (vouched < report.last) {
+    report.warnings.push_back(range(vouched + 1, report.last) +
+                              " come after the last checkpoint: their links are checked, a "
+                              "rewrite of them with their hashes would not show");
+  }
+  return report;
+}
+
+void appendAuditJson(std::string& out, const AuditRecord& r) {
+  auto str = [&](const char* name, const std::string& value, bool first = false) {
+    if (!first) out += ',';
+    out += '"';
+    out += name;
+    out += "\":";
+    appendJsonString(out, value);
+  };
+  out += "{\"seq\":" + std::to_string(r.seq);
+  str("chain", r.chain);
+  out += ",\"at_ms\":" + std::to_string(r.at_ms);
+  str("actor", r.actor);
+  str("action", r.action);
+  str("subject", r.subject);
+  str("message_id", r.message_id);
+  str("trace_id", r.trace_id);
+  str("digest", r.digest);
+  out += ",\"version\":" + std::to_string(r.version);
+  str("detail", r.detail);
+  str("prev", r.prev);
+  str("hash", r.hash);
+  out += '}';
+}
+
+void appendAuditJson(std::string& out, const AuditCheckpoint& cp) {
+  out += "{\"seq\":" + std::to_string(cp.seq) + ",\"chain\":";
+  appendJsonString(out, cp.chain);
+  out += ",\"hash\":";
+  appendJsonString(out, cp.hash);
+  out += ",\"at_ms\":" + std::to_string(cp.at_ms) + ",\"signer\":";
+  appendJsonString(out, cp.signer);
+  out += ",\"cert\":";
+  appendJsonString(out, cp.cert);
+  out += ",\"signature\":";
+  appendJsonString(out, cp.signature);
+  out += '}';
+}
+
+}  // namespace lienthong
