@@ -5,6 +5,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <limits>
 #include <map>
 #include <memory>
 
@@ -73,22 +75,15 @@ std::vector<pki::X509Ptr> certsFromPem(const std::string& pem) {
   return out;
 }
 
-std::string derOf(X509* cert) {
-  unsigned char* der = nullptr;
-  const int n = i2d_X509(cert, &der);
-  if (n <= 0) return "";
-  std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
-  OPENSSL_free(der);
-  return out;
-}
-
 std::string range(std::int64_t a, std::int64_t b) {
   return a == b ? "record " + std::to_string(a)
                 : "records " + std::to_string(a) + " to " + std::to_string(b);
 }
 
 // Why a checkpoint cannot be believed; "" when its signature and signer are good.
-std::string checkpointFault(const AuditCheckpoint& cp, const AuditSigners& signers) {
+std::string checkpointFault(const AuditCheckpoint& cp, const std::string& chain_name,
+                            const AuditSigners& signers) {
+  if (cp.chain != chain_name) return "it belongs to chain " + cp.chain;
   std::vector<pki::X509Ptr> chain = certsFromPem(cp.cert);
   if (chain.empty()) return "its certificate cannot be read";
   X509* cert = chain.front().get();
@@ -105,22 +100,30 @@ std::string checkpointFault(const AuditCheckpoint& cp, const AuditSigners& signe
                        text.size()) == 1;
   pki::openSslErrors();  // clears what a failed verification left
   if (!good) return "its signature does not match what it vouches for";
-  if (!signers.certs.empty()) {
-    const std::string der = derOf(cert);
-    bool known = false;
-    for (const std::string& pem : signers.certs) {
-      std::vector<pki::X509Ptr> accepted = certsFromPem(pem);
-      if (!accepted.empty() && derOf(accepted.front().get()) == der) known = true;
-    }
-    if (!known) {
-      return "it is signed by " + pki::certFacts(cert, 0).subject + ", not by the node's key";
-    }
-  } else if (signers.trust) {
+  const std::string subject = pki::certFacts(cert, 0).subject;
+  if (cp.signer != subject)
+    return "it names " + cp.signer + " as signer, its certificate " + subject;
+  // The node's key (whatever certificate it has now), or the node's identity under the
+  // trust store (a certificate renewed with a new key).
+  bool same_key = false;
+  bool same_subject = signers.certs.empty();
+  for (const std::string& pem : signers.certs) {
+    std::vector<pki::X509Ptr> accepted = certsFromPem(pem);
+    if (accepted.empty()) continue;
+    EVP_PKEY* node_key = X509_get0_pubkey(accepted.front().get());
+    if (node_key && EVP_PKEY_eq(node_key, key) == 1) same_key = true;
+    if (pki::certFacts(accepted.front().get(), 0).subject == subject) same_subject = true;
+  }
+  if (same_key) return "";
+  if (signers.trust) {
+    if (!same_subject) return "it is signed by " + subject + ", not by the node";
     std::vector<X509*> extra;
     for (std::size_t i = 1; i < chain.size(); ++i) extra.push_back(chain[i].get());
     auto chained = signers.trust->verifyChain(cert, extra, cp.at_ms / 1000);
     if (!chained.ok()) return "its signer is not trusted: " + chained.error().message;
+    return "";
   }
+  if (!signers.certs.empty()) return "it is signed by " + subject + ", not by the node's key";
   return "";
 }
 
@@ -195,24 +198,31 @@ AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRe
     return report;
   };
 
-  // The checkpoints first: a forged one would vouch for a forged chain.
+  // A checkpoint that cannot be believed is a problem where it stands: the first bad
+  // thing in the chain's order is told, a record or a checkpoint.
   std::map<std::int64_t, const AuditCheckpoint*> by_seq;
+  std::map<std::int64_t, std::string> forged;
   for (const AuditCheckpoint& cp : checkpoints) {
-    if (std::string why = checkpointFault(cp, signers); !why.empty()) {
-      return fail(cp.seq, "checkpoint",
-                  "the checkpoint of record " + std::to_string(cp.seq) + " is not valid: " + why);
+    if (std::string why = checkpointFault(cp, chain, signers); !why.empty()) {
+      forged.emplace(
+          cp.seq, "the checkpoint of record " + std::to_string(cp.seq) + " is not valid: " + why);
+    } else {
+      by_seq[cp.seq] = &cp;
     }
-    by_seq[cp.seq] = &cp;
   }
+  auto forgedUpTo = [&](std::int64_t seq) -> const std::pair<const std::int64_t, std::string>* {
+    return !forged.empty() && forged.begin()->first <= seq ? &*forged.begin() : nullptr;
+  };
   if (records.empty()) {
-    // Everything pruned up to the newest checkpoint is a chain; more checkpoints are not.
-    if (by_seq.size() > 1) {
-      const std::int64_t seq = std::next(by_seq.begin())->first;
-      return fail(seq, "deleted",
-                  range(by_seq.begin()->first + 1, by_seq.rbegin()->first) +
-                      " are missing: checkpoints vouch for them");
+    if (auto f = forgedUpTo(std::numeric_limits<std::int64_t>::max())) {
+      return fail(f->first, "checkpoint", f->second);
     }
-    if (!by_seq.empty()) report.last_checkpoint = by_seq.begin()->first;
+    // A pruning leaves its own record: a chain with checkpoints and no record lost them.
+    if (!by_seq.empty()) {
+      return fail(1, "deleted",
+                  range(1, by_seq.rbegin()->first) + " are missing: the checkpoint of record " +
+                      std::to_string(by_seq.rbegin()->first) + " vouches for it");
+    }
     return report;
   }
 
@@ -226,11 +236,29 @@ AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRe
   std::string before_prev;   // the hash two records back ("" when none)
   std::int64_t vouched = 0;  // the newest checkpoint met so far
   if (report.first > 1) {
+    if (auto f = forgedUpTo(report.first - 1)) return fail(f->first, "checkpoint", f->second);
     auto anchor = by_seq.find(report.first - 1);
     if (anchor == by_seq.end()) {
       return fail(1, "deleted",
                   range(1, report.first - 1) + " are missing and no checkpoint anchors record " +
                       std::to_string(report.first) + " (pruning keeps one)");
+    }
+    // A pruning removes the checkpoints before its anchor and says so on the chain; records
+    // removed up to a checkpoint without one were deleted.
+    if (by_seq.begin()->first < anchor->first) {
+      return fail(by_seq.begin()->first + 1, "deleted",
+                  range(by_seq.begin()->first + 1, report.first - 1) +
+                      " are missing: the checkpoint of record " +
+                      std::to_string(by_seq.begin()->first) + " is still there");
+    }
+    const std::string named = "records up to " + std::to_string(anchor->first) + " ";
+    const bool pruned = std::any_of(records.begin(), records.end(), [&](const AuditRecord& r) {
+      return r.action == "audit-prune" && r.detail.find(named) != std::string::npos;
+    });
+    if (!pruned) {
+      return fail(1, "deleted",
+                  range(1, report.first - 1) + " are missing and no pruning up to record " +
+                      std::to_string(anchor->first) + " is recorded");
     }
     prev_seq = anchor->first;
     prev_hash = anchor->second->hash;
@@ -250,6 +278,7 @@ AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRe
       return fail(r.seq, "inserted",
                   "record " + std::to_string(r.seq) + " belongs to chain " + r.chain);
     }
+    if (auto f = forgedUpTo(r.seq - 1)) return fail(f->first, "checkpoint", f->second);
     const bool sealed = auditHash(r) == r.hash;
     if (r.prev != prev_hash) {
       if (i >= 1 && !before_prev.empty() && r.prev == before_prev) {
@@ -290,6 +319,9 @@ AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRe
     before_prev = prev_hash;
     prev_hash = r.hash;
     prev_seq = r.seq;
+  }
+  if (auto f = forgedUpTo(std::numeric_limits<std::int64_t>::max())) {
+    return fail(f->first, "checkpoint", f->second);
   }
   if (!by_seq.empty() && by_seq.rbegin()->first > report.last) {
     const std::int64_t beyond = by_seq.rbegin()->first;

@@ -66,9 +66,11 @@ Result<AuditCheckpoint> signCheckpoint(const pki::SigningKey& key, const std::st
                                        std::int64_t seq, const std::string& hash,
                                        std::int64_t at_ms);
 
-// Who may have signed checkpoints: a trust store (the signer's certificate must chain to
-// it, as of the checkpoint's time), or certificates (PEM) that are accepted as they are
-// (the node's own). Neither: signatures are checked, their signer is not.
+// Who may have signed checkpoints. `certs`: the node's certificates (PEM): a checkpoint
+// signed with the key of one of them passes (a certificate renewed on the same key too).
+// `trust`: a certificate with the same subject as one of `certs` (the node's identity,
+// renewed with a new key) that chains to the trust store at the checkpoint's time also
+// passes. Neither: signatures are checked, not who made them.
 struct AuditSigners {
   const pki::TrustStore* trust = nullptr;
   std::vector<std::string> certs;

@@ -71,18 +71,21 @@ Result<bool> BatchedStore::remember(const std::string& route, const std::string&
 }
 
 Result<std::int64_t> BatchedStore::replay(std::int64_t seq, const std::string& route,
-                                          const std::string& who) {
+                                          const std::string& who, const AuditRecord* audit) {
   Op op(Op::kReplay);
   op.seq = seq;
+  if (audit) op.audit = *audit;
   op.route = route;
   op.text = who;
   if (auto e = submit(op)) return *e;
   return op.seq;
 }
 
-Result<void> BatchedStore::purge(std::int64_t seq, const std::string& who) {
+Result<void> BatchedStore::purge(std::int64_t seq, const std::string& who,
+                                 const AuditRecord* audit) {
   Op op(Op::kPurge);
   op.seq = seq;
+  if (audit) op.audit = *audit;
   op.text = who;
   if (auto e = submit(op)) return *e;
   return {};

@@ -35,9 +35,10 @@ class BatchedStore : public Store {
   Result<void> reroute(std::int64_t seq, const std::string& route, const Message& message) override;
   Result<bool> remember(const std::string& route, const std::string& key,
                         SystemClock::time_point expires) override;
-  Result<std::int64_t> replay(std::int64_t seq, const std::string& route,
-                              const std::string& who) override;
-  Result<void> purge(std::int64_t seq, const std::string& who) override;
+  Result<std::int64_t> replay(std::int64_t seq, const std::string& route, const std::string& who,
+                              const AuditRecord* audit = nullptr) override;
+  Result<void> purge(std::int64_t seq, const std::string& who,
+                     const AuditRecord* audit = nullptr) override;
   Result<std::size_t> expireKeys(SystemClock::time_point now) override;
   Result<void> trackDossier(const DossierEvent& event) override;
   Result<void> audit(const AuditRecord& record, bool wait = true) override;

@@ -97,15 +97,7 @@ Result<void> Daemon::start() {
     store_opener_ = std::thread([this] { reopenStore(); });
   }
   if (auditing()) {
-    if (store_) {
-      AuditRecord started;
-      started.actor = "daemon";
-      started.action = "start";
-      started.subject = config_.file;
-      started.version = routes() ? routes()->version : 0;
-      started.detail = "lienthong " LIENTHONG_VERSION;
-      (void)audit(started, false);
-    }
+    if (store_) recordStart();
     if (!config_.audit.key) {
       log::warn("daemon",
                 "the audit chain has no checkpoints: audit.key names no signing key (a "
@@ -115,6 +107,17 @@ Result<void> Daemon::start() {
     auditor_ = std::thread([this] { auditLoop(); });
   }
   return {};
+}
+
+void Daemon::recordStart() {
+  if (start_recorded_.exchange(true)) return;
+  AuditRecord started;
+  started.actor = "daemon";
+  started.action = "start";
+  started.subject = config_.file;
+  started.version = routes() ? routes()->version : 0;
+  started.detail = "lienthong " LIENTHONG_VERSION;
+  (void)audit(started, false);
 }
 
 Result<void> Daemon::audit(const AuditRecord& record, bool wait) {
@@ -199,6 +202,7 @@ bool Daemon::takeUpStore() {
   if (!table || !recoverJournal(table)) return false;
   journal_recovered_ = true;
   engine_->storeReady();
+  if (auditing()) recordStart();  // the store opened after the start
   log::info("daemon", config_.store.describe() + " open: one-way messages are accepted");
   return true;
 }

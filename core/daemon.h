@@ -119,6 +119,8 @@ class Daemon {
   // Every audit.checkpoint-every: a checkpoint, then the pruning of what audit.keep no
   // longer keeps.
   void auditLoop();
+  // The chain's record of this start, once (at start, or when the store opens later).
+  void recordStart();
   // Opens the store if it is not open, takes up its journal and lets one-way messages
   // in; false when either step failed (tried again later).
   bool takeUpStore();
@@ -155,6 +157,7 @@ class Daemon {
   bool auditor_quit_ = false;
   std::int64_t last_checkpoint_ = -1;  // seq of the last one signed (-1: not read yet)
   std::string audit_error_;            // the last one logged, not repeated
+  std::atomic<bool> start_recorded_{false};
 };
 
 }  // namespace lienthong

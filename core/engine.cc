@@ -852,20 +852,23 @@ void Engine::complete(JobPtr job, Outcome::Status status, Error error,
       break;
   }
   // The audit chain's record of an exchange that ended (an abandoned one did not: it
-  // goes on at the next start; a held one ends with its group).
+  // goes on at the next start), or of a message a step holds (it goes on in a group,
+  // which has its own record).
   std::optional<AuditRecord> audit;
-  if (auditing_ && store_ && status != Outcome::Status::kAbandoned && !job->held) {
+  if (auditing_ && store_ && status != Outcome::Status::kAbandoned) {
     const Message& m = job->exchange.message();
     AuditRecord& r = audit.emplace();
     r.at_ms = toEpochMs(SystemClock::now());
     r.actor = "route:" + route.id;
-    r.action = what;
+    r.action = job->held ? "held" : what;
     r.subject = dossierOf(m);
     r.message_id = m.id();
     r.trace_id = job->exchange.traceId();
     r.digest = pki::sha256Hex(job->original.body());  // the message as it was accepted
     r.version = job->exchange.routeVersion();
-    if (status == Outcome::Status::kDelivered) {
+    if (job->held) {
+      r.detail = "kept by a step for its group";
+    } else if (status == Outcome::Status::kDelivered) {
       r.detail = route.to ? "to " + route.to->peer() : std::string();
     } else if (!error.message.empty()) {
       r.detail = std::string(errorCodeName(error.code)) + ": " + error.message;

@@ -441,8 +441,7 @@ class PostgresStore final : public BatchedStore {
         p);
     if (!find.ok()) return false;
     if (find.rows() == 0) {
-      op.seq = 0;
-      op.audit.reset();  // nothing went: nothing to record
+      op.seq = 0;  // nothing went: nothing to record
       return true;
     }
     const std::int64_t anchor = find.integer(0, 0);
@@ -751,7 +750,8 @@ class PostgresStore final : public BatchedStore {
                "INSERT INTO lienthong_actions (at_ms, who, action, seq, detail) "
                "VALUES ($1, $2, $3, $4, $5)",
                record)
-        .ok();
+               .ok() &&
+           writeAudit(op, now);
   }
 
   // Claims the entries of no node, and of the nodes whose lock was free at this look and

@@ -409,8 +409,7 @@ class SqliteStore final : public BatchedStore {
     find.bind(2, op.at);
     const int rc = sqlite3_step(find.get());
     if (rc == SQLITE_DONE) {
-      op.seq = 0;
-      op.audit.reset();  // nothing went: nothing to record
+      op.seq = 0;  // nothing went: nothing to record
       return true;
     }
     if (rc != SQLITE_ROW) return false;
@@ -724,7 +723,7 @@ class SqliteStore final : public BatchedStore {
     record.bind(3, std::string(op.kind == Op::kReplay ? "replay" : "purge"));
     record.bind(4, seq);
     record.bind(5, op.kind == Op::kReplay ? "to route " + route : std::string());
-    return sqlite3_step(record.get()) == SQLITE_DONE;
+    return sqlite3_step(record.get()) == SQLITE_DONE && writeAudit(op, now);
   }
 
   const std::string path_;

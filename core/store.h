@@ -136,11 +136,14 @@ class Store {
   virtual Result<std::vector<DeadLetter>> deadLetters(const DeadLetterFilter& filter) = 0;
   virtual Result<std::map<std::string, RouteDepth>> depths() = 0;
   // A dead letter goes back into the journal for `route` (its own when empty); the next
-  // start delivers it. Returns its new journal sequence. Recorded as done by `who`.
+  // start delivers it. Returns its new journal sequence. Recorded as done by `who`, and
+  // with `audit` (its audit record) in the same transaction.
   virtual Result<std::int64_t> replay(std::int64_t seq, const std::string& route,
-                                      const std::string& who) = 0;
-  // A dead letter is deleted. Recorded as done by `who`.
-  virtual Result<void> purge(std::int64_t seq, const std::string& who) = 0;
+                                      const std::string& who,
+                                      const AuditRecord* audit = nullptr) = 0;
+  // A dead letter is deleted. Recorded as done by `who` (and `audit`, as for replay).
+  virtual Result<void> purge(std::int64_t seq, const std::string& who,
+                             const AuditRecord* audit = nullptr) = 0;
   // Every replay and purge, oldest first.
   virtual Result<std::vector<StoreAction>> actions() = 0;
 

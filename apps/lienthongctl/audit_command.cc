@@ -212,6 +212,7 @@ int verify(Source& source, const Options& o, const AuditSigners& signers, bool s
       out += "{\"chain\":";
       appendJsonString(out, chain);
       out += ",\"intact\":" + std::string(report.ok() ? "true" : "false");
+      out += ",\"signers_checked\":" + std::string(signer_known ? "true" : "false");
       out += ",\"records\":" + std::to_string(report.records) +
              ",\"first\":" + std::to_string(report.first) +
              ",\"last\":" + std::to_string(report.last) +
@@ -253,7 +254,7 @@ int verify(Source& source, const Options& o, const AuditSigners& signers, bool s
   } else if (!signer_known) {
     std::printf(
         "note: the checkpoints' signatures were checked, not who made them: give --config "
-        "with audit.key or audit.trust\n");
+        "with audit.key\n");
   }
   return intact ? 0 : 1;
 }
@@ -351,13 +352,12 @@ int auditCommand(const std::vector<std::string>& args) {
       std::fputs(errors.str().c_str(), stderr);
       return 1;
     }
-    if (config->audit.trust) {
-      signers.trust = config->audit.trust.get();
-      signer_known = true;
-    } else if (config->audit.key) {
+    // The node's key (and through the trust store, its identity renewed with a new key).
+    if (config->audit.key) {
       signers.certs.push_back(pki::certPem(config->audit.key->cert()));
       signer_known = true;
     }
+    if (config->audit.trust) signers.trust = config->audit.trust.get();
   }
 
   std::unique_ptr<Source> source;

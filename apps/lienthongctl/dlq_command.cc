@@ -237,29 +237,27 @@ int dlqCommand(const std::vector<std::string>& args) {
                   replay ? (" to route " + target).c_str() : "");
       continue;
     }
+    // The action and its audit record in one transaction.
+    std::optional<AuditRecord> record;
+    if (config->audit.enabled) {
+      record.emplace();
+      record->actor = "lienthongctl:" + by;
+      record->action = replay ? "dlq replay" : "dlq purge";
+      record->subject = "dead letter " + std::to_string(d.seq);
+      record->message_id = d.message.id();
+      record->digest = pki::sha256Hex(d.message.body());
+      record->detail = replay ? "to route " + target : std::string();
+    }
+    const AuditRecord* audit = record ? &*record : nullptr;
     if (replay) {
-      auto back = (*store)->replay(d.seq, a.to, by);
+      auto back = (*store)->replay(d.seq, a.to, by, audit);
       if (!back.ok()) {
         std::fprintf(stderr, "%s\n", back.error().message.c_str());
         return 1;
       }
-    } else if (auto gone = (*store)->purge(d.seq, by); !gone.ok()) {
+    } else if (auto gone = (*store)->purge(d.seq, by, audit); !gone.ok()) {
       std::fprintf(stderr, "%s\n", gone.error().message.c_str());
       return 1;
-    }
-    if (config->audit.enabled) {
-      AuditRecord record;
-      record.actor = "lienthongctl:" + by;
-      record.action = replay ? "dlq replay" : "dlq purge";
-      record.subject = "dead letter " + std::to_string(d.seq);
-      record.message_id = d.message.id();
-      record.digest = pki::sha256Hex(d.message.body());
-      record.detail = replay ? "to route " + target : std::string();
-      if (auto kept = (*store)->audit(record); !kept.ok()) {
-        std::fprintf(stderr, "%s: no audit record: %s\n", record.subject.c_str(),
-                     kept.error().message.c_str());
-        return 1;
-      }
     }
     ++done;
   }

@@ -178,18 +178,20 @@ struct AdminServer::Impl {
   // The audit record of a request: every refusal, every action (POST) and every read of
   // what names people (trace, dead letters, the audit chain). Status reads, metrics and
   // probes are not recorded (a scraper would fill the chain).
+  // `always`: a request refused before it was read (an unreadable path).
   void record(const std::string& method, const std::string& path, const std::string& query,
-              const Caller* caller, const std::string& peer, const Answer& answer);
+              const Caller* caller, const std::string& peer, const Answer& answer,
+              bool always = false);
 };
 
 void AdminServer::Impl::record(const std::string& method, const std::string& path,
                                const std::string& query, const Caller* caller,
-                               const std::string& peer, const Answer& answer) {
+                               const std::string& peer, const Answer& answer, bool always) {
   if (!daemon.auditing()) return;
   const bool refused = answer.status == 401 || answer.status == 403;
   const bool reads_people = path.rfind("/v1/trace", 0) == 0 || path.rfind("/v1/dlq", 0) == 0 ||
                             path.rfind("/v1/audit", 0) == 0;
-  if (!refused && method != "POST" && !reads_people) return;
+  if (!refused && !always && method != "POST" && !reads_people) return;
   AuditRecord r;
   r.actor = caller ? (caller->via == "token" ? "token:" : "certificate:") + caller->name
                    : std::string("anonymous");
@@ -199,8 +201,9 @@ void AdminServer::Impl::record(const std::string& method, const std::string& pat
   r.detail = "HTTP " + std::to_string(answer.status) +
              (answer.problem.empty() ? std::string() : ": " + answer.problem) + " (from " + peer +
              ")";
-  // An action's record is written before its answer goes; a read's is queued.
-  auto kept = daemon.audit(r, method == "POST");
+  // An action's record is written before its answer goes; a read's and a refusal's are
+  // queued (a stranger's requests do not wait on the store).
+  auto kept = daemon.audit(r, method == "POST" && !refused);
   if (!kept.ok()) {
     log::error("admin", method + " " + path + ": no audit record: " + kept.error().message);
   }
@@ -239,7 +242,9 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     try {
       path = Poco::URI(uri).getPath();
     } catch (const Poco::Exception& e) {
-      send(response, error(400, "not a request path: " + e.displayText()));
+      a = error(400, "not a request path: " + e.displayText());
+      impl_.record(method, uri, "", nullptr, peer, a, true);
+      send(response, a);
       return;
     }
     if (!impl_.enter()) {
@@ -261,7 +266,14 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     } else {
       const Caller* caller = *who ? &**who : nullptr;
       try {
-        a = impl_.handle(method, uri, caller);
+        if (method == "POST" && impl_.daemon.auditing() && !impl_.daemon.storeIfOpen()) {
+          // No action that the audit chain could not keep.
+          a = error(503,
+                    "the store is not open: actions wait until the audit chain can "
+                    "record them");
+        } else {
+          a = impl_.handle(method, uri, caller);
+        }
       } catch (const Poco::Exception& e) {
         a = error(400, "cannot read the request: " + e.displayText());
       } catch (const std::exception& e) {

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+
 #include <sqlite3.h>
 
 #include "adapters/http/http_common.h"
@@ -712,6 +714,61 @@ TEST_F(AdminApiTest, ATamperedEmbeddedStoreIsFoundAndTheFirstBadRecordNamed) {
   EXPECT_NE(trace.body.find("\"route\":\"luu\""), std::string::npos) << trace.body;
   EXPECT_NE(trace.body.find("\"outcome\":\"delivered\""), std::string::npos) << trace.body;
   EXPECT_NE(trace.body.find("\"from\":\"audit\""), std::string::npos) << trace.body;
+}
+
+// With audit.keep, the daemon checkpoints and prunes its chain by itself while messages
+// keep coming: the records older than keep go up to a checkpoint, which stays and anchors
+// the rest, and the chain still verifies against the node's certificate.
+TEST(AuditChain, TheDaemonCheckpointsAndPrunesByItselfAndTheChainStillVerifies) {
+  TempHome home;
+  home.write("config.yaml",
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "keys:\n  node: { key: " +
+                 (kPki / "agency-key.pem").string() +
+                 ", cert: " + (kPki / "agency-chain.pem").string() +
+                 " }\n"
+                 "store: { path: var/lienthong.db }\n"
+                 "audit: { key: node, checkpoint-every: 100ms, keep: 300ms }\n"
+                 "routes: [ routes ]\n");
+  home.write("routes/r.yaml",
+             "routes:\n"
+             "  - id: tra-loi\n"
+             "    pattern: request-reply\n"
+             "    from: { http: { listener: public, path: /tra-loi } }\n"
+             "    steps:\n"
+             "      - set-body: { template: \"da nhan\" }\n");
+  std::unique_ptr<Daemon> daemon;
+  const std::uint16_t port = lienthong::testing::startDaemon(home.path("config.yaml"), daemon);
+  ASSERT_NE(port, 0);
+  Store* store = daemon->storeIfOpen();
+  ASSERT_NE(store, nullptr);
+  AuditSigners node;
+  node.certs.push_back(pki::certPem(daemon->config().audit.key->cert()));
+  AuditReport report;
+  std::vector<AuditCheckpoint> checkpoints;
+  std::vector<AuditRecord> records;
+  const bool pruned = lienthong::testing::eventually(
+      [&] {
+        EXPECT_EQ(httpCall(port, "POST", "/tra-loi", "x").body, "da nhan");
+        // The checkpoints first: one made meanwhile vouches for no record beyond those read.
+        auto cps = store->auditCheckpoints("local");
+        auto recs = store->auditRecords("local", 0, 100000);
+        if (!cps.ok() || !recs.ok()) return false;
+        checkpoints = *cps;
+        records = *recs;
+        report = verifyAuditChain("local", records, checkpoints, node);
+        const bool prune_recorded =
+            std::any_of(records.begin(), records.end(),
+                        [](const AuditRecord& r) { return r.action == "audit-prune"; });
+        return report.ok() && report.first > 1 && prune_recorded;
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(pruned) << (report.problem ? report.problem->text : "not pruned") << ", "
+                      << records.size() << " record(s)";
+  ASSERT_FALSE(checkpoints.empty());
+  EXPECT_EQ(checkpoints.front().seq, report.first - 1);  // the anchor
+  EXPECT_EQ(records.front().prev, checkpoints.front().hash);
+  daemon->stop();
 }
 
 TEST(AdminConfig, MistakesAreReportedAtTheirPlace) {

@@ -193,18 +193,63 @@ TEST_F(AuditTest, ACheckpointOfAnotherKeyIsRefused) {
   AuditSigners by_ca;
   by_ca.trust = trust->get();
   EXPECT_TRUE(verifyAuditChain("local", records_, checkpoints_, by_ca).ok());
+  // Under the trust store and the node's certificate: another subject is not the node,
+  // even under the same CA.
+  by_ca.certs = signers_.certs;
+  const AuditReport report = verifyAuditChain("local", records_, checkpoints_, by_ca);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.problem->kind, "checkpoint");
+  EXPECT_NE(report.problem->text.find("not by the node"), std::string::npos)
+      << report.problem->text;
 }
 
 TEST_F(AuditTest, APrunedChainVerifiesFromTheCheckpointThatAnchorsIt) {
-  records_.erase(records_.begin(), records_.begin() + 8);  // 1 to 8 pruned
-  checkpoints_.erase(checkpoints_.begin());                // the one of 3 with them
+  // As the store prunes: records 1 to 8 and the checkpoint of 3 go, the one of 8 stays,
+  // and the pruning's record goes on the chain.
+  append("daemon");
+  records_.back().action = "audit-prune";
+  records_.back().detail = "8 records up to 8 (older than 2026-11-27T10:00:00Z) removed";
+  sealAuditRecord(records_.back(), 12, records_[11].hash);
+  checkpoint(13);
+  records_.erase(records_.begin(), records_.begin() + 8);
+  checkpoints_.erase(checkpoints_.begin());
   const AuditReport report = verify();
   ASSERT_TRUE(report.ok()) << report.problem->text;
   EXPECT_EQ(report.first, 9);
-  // Pruned everything up to the last checkpoint: the checkpoint is the chain.
-  records_.clear();
+  EXPECT_EQ(report.last_checkpoint, 13);
+}
+
+TEST_F(AuditTest, RecordsRemovedUpToACheckpointWithoutAPruningAreNamed) {
+  // The anchor is there, the pruning's record is not: deleted, not pruned.
+  records_.erase(records_.begin(), records_.begin() + 8);
   checkpoints_.erase(checkpoints_.begin());
-  EXPECT_TRUE(verify().ok());
+  expectBroken(1, "deleted");
+}
+
+TEST_F(AuditTest, RecordsRemovedBeforeACheckpointLeftBehindAreNamed) {
+  records_.erase(records_.begin(), records_.begin() + 8);  // a pruning removes the one of 3 too
+  expectBroken(4, "deleted");
+}
+
+TEST_F(AuditTest, CheckpointsWithoutAnyRecordAreNamed) {
+  records_.clear();
+  expectBroken(1, "deleted");
+}
+
+TEST_F(AuditTest, ACheckpointsSignerFieldIsChecked) {
+  checkpoints_[1].signer = "CN=someone else";
+  expectBroken(8, "checkpoint");
+}
+
+TEST_F(AuditTest, ACheckpointOfAnotherChainIsNotThisOnes) {
+  checkpoints_[1].chain = "other";
+  expectBroken(8, "checkpoint");
+}
+
+TEST_F(AuditTest, AModifiedRecordIsToldBeforeALaterForgedCheckpoint) {
+  records_[2].detail = "HTTP 200";
+  checkpoints_[2].signature[10] = checkpoints_[2].signature[10] == 'a' ? 'b' : 'a';
+  expectBroken(3, "modified");
 }
 
 TEST_F(AuditTest, RecordsRemovedFromTheStartWithoutAnAnchorAreNamed) {
