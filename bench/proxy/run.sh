@@ -26,7 +26,10 @@
 #                  cbr, xslt and dsig post a SOAP envelope of the given size (dsig: signed,
 #                  default SIZES "2048 102400"); nginx stays the plain proxy_pass of the
 #                  same body (the bound)
-#   PKI            dsig: the test PKI folder  (default <repo>/build/tests/pki)
+#   AUDIT          1 = lienthongd keeps an embedded store and its audit chain (each
+#                  exchange leaves a record, checkpoints signed with the test PKI's key
+#                  every minute); 0 = no store (default)
+#   PKI            dsig, AUDIT: the test PKI folder  (default <repo>/build/tests/pki)
 #   LIENTHONGCTL   dsig: signs the bodies     (default <repo>/build/apps/lienthongctl/lienthongctl)
 # Exit status: 0 when every measured run completed without socket errors or non-2xx/3xx
 # answers, 1 otherwise, 2 on a usage or set-up error.
@@ -41,7 +44,7 @@ for arg in "$@"; do
     -h | --help) usage; exit 0 ;;
     LIENTHONGD=* | ECHO=* | NGINX=* | DURATION=* | ROUNDS=* | SIZES=* | CONNS=* | THREADS=* | \
       WARMUP=* | ONLY=* | RESULTS=* | START_TIMEOUT=* | KEEP_TMP=* | SCENARIO=* | PKI=* | \
-      LIENTHONGCTL=*)
+      LIENTHONGCTL=* | AUDIT=*)
       declare "$arg" ;;
     *) echo "run.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
@@ -63,6 +66,7 @@ ONLY=${ONLY:-}
 RESULTS=${RESULTS:-$ROOT/bench/results}
 START_TIMEOUT=${START_TIMEOUT:-15}
 KEEP_TMP=${KEEP_TMP:-0}
+AUDIT=${AUDIT:-0}
 case $SCENARIO in proxy | cbr | xslt | dsig) ;; *) echo "run.sh: SCENARIO must be proxy, cbr, xslt or dsig" >&2; exit 2 ;; esac
 if [[ $SCENARIO == dsig ]]; then
   [[ -f $PKI/agency-key.pem ]] || { echo "run.sh: no test PKI in $PKI (ninja -C build test_pki)" >&2; exit 2; }
@@ -327,12 +331,18 @@ connections:
       pool: 256
 routes: [ routes ]
 EOF
-  if [[ $SCENARIO == dsig ]]; then
+  if [[ $SCENARIO == dsig || $AUDIT == 1 ]]; then
     cat >>"$TMP/lienthong/lienthong.yaml" <<EOF
 keys:
   node: { key: $PKI/agency-key.pem, cert: $PKI/agency-chain.pem }
 trust:
   senders: { ca: $PKI/root.pem }
+EOF
+  fi
+  if [[ $AUDIT == 1 ]]; then
+    cat >>"$TMP/lienthong/lienthong.yaml" <<EOF
+store: { path: var/lienthong.db }
+audit: { key: node, checkpoint-every: 1m }
 EOF
   fi
   case $SCENARIO in
@@ -527,6 +537,7 @@ mkdir -p "$RESULTS"
 stamp=$(date +%Y%m%d-%H%M%S)
 suffix=""
 if [[ -n $ONLY ]]; then suffix="-$ONLY-only"; fi
+if [[ $AUDIT == 1 ]]; then suffix="$suffix-audit"; fi
 RESULT_FILE=$RESULTS/$SCENARIO-$stamp$suffix.txt
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -540,6 +551,7 @@ wrk_version=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
   echo "wrk -t$THREADS -d$DURATION, POST /echo, median of $ROUNDS rounds (proxies alternated), warm-up $WARMUP"
   echo "backend: lienthong-echo (2 threads); nginx: 2 workers, upstream keepalive 128; lienthongd: listener threads 256, pool 256, engine workers 64"
   if [[ -n $ONLY ]]; then echo "ONLY=$ONLY: the other proxy was not measured"; fi
+  if [[ $AUDIT == 1 ]]; then echo "AUDIT=1: lienthongd with an embedded store and its audit chain (a record per exchange)"; fi
   echo
   printf '%7s %6s %12s %11s %14s %13s %7s\n' size conns "nginx req/s" "nginx p99ms" "lienthong req/s" "lienthong p99ms" ratio
   for size in $SIZES; do
