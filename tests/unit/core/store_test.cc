@@ -350,6 +350,10 @@ TEST_F(StoreTest, AuditRecordsAreChainedAndWrittenWithTheSettlementTheyRecord) {
   ASSERT_TRUE(found.ok());
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ(found->front().action, "dead-lettered");
+  auto by_message = store->auditFind("m-1", 10);  // not indexed: the newest records
+  ASSERT_TRUE(by_message.ok());
+  ASSERT_EQ(by_message->size(), 1u);
+  EXPECT_EQ(by_message->front().action, "delivered");
   auto page = store->auditRecords("local", 3, 1);
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->size(), 1u);
