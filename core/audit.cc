@@ -186,110 +186,99 @@ Result<AuditCheckpoint> signCheckpoint(const pki::SigningKey& key, const std::st
   return cp;
 }
 
-AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRecord>& records,
-                             const std::vector<AuditCheckpoint>& checkpoints,
-                             const AuditSigners& signers) {
-  AuditReport report;
-  report.chain = chain;
-  report.records = static_cast<std::int64_t>(records.size());
-  report.checkpoints = static_cast<std::int64_t>(checkpoints.size());
-  auto fail = [&](std::int64_t seq, const char* kind, std::string text) {
-    report.problem = AuditProblem{seq, kind, std::move(text)};
-    return report;
-  };
-
+AuditVerifier::AuditVerifier(std::string chain, const std::vector<AuditCheckpoint>& checkpoints,
+                             const AuditSigners& signers)
+    : chain_(std::move(chain)) {
+  report_.chain = chain_;
+  report_.checkpoints = static_cast<std::int64_t>(checkpoints.size());
   // A checkpoint that cannot be believed is a problem where it stands: the first bad
   // thing in the chain's order is told, a record or a checkpoint.
-  std::map<std::int64_t, const AuditCheckpoint*> by_seq;
-  std::map<std::int64_t, std::string> forged;
   for (const AuditCheckpoint& cp : checkpoints) {
-    if (std::string why = checkpointFault(cp, chain, signers); !why.empty()) {
-      forged.emplace(
+    if (std::string why = checkpointFault(cp, chain_, signers); !why.empty()) {
+      forged_.emplace(
           cp.seq, "the checkpoint of record " + std::to_string(cp.seq) + " is not valid: " + why);
     } else {
-      by_seq[cp.seq] = &cp;
+      vouches_[cp.seq] = cp.hash;
     }
   }
-  auto forgedUpTo = [&](std::int64_t seq) -> const std::pair<const std::int64_t, std::string>* {
-    return !forged.empty() && forged.begin()->first <= seq ? &*forged.begin() : nullptr;
-  };
-  if (records.empty()) {
-    if (auto f = forgedUpTo(std::numeric_limits<std::int64_t>::max())) {
-      return fail(f->first, "checkpoint", f->second);
-    }
-    // A pruning leaves its own record: a chain with checkpoints and no record lost them.
-    if (!by_seq.empty()) {
-      return fail(1, "deleted",
-                  range(1, by_seq.rbegin()->first) + " are missing: the checkpoint of record " +
-                      std::to_string(by_seq.rbegin()->first) + " vouches for it");
-    }
-    return report;
+}
+
+bool AuditVerifier::fail(std::int64_t seq, const char* kind, std::string text) {
+  report_.problem = AuditProblem{seq, kind, std::move(text)};
+  return false;
+}
+
+bool AuditVerifier::forgedUpTo(std::int64_t seq) {
+  if (forged_.empty() || forged_.begin()->first > seq) return false;
+  fail(forged_.begin()->first, "checkpoint", forged_.begin()->second);
+  return true;
+}
+
+bool AuditVerifier::start(const AuditRecord& first) {
+  started_ = true;
+  report_.first = first.seq;
+  if (first.seq == 1) return true;
+  if (forgedUpTo(first.seq - 1)) return false;
+  auto anchor = vouches_.find(first.seq - 1);
+  if (anchor == vouches_.end()) {
+    return fail(1, "deleted",
+                range(1, first.seq - 1) + " are missing and no checkpoint anchors record " +
+                    std::to_string(first.seq) + " (pruning keeps one)");
   }
-
-  report.first = records.front().seq;
-  report.last = records.back().seq;
-  std::map<std::string, std::size_t> position;  // stored hash -> index
-  for (std::size_t i = 0; i < records.size(); ++i) position.emplace(records[i].hash, i);
-
-  std::int64_t prev_seq = 0;
-  std::string prev_hash = kAuditGenesis;
-  std::string before_prev;   // the hash two records back ("" when none)
-  std::int64_t vouched = 0;  // the newest checkpoint met so far
-  if (report.first > 1) {
-    if (auto f = forgedUpTo(report.first - 1)) return fail(f->first, "checkpoint", f->second);
-    auto anchor = by_seq.find(report.first - 1);
-    if (anchor == by_seq.end()) {
-      return fail(1, "deleted",
-                  range(1, report.first - 1) + " are missing and no checkpoint anchors record " +
-                      std::to_string(report.first) + " (pruning keeps one)");
-    }
-    // A pruning removes the checkpoints before its anchor and says so on the chain; records
-    // removed up to a checkpoint without one were deleted.
-    if (by_seq.begin()->first < anchor->first) {
-      return fail(by_seq.begin()->first + 1, "deleted",
-                  range(by_seq.begin()->first + 1, report.first - 1) +
-                      " are missing: the checkpoint of record " +
-                      std::to_string(by_seq.begin()->first) + " is still there");
-    }
-    const std::string named = "records up to " + std::to_string(anchor->first) + " ";
-    const bool pruned = std::any_of(records.begin(), records.end(), [&](const AuditRecord& r) {
-      return r.action == "audit-prune" && r.detail.find(named) != std::string::npos;
-    });
-    if (!pruned) {
-      return fail(1, "deleted",
-                  range(1, report.first - 1) + " are missing and no pruning up to record " +
-                      std::to_string(anchor->first) + " is recorded");
-    }
-    prev_seq = anchor->first;
-    prev_hash = anchor->second->hash;
-    vouched = anchor->first;
+  // A pruning removes the checkpoints before its anchor and says so on the chain; records
+  // removed up to a checkpoint without that record were deleted.
+  if (vouches_.begin()->first < anchor->first) {
+    return fail(vouches_.begin()->first + 1, "deleted",
+                range(vouches_.begin()->first + 1, first.seq - 1) +
+                    " are missing: the checkpoint of record " +
+                    std::to_string(vouches_.begin()->first) + " is still there");
   }
+  anchor_ = anchor->first;
+  prev_seq_ = anchor->first;
+  prev_hash_ = anchor->second;
+  vouched_ = anchor->first;
+  return true;
+}
 
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    const AuditRecord& r = records[i];
-    const std::int64_t expected = prev_seq + 1;
+bool AuditVerifier::add(const std::vector<AuditRecord>& page,
+                        const std::vector<AuditRecord>& ahead) {
+  if (report_.problem) return false;
+  for (std::size_t i = 0; i < page.size(); ++i) {
+    const AuditRecord& r = page[i];
+    if (!started_ && !start(r)) return false;
+    ++report_.records;
+    report_.last = r.seq;
+    const std::int64_t expected = prev_seq_ + 1;
     if (r.seq != expected) {
       return fail(expected, "deleted",
                   range(expected, r.seq - 1) + (r.seq - 1 > expected ? " are" : " is") +
-                      " missing: record " + std::to_string(prev_seq) + " is followed by " +
+                      " missing: record " + std::to_string(prev_seq_) + " is followed by " +
                       std::to_string(r.seq));
     }
-    if (r.chain != chain) {
+    if (r.chain != chain_) {
       return fail(r.seq, "inserted",
                   "record " + std::to_string(r.seq) + " belongs to chain " + r.chain);
     }
-    if (auto f = forgedUpTo(r.seq - 1)) return fail(f->first, "checkpoint", f->second);
+    if (forgedUpTo(r.seq - 1)) return false;
     const bool sealed = auditHash(r) == r.hash;
-    if (r.prev != prev_hash) {
-      if (i >= 1 && !before_prev.empty() && r.prev == before_prev) {
-        return fail(prev_seq, "inserted",
-                    "record " + std::to_string(prev_seq) + " is not part of the chain: record " +
-                        std::to_string(r.seq) + " follows record " + std::to_string(prev_seq - 1));
+    if (r.prev != prev_hash_) {
+      if (!before_prev_.empty() && r.prev == before_prev_) {
+        return fail(prev_seq_, "inserted",
+                    "record " + std::to_string(prev_seq_) + " is not part of the chain: record " +
+                        std::to_string(r.seq) + " follows record " + std::to_string(prev_seq_ - 1));
       }
-      if (auto later = position.find(r.prev); later != position.end() && later->second > i) {
+      // Linked to a record stored after it (within the records read ahead).
+      const AuditRecord* later = nullptr;
+      for (std::size_t j = i + 1; j < page.size() && !later; ++j) {
+        if (page[j].hash == r.prev) later = &page[j];
+      }
+      for (std::size_t j = 0; j < ahead.size() && !later; ++j) {
+        if (ahead[j].hash == r.prev) later = &ahead[j];
+      }
+      if (later) {
         return fail(r.seq, "reordered",
                     "record " + std::to_string(r.seq) + " is out of place: it follows record " +
-                        std::to_string(records[later->second].seq));
+                        std::to_string(later->seq));
       }
       if (!sealed) {
         return fail(r.seq, "modified",
@@ -298,45 +287,76 @@ AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRe
       }
       return fail(r.seq, "deleted",
                   "record " + std::to_string(r.seq) + " does not follow record " +
-                      std::to_string(prev_seq) +
+                      std::to_string(prev_seq_) +
                       ": a record between them was deleted and the rest renumbered (or record " +
-                      std::to_string(prev_seq) + " was rewritten with its hash)");
+                      std::to_string(prev_seq_) + " was rewritten with its hash)");
     }
     if (!sealed) {
       return fail(
           r.seq, "modified",
           "record " + std::to_string(r.seq) + " was modified: its content does not match its hash");
     }
-    if (auto cp = by_seq.find(r.seq); cp != by_seq.end()) {
-      if (cp->second->hash != r.hash) {
+    if (auto cp = vouches_.find(r.seq); cp != vouches_.end()) {
+      if (cp->second != r.hash) {
         return fail(
-            vouched + 1, "rewritten",
-            range(vouched + 1, r.seq) + " do not end in the hash the checkpoint of record " +
+            vouched_ + 1, "rewritten",
+            range(vouched_ + 1, r.seq) + " do not end in the hash the checkpoint of record " +
                 std::to_string(r.seq) + " signed: a record among them was rewritten with its hash");
       }
-      vouched = r.seq;
+      vouched_ = r.seq;
     }
-    before_prev = prev_hash;
-    prev_hash = r.hash;
-    prev_seq = r.seq;
+    if (anchor_ > 0 && r.action == "audit-prune" &&
+        r.detail.find("records up to " + std::to_string(anchor_) + " ") != std::string::npos) {
+      prune_recorded_ = true;
+    }
+    before_prev_ = prev_hash_;
+    prev_hash_ = r.hash;
+    prev_seq_ = r.seq;
   }
-  if (auto f = forgedUpTo(std::numeric_limits<std::int64_t>::max())) {
-    return fail(f->first, "checkpoint", f->second);
+  return true;
+}
+
+AuditReport AuditVerifier::finish() {
+  if (report_.problem) return report_;
+  if (!started_) {
+    if (forgedUpTo(std::numeric_limits<std::int64_t>::max())) return report_;
+    // A pruning leaves its own record: a chain with checkpoints and no record lost them.
+    if (!vouches_.empty()) {
+      fail(1, "deleted",
+           range(1, vouches_.rbegin()->first) + " are missing: the checkpoint of record " +
+               std::to_string(vouches_.rbegin()->first) + " vouches for it");
+    }
+    return report_;
   }
-  if (!by_seq.empty() && by_seq.rbegin()->first > report.last) {
-    const std::int64_t beyond = by_seq.rbegin()->first;
-    return fail(report.last + 1, "deleted",
-                range(report.last + 1, beyond) + (beyond > report.last + 1 ? " are" : " is") +
-                    " missing: the checkpoint of record " + std::to_string(beyond) +
-                    " vouches for it");
+  if (anchor_ > 0 && !prune_recorded_) {
+    fail(1, "deleted",
+         range(1, anchor_) + " are missing and no pruning up to record " + std::to_string(anchor_) +
+             " is recorded");
+    return report_;
   }
-  report.last_checkpoint = vouched;
-  if (vouched < report.last) {
-    report.warnings.push_back(range(vouched + 1, report.last) +
-                              " come after the last checkpoint: their links are checked, a "
-                              "rewrite of them with their hashes would not show");
+  if (forgedUpTo(std::numeric_limits<std::int64_t>::max())) return report_;
+  if (!vouches_.empty() && vouches_.rbegin()->first > report_.last) {
+    const std::int64_t beyond = vouches_.rbegin()->first;
+    fail(report_.last + 1, "deleted",
+         range(report_.last + 1, beyond) + (beyond > report_.last + 1 ? " are" : " is") +
+             " missing: the checkpoint of record " + std::to_string(beyond) + " vouches for it");
+    return report_;
   }
-  return report;
+  report_.last_checkpoint = vouched_;
+  if (vouched_ < report_.last) {
+    report_.warnings.push_back(range(vouched_ + 1, report_.last) +
+                               " come after the last checkpoint: their links are checked, a "
+                               "rewrite of them with their hashes would not show");
+  }
+  return report_;
+}
+
+AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRecord>& records,
+                             const std::vector<AuditCheckpoint>& checkpoints,
+                             const AuditSigners& signers) {
+  AuditVerifier verifier(chain, checkpoints, signers);
+  verifier.add(records);
+  return verifier.finish();
 }
 
 void appendAuditJson(std::string& out, const AuditRecord& r) {

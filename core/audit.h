@@ -10,6 +10,7 @@
 // store each node has its own (its node name), so that nodes never wait on each other.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,6 +96,37 @@ struct AuditReport {
   std::optional<AuditProblem> problem;
   std::vector<std::string> warnings;  // not a break: records after the last checkpoint, …
   bool ok() const { return !problem; }
+};
+
+// Verifies one chain as its records are read, page by page, in seq order (as stored):
+// memory stays bounded however long the chain. Stops at the first problem.
+class AuditVerifier {
+ public:
+  AuditVerifier(std::string chain, const std::vector<AuditCheckpoint>& checkpoints,
+                const AuditSigners& signers);
+  // The next records; `ahead`: the ones after them, when read already (a record linked
+  // to one stored later is told as moved when that one is in `page` or `ahead`). False
+  // once a problem was found (no need to read on).
+  bool add(const std::vector<AuditRecord>& page, const std::vector<AuditRecord>& ahead = {});
+  AuditReport finish();
+
+ private:
+  bool start(const AuditRecord& first);
+  bool fail(std::int64_t seq, const char* kind, std::string text);
+  // A forged checkpoint at or before `seq`: told (true).
+  bool forgedUpTo(std::int64_t seq);
+
+  const std::string chain_;
+  AuditReport report_;
+  std::map<std::int64_t, std::string> vouches_;  // valid checkpoints: seq -> hash
+  std::map<std::int64_t, std::string> forged_;   // seq -> why not
+  bool started_ = false;
+  std::int64_t prev_seq_ = 0;
+  std::string prev_hash_ = kAuditGenesis;
+  std::string before_prev_;      // the hash two records back ("" when none)
+  std::int64_t vouched_ = 0;     // the newest checkpoint met so far
+  std::int64_t anchor_ = 0;      // the checkpoint a pruning left (0: none)
+  bool prune_recorded_ = false;  // the pruning up to anchor_ is on the chain
 };
 
 // Verifies one chain: `records` in seq order (as stored), `checkpoints` in seq order.

@@ -56,7 +56,7 @@ struct AuditSettings {
   std::string key_name;  // audit.key: the name under `keys` that signs checkpoints ("" none)
   std::shared_ptr<const pki::SigningKey> key;
   std::shared_ptr<const pki::TrustStore> trust;       // audit.trust: who may sign (verification)
-  std::chrono::milliseconds checkpoint_every{60000};  // audit.checkpoint-every
+  std::chrono::milliseconds checkpoint_every{300000};  // audit.checkpoint-every
   std::chrono::milliseconds keep{0};                  // audit.keep: 0 = for ever
 };
 

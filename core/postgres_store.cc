@@ -15,6 +15,7 @@
 #include <set>
 
 #include "core/batched_store.h"
+#include "core/pki.h"
 
 namespace lienthong {
 
@@ -140,7 +141,9 @@ CREATE INDEX IF NOT EXISTS lienthong_audit_message ON lienthong_audit (message_i
 CREATE INDEX IF NOT EXISTS lienthong_audit_trace ON lienthong_audit (trace_id);
 CREATE TABLE IF NOT EXISTS lienthong_audit_checkpoints (
   chain TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, at_ms BIGINT NOT NULL,
-  signer TEXT NOT NULL, cert TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (chain, seq));
+  signer TEXT NOT NULL, cert_sha256 TEXT NOT NULL, signature TEXT NOT NULL,
+  PRIMARY KEY (chain, seq));
+CREATE TABLE IF NOT EXISTS lienthong_audit_certs (sha256 TEXT PRIMARY KEY, pem TEXT NOT NULL);
 )";
 
 std::vector<AuditRecord> auditRows(const Rows& r) {
@@ -332,8 +335,9 @@ class PostgresStore final : public BatchedStore {
     Params p;
     p.text(chain);
     auto r = read(
-        "SELECT chain, seq, hash, at_ms, signer, cert, signature FROM "
-        "lienthong_audit_checkpoints WHERE chain = $1 ORDER BY seq",
+        "SELECT c.chain, c.seq, c.hash, c.at_ms, c.signer, COALESCE(k.pem, ''), c.signature "
+        "FROM lienthong_audit_checkpoints c LEFT JOIN lienthong_audit_certs k ON k.sha256 = "
+        "c.cert_sha256 WHERE c.chain = $1 ORDER BY c.seq",
         p, "reading the audit checkpoints");
     if (!r.ok()) return r.error();
     std::vector<AuditCheckpoint> out;
@@ -421,12 +425,23 @@ class PostgresStore final : public BatchedStore {
                                                 std::to_string(cp.seq) + " with hash " + cp.hash);
       return true;
     }
+    // A certificate is kept once, however many checkpoints it signed.
+    const std::string fingerprint = pki::sha256Hex(cp.cert);
+    Params c;
+    c.text(fingerprint).text(cp.cert);
+    if (!exec("INSERT INTO lienthong_audit_certs (sha256, pem) VALUES ($1, $2) ON CONFLICT DO "
+              "NOTHING",
+              c)
+             .ok()) {
+      return false;
+    }
     Params k;
     k.text(cp.chain).integer(cp.seq).text(cp.hash).integer(cp.at_ms).text(cp.signer);
-    k.text(cp.cert).text(cp.signature);
+    k.text(fingerprint).text(cp.signature);
     return exec(
-               "INSERT INTO lienthong_audit_checkpoints (chain, seq, hash, at_ms, signer, cert, "
-               "signature) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+               "INSERT INTO lienthong_audit_checkpoints (chain, seq, hash, at_ms, signer, "
+               "cert_sha256, signature) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO "
+               "NOTHING",
                k)
         .ok();
   }

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "core/batched_store.h"
+#include "core/pki.h"
 
 namespace lienthong {
 
@@ -100,7 +101,10 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
   chain TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, at_ms INTEGER NOT NULL,
-  signer TEXT NOT NULL, cert TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (chain, seq));
+  signer TEXT NOT NULL, cert_sha256 TEXT NOT NULL, signature TEXT NOT NULL,
+  PRIMARY KEY (chain, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_certs (sha256 TEXT PRIMARY KEY, pem TEXT NOT NULL)
+  WITHOUT ROWID;
 )";
 
 AuditRecord auditAt(Statement& s) {
@@ -286,7 +290,9 @@ class SqliteStore final : public BatchedStore {
   Result<std::vector<AuditCheckpoint>> auditCheckpoints(const std::string& chain) override {
     std::lock_guard lock(read_mutex_);
     Statement s(read_db_,
-                "SELECT chain, seq, hash, at_ms, signer, cert, signature FROM audit_checkpoints "
+                "SELECT c.chain, c.seq, c.hash, c.at_ms, c.signer, COALESCE(k.pem, ''), "
+                "c.signature FROM audit_checkpoints c LEFT JOIN audit_certs k ON k.sha256 = "
+                "c.cert_sha256 "
                 "WHERE chain = ?1 ORDER BY seq");
     s.bind(1, chain);
     std::vector<AuditCheckpoint> out;
@@ -398,15 +404,21 @@ class SqliteStore final : public BatchedStore {
                                                 std::to_string(cp.seq) + " with hash " + cp.hash);
       return true;
     }
+    // A certificate is kept once, however many checkpoints it signed.
+    const std::string fingerprint = pki::sha256Hex(cp.cert);
+    Statement cert(write_db_, "INSERT OR IGNORE INTO audit_certs (sha256, pem) VALUES (?, ?)");
+    cert.bind(1, fingerprint);
+    cert.bind(2, cp.cert);
+    if (sqlite3_step(cert.get()) != SQLITE_DONE) return false;
     Statement keep(write_db_,
                    "INSERT OR IGNORE INTO audit_checkpoints (chain, seq, hash, at_ms, signer, "
-                   "cert, signature) VALUES (?, ?, ?, ?, ?, ?, ?)");
+                   "cert_sha256, signature) VALUES (?, ?, ?, ?, ?, ?, ?)");
     keep.bind(1, cp.chain);
     keep.bind(2, cp.seq);
     keep.bind(3, cp.hash);
     keep.bind(4, cp.at_ms);
     keep.bind(5, cp.signer);
-    keep.bind(6, cp.cert);
+    keep.bind(6, fingerprint);
     keep.bind(7, cp.signature);
     return sqlite3_step(keep.get()) == SQLITE_DONE;
   }

@@ -159,20 +159,28 @@ std::vector<std::string> connectionArgs(const Options& o) {
   return out;
 }
 
-// Every record of a chain, page by page.
-std::optional<std::vector<AuditRecord>> allRecords(Source& source, const std::string& chain) {
-  std::vector<AuditRecord> all;
-  std::int64_t after = 0;
-  for (;;) {
-    auto page = source.records(chain, after, 10000);
-    if (!page) return std::nullopt;
-    if (page->empty()) return all;
-    after = page->back().seq;
-    const bool last = page->size() < 10000;
-    all.insert(all.end(), std::make_move_iterator(page->begin()),
-               std::make_move_iterator(page->end()));
-    if (last) return all;
+// Reads a chain page by page into the verifier, each page with the next one read ahead;
+// nullopt when the source could not be read (said on stderr).
+std::optional<AuditReport> verifyChain(Source& source, const std::string& chain,
+                                       const AuditSigners& signers) {
+  constexpr std::size_t kPage = 10000;
+  // The checkpoints first: one made while the records are read vouches for no record
+  // beyond them.
+  auto checkpoints = source.checkpoints(chain);
+  if (!checkpoints) return std::nullopt;
+  AuditVerifier verifier(chain, *checkpoints, signers);
+  auto page = source.records(chain, 0, kPage);
+  if (!page) return std::nullopt;
+  while (!page->empty()) {
+    std::optional<std::vector<AuditRecord>> next = std::vector<AuditRecord>();
+    if (page->size() == kPage) {
+      next = source.records(chain, page->back().seq, kPage);
+      if (!next) return std::nullopt;
+    }
+    if (!verifier.add(*page, *next)) break;
+    page = std::move(next);
   }
+  return verifier.finish();
 }
 
 std::optional<std::int64_t> wholeNumber(const std::string& text) {
@@ -195,15 +203,13 @@ int verify(Source& source, const Options& o, const AuditSigners& signers, bool s
   std::string out = "[";
   if (chains.empty() && !json) std::printf("no audit chain: nothing recorded yet\n");
   for (const std::string& chain : chains) {
-    // The checkpoints first: one made while the records are read vouches for no record
-    // beyond them. A running daemon may prune between the two reads: a break is read
-    // again once before it is told (a tampering stays; a race does not).
+    // A running daemon may prune while the chain is read: a break is read again once
+    // before it is told (a tampering stays; a race does not).
     AuditReport report;
     for (int read = 0; read < 2; ++read) {
-      auto checkpoints = source.checkpoints(chain);
-      auto records = checkpoints ? allRecords(source, chain) : std::nullopt;
-      if (!records || !checkpoints) return 1;
-      report = verifyAuditChain(chain, *records, *checkpoints, signers);
+      auto verified = verifyChain(source, chain, signers);
+      if (!verified) return 1;
+      report = std::move(*verified);
       if (report.ok()) break;
     }
     intact = intact && report.ok();

@@ -11,6 +11,7 @@
 
 #include "apps/lienthongctl/admin_commands.h"
 #include "apps/lienthongctl/ctl_config.h"
+#include "apps/lienthongctl/options.h"
 #include "core/encoding.h"
 #include "core/json_text.h"
 #include "core/pki.h"
@@ -67,45 +68,41 @@ std::optional<int> parse(const std::vector<std::string>& in, Args& a) {
   if (a.sub != "list" && a.sub != "show" && a.sub != "replay" && a.sub != "purge") {
     return usage("unknown command '" + a.sub + "' (list, show, replay, purge)");
   }
-  for (std::size_t i = 1; i < in.size(); ++i) {
-    const std::string& o = in[i];
-    auto value = [&](std::string& out) {
-      if (i + 1 >= in.size()) return false;
-      out = in[++i];
-      return true;
-    };
-    std::string v;
-    if (o == "--dry-run") {
-      a.dry_run = true;
-    } else if (o == "--all") {
-      a.all = true;
-    } else if (o == "--json") {
-      a.json = true;
-    } else if (o == "--config") {
-      if (!value(a.config)) return usage("--config needs a file");
-    } else if (o == "--route" || o == "--reason" || o == "--dossier") {
-      if (!value(v)) return usage(o + " needs a value");
-      (o == "--route"    ? a.filter.route
-       : o == "--reason" ? a.filter.reason
-                         : a.filter.dossier_key) = v;
-      a.filtered = true;
-    } else if (o == "--since" || o == "--until") {
-      if (!value(v)) return usage(o + " needs a time");
-      auto t = parseDlqTime(v);
-      if (!t) return usage(o + ": '" + v + "' is no time (2026-11-27T10:00:00Z, 2026-11-27, 2h)");
-      (o == "--since" ? a.filter.since : a.filter.until) = *t;
-      a.filtered = true;
-    } else if (o == "--limit") {
-      if (!value(v)) return usage("--limit needs a number");
-      a.filter.limit = static_cast<std::size_t>(std::strtoull(v.c_str(), nullptr, 10));
-    } else if (o == "--to") {
-      if (!value(a.to)) return usage("--to needs a route id");
-    } else if (!o.empty() && o[0] != '-' &&
-               o.find_first_not_of("0123456789") == std::string::npos) {
-      a.seqs.push_back(std::stoll(o));
-    } else {
-      return usage("unknown option '" + o + "'");
+  const Options o =
+      parseOptions(std::vector<std::string>(in.begin() + 1, in.end()),
+                   {"config", "route", "reason", "dossier", "since", "until", "limit", "to"},
+                   {"dry-run", "all", "json"});
+  if (!o.error.empty()) return usage(o.error);
+  a.dry_run = o.flags.count("dry-run") != 0;
+  a.all = o.flags.count("all") != 0;
+  a.json = o.flags.count("json") != 0;
+  a.config = o.get("config");
+  a.to = o.get("to");
+  for (const char* name : {"route", "reason", "dossier"}) {
+    if (o.values.count(name) == 0) continue;
+    (name == std::string("route")    ? a.filter.route
+     : name == std::string("reason") ? a.filter.reason
+                                     : a.filter.dossier_key) = o.get(name);
+    a.filtered = true;
+  }
+  for (const char* name : {"since", "until"}) {
+    if (o.values.count(name) == 0) continue;
+    auto t = parseDlqTime(o.get(name));
+    if (!t) {
+      return usage(std::string("--") + name + ": '" + o.get(name) +
+                   "' is no time (2026-11-27T10:00:00Z, 2026-11-27, 2h)");
     }
+    (name == std::string("since") ? a.filter.since : a.filter.until) = *t;
+    a.filtered = true;
+  }
+  if (o.values.count("limit") != 0) {
+    a.filter.limit = static_cast<std::size_t>(std::strtoull(o.get("limit").c_str(), nullptr, 10));
+  }
+  for (const std::string& p : o.positional) {
+    if (p.empty() || p.size() > 18 || p.find_first_not_of("0123456789") != std::string::npos) {
+      return usage("'" + p + "' is no dead letter number");
+    }
+    a.seqs.push_back(std::stoll(p));
   }
   if (a.sub == "show" && a.seqs.size() != 1) return usage("show takes one dead letter number");
   if ((a.sub == "replay" || a.sub == "purge") && a.seqs.empty() && !a.filtered && !a.all) {

@@ -263,6 +263,32 @@ TEST_F(AuditTest, ARecordOfAnotherChainIsNotPartOfThisOne) {
   expectBroken(7, "inserted");
 }
 
+// Read page by page (as lienthongctl reads a long chain), with the next page read ahead:
+// the same findings, a record moved across a page's end included.
+TEST_F(AuditTest, APagedReadFindsWhatAWholeReadFinds) {
+  auto paged = [&](std::size_t size) {
+    AuditVerifier verifier("local", checkpoints_, signers_);
+    for (std::size_t at = 0; at < records_.size(); at += size) {
+      const auto end = std::min(records_.size(), at + size);
+      const auto ahead_end = std::min(records_.size(), end + size);
+      const std::vector<AuditRecord> page(records_.begin() + at, records_.begin() + end);
+      const std::vector<AuditRecord> ahead(records_.begin() + end, records_.begin() + ahead_end);
+      if (!verifier.add(page, ahead)) break;
+    }
+    return verifier.finish();
+  };
+  const AuditReport whole = paged(5);
+  ASSERT_TRUE(whole.ok()) << whole.problem->text;
+  EXPECT_EQ(whole.records, 12);
+  EXPECT_EQ(whole.last_checkpoint, 12);
+  std::swap(records_[4], records_[5]);  // record 5 ends the first page of 5
+  renumber();
+  const AuditReport moved = paged(5);
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.problem->kind, "reordered") << moved.problem->text;
+  EXPECT_EQ(moved.problem->first_bad, 5);
+}
+
 TEST_F(AuditTest, JsonCarriesEveryField) {
   std::string out;
   appendAuditJson(out, records_[2]);
