@@ -1,4 +1,8 @@
 #include "adapters/http/http_common.h"
+#include "adapters/http/tls_client.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetSSL.h>
@@ -42,6 +46,25 @@ void sendResponse(Poco::Net::HTTPServerResponse& response, int status,
 void sendError(Poco::Net::HTTPServerResponse& response, int status, std::string_view error,
                std::string_view code, std::string_view route) {
   sendResponse(response, status, "application/json", errorJson(error, code, route));
+}
+
+Poco::Net::Context::Ptr clientTlsContext(const TlsClientOptions& o) {
+  initializeSsl();
+  Poco::Net::Context::Params params;
+  params.caLocation = o.ca_file;
+  params.loadDefaultCAs = o.ca_file.empty();
+  params.verificationMode =
+      o.verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE;
+  params.certificateFile = o.cert_file;
+  params.privateKeyFile = o.key_file;
+  Poco::Net::Context::Ptr context =
+      new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  context->enableExtendedCertificateVerification(o.verify && o.check_host);
+  if (o.partial_chain) {
+    X509_STORE_set_flags(SSL_CTX_get_cert_store(context->sslContext()), X509_V_FLAG_PARTIAL_CHAIN);
+  }
+  return context;
 }
 
 }  // namespace lienthong::adapters::http

@@ -1,4 +1,5 @@
 #include "adapters/http/http_outbound.h"
+#include "adapters/http/tls_client.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -182,15 +183,11 @@ Result<std::shared_ptr<HttpConnection>> HttpConnection::create(HttpConnectionSet
   if (c->https_) {
     initializeSsl();
     try {
-      Poco::Net::Context::Params params;
-      params.caLocation = s.tls.ca_bundle;
-      params.loadDefaultCAs = s.tls.ca_bundle.empty();
-      params.verificationMode =
-          s.tls.verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE;
+      TlsClientOptions options;
+      options.ca_file = s.tls.ca_bundle;
+      options.verify = s.tls.verify;
       c->tls_ = std::make_unique<Tls>();
-      c->tls_->context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-      c->tls_->context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-      c->tls_->context->enableExtendedCertificateVerification(s.tls.verify);
+      c->tls_->context = clientTlsContext(options);
     } catch (const Poco::Exception& e) {
       return Error(ErrorCode::kInvalidConfig, "cannot load the CA bundle: " + e.displayText());
     }

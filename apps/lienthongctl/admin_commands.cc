@@ -11,8 +11,6 @@
 #include <Poco/URI.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +24,7 @@
 #include <set>
 
 #include "adapters/http/http_common.h"
+#include "adapters/http/tls_client.h"
 #include "apps/lienthongctl/ctl_config.h"
 #include "apps/lienthongctl/dlq_command.h"
 #include "apps/lienthongctl/options.h"
@@ -155,19 +154,14 @@ class AdminClient {
 
   std::optional<Reply> call(const std::string& method, const std::string& path) {
     try {
-      adapters::http::initializeSsl();
-      Poco::Net::Context::Params p;
-      p.caLocation = ca_;
-      p.loadDefaultCAs = ca_.empty();
-      p.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
-      p.certificateFile = cert_;
-      p.privateKeyFile = key_;
-      Poco::Net::Context::Ptr context =
-          new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
       // The CA file may hold the served certificate itself (the config's chain): trusted
       // as it is, without its root.
-      X509_STORE_set_flags(SSL_CTX_get_cert_store(context->sslContext()),
-                           X509_V_FLAG_PARTIAL_CHAIN);
+      adapters::http::TlsClientOptions options;
+      options.ca_file = ca_;
+      options.partial_chain = true;
+      options.cert_file = cert_;
+      options.key_file = key_;
+      Poco::Net::Context::Ptr context = adapters::http::clientTlsContext(options);
       Poco::Net::HTTPSClientSession session(host_, port_, context);
       session.setTimeout(Poco::Timespan(120, 0));
       Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -373,14 +367,21 @@ int traceCommand(const std::vector<std::string>& args) {
         }
         std::printf("%-24s %-26s %4s %7s %-15s %-36s %s\n", "TIME (UTC)", "ROUTE", "VER", "ATTEMPT",
                     "OUTCOME", "MESSAGE", "DETAIL");
+        std::size_t kept = 0;
         for (std::size_t i = 0; i < hops->size(); ++i) {
           auto h = hops->getObject(static_cast<unsigned>(i));
-          std::printf("%-24s %-26s %4ld %7ld %-15s %-36s %s\n", text(h, "at").c_str(),
-                      text(h, "route").c_str(), whole(h, "route_version"), whole(h, "attempt"),
+          // A hop from the audit chain: its attempts are not kept there.
+          const bool chain = text(h, "from") == "audit";
+          kept += chain ? 1 : 0;
+          const std::string attempt = chain ? "-" : std::to_string(whole(h, "attempt"));
+          std::printf("%-24s %-26s %4ld %7s %-15s %-36s %s\n", text(h, "at").c_str(),
+                      text(h, "route").c_str(), whole(h, "route_version"), attempt.c_str(),
                       text(h, "outcome").c_str(), text(h, "message_id").c_str(),
                       text(h, "detail").c_str());
         }
-        std::printf("%zu hop(s)\n", hops->size());
+        std::printf("%zu hop(s)", hops->size());
+        if (kept > 0) std::printf(", %zu from the audit chain (attempt -: not kept there)", kept);
+        std::printf("\n");
         return 0;
       });
 }

@@ -714,6 +714,14 @@ TEST_F(AdminApiTest, ATamperedEmbeddedStoreIsFoundAndTheFirstBadRecordNamed) {
   EXPECT_NE(trace.body.find("\"route\":\"luu\""), std::string::npos) << trace.body;
   EXPECT_NE(trace.body.find("\"outcome\":\"delivered\""), std::string::npos) << trace.body;
   EXPECT_NE(trace.body.find("\"from\":\"audit\""), std::string::npos) << trace.body;
+  home_.write("viewer.token", kViewerToken + "\n");
+  out = lienthong::testing::runCommand(
+      ctl + " trace 000.00.01.H22-261127-0008 --url https://127.0.0.1:" + std::to_string(admin()) +
+          " --config " + home_.path("config.yaml").string() + " --token-file " +
+          home_.path("viewer.token").string(),
+      &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("1 hop(s), 1 from the audit chain"), std::string::npos) << out;
 }
 
 // With audit.keep, the daemon checkpoints and prunes its chain by itself while messages
