@@ -80,17 +80,48 @@ std::string range(std::int64_t a, std::int64_t b) {
                 : "records " + std::to_string(a) + " to " + std::to_string(b);
 }
 
+// What a signer's certificate says, worked out once however many checkpoints it signed.
+struct SignerFacts {
+  std::string unusable;  // why it cannot be used ("" when it can)
+  std::vector<pki::X509Ptr> chain;
+  std::string subject;
+  bool same_key = false;      // the key of one of the node's certificates
+  bool same_subject = false;  // the subject of one of them (or no certificate to compare)
+};
+
+SignerFacts signerFacts(const std::string& pem, const AuditSigners& signers) {
+  SignerFacts f;
+  f.chain = certsFromPem(pem);
+  if (f.chain.empty()) {
+    f.unusable = "its certificate cannot be read";
+    return f;
+  }
+  EVP_PKEY* key = X509_get0_pubkey(f.chain.front().get());
+  if (!key) {
+    f.unusable = "its certificate has no usable public key";
+    return f;
+  }
+  f.subject = pki::certFacts(f.chain.front().get(), 0).subject;
+  f.same_subject = signers.certs.empty();
+  for (const std::string& node_pem : signers.certs) {
+    std::vector<pki::X509Ptr> node = certsFromPem(node_pem);
+    if (node.empty()) continue;
+    EVP_PKEY* node_key = X509_get0_pubkey(node.front().get());
+    if (node_key && EVP_PKEY_eq(node_key, key) == 1) f.same_key = true;
+    if (pki::certFacts(node.front().get(), 0).subject == f.subject) f.same_subject = true;
+  }
+  return f;
+}
+
 // Why a checkpoint cannot be believed; "" when its signature and signer are good.
 std::string checkpointFault(const AuditCheckpoint& cp, const std::string& chain_name,
-                            const AuditSigners& signers) {
+                            const AuditSigners& signers, const SignerFacts& f) {
   if (cp.chain != chain_name) return "it belongs to chain " + cp.chain;
-  std::vector<pki::X509Ptr> chain = certsFromPem(cp.cert);
-  if (chain.empty()) return "its certificate cannot be read";
-  X509* cert = chain.front().get();
+  if (!f.unusable.empty()) return f.unusable;
+  X509* cert = f.chain.front().get();
   const auto signature = unhex(cp.signature);
   if (!signature || signature->empty()) return "its signature is not hex";
   EVP_PKEY* key = X509_get0_pubkey(cert);
-  if (!key) return "its certificate has no usable public key";
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   const std::string text = checkpointText(cp);
   const bool good =
@@ -100,30 +131,21 @@ std::string checkpointFault(const AuditCheckpoint& cp, const std::string& chain_
                        text.size()) == 1;
   pki::openSslErrors();  // clears what a failed verification left
   if (!good) return "its signature does not match what it vouches for";
-  const std::string subject = pki::certFacts(cert, 0).subject;
-  if (cp.signer != subject)
-    return "it names " + cp.signer + " as signer, its certificate " + subject;
+  if (cp.signer != f.subject) {
+    return "it names " + cp.signer + " as signer, its certificate " + f.subject;
+  }
   // The node's key (whatever certificate it has now), or the node's identity under the
   // trust store (a certificate renewed with a new key).
-  bool same_key = false;
-  bool same_subject = signers.certs.empty();
-  for (const std::string& pem : signers.certs) {
-    std::vector<pki::X509Ptr> accepted = certsFromPem(pem);
-    if (accepted.empty()) continue;
-    EVP_PKEY* node_key = X509_get0_pubkey(accepted.front().get());
-    if (node_key && EVP_PKEY_eq(node_key, key) == 1) same_key = true;
-    if (pki::certFacts(accepted.front().get(), 0).subject == subject) same_subject = true;
-  }
-  if (same_key) return "";
+  if (f.same_key) return "";
   if (signers.trust) {
-    if (!same_subject) return "it is signed by " + subject + ", not by the node";
+    if (!f.same_subject) return "it is signed by " + f.subject + ", not by the node";
     std::vector<X509*> extra;
-    for (std::size_t i = 1; i < chain.size(); ++i) extra.push_back(chain[i].get());
+    for (std::size_t i = 1; i < f.chain.size(); ++i) extra.push_back(f.chain[i].get());
     auto chained = signers.trust->verifyChain(cert, extra, cp.at_ms / 1000);
     if (!chained.ok()) return "its signer is not trusted: " + chained.error().message;
     return "";
   }
-  if (!signers.certs.empty()) return "it is signed by " + subject + ", not by the node's key";
+  if (!signers.certs.empty()) return "it is signed by " + f.subject + ", not by the node's key";
   return "";
 }
 
@@ -167,6 +189,7 @@ Result<AuditCheckpoint> signCheckpoint(const pki::SigningKey& key, const std::st
   cp.at_ms = at_ms;
   cp.signer = pki::certFacts(key.cert(), at_ms / 1000).subject;
   for (const pki::X509Ptr& c : key.chain()) cp.cert += pki::certPem(c.get());
+  cp.cert_sha256 = pki::sha256Hex(cp.cert);
   if (cp.cert.empty())
     return Error(ErrorCode::kInternal, "audit checkpoint: " + pki::openSslErrors());
   const std::string text = checkpointText(cp);
@@ -187,14 +210,27 @@ Result<AuditCheckpoint> signCheckpoint(const pki::SigningKey& key, const std::st
 }
 
 AuditVerifier::AuditVerifier(std::string chain, const std::vector<AuditCheckpoint>& checkpoints,
-                             const AuditSigners& signers)
+                             const AuditSigners& signers, const AuditCerts& certs)
     : chain_(std::move(chain)) {
   report_.chain = chain_;
   report_.checkpoints = static_cast<std::int64_t>(checkpoints.size());
+  std::map<std::string, SignerFacts> seen;  // by the certificate's SHA-256
   // A checkpoint that cannot be believed is a problem where it stands: the first bad
   // thing in the chain's order is told, a record or a checkpoint.
   for (const AuditCheckpoint& cp : checkpoints) {
-    if (std::string why = checkpointFault(cp, chain_, signers); !why.empty()) {
+    // Its certificate given with it, or kept once and named by its SHA-256.
+    std::string pem = cp.cert;
+    if (pem.empty()) {
+      auto kept = certs.find(cp.cert_sha256);
+      if (kept != certs.end()) pem = kept->second;
+    }
+    const std::string fingerprint = pki::sha256Hex(pem);
+    auto facts = seen.find(fingerprint);
+    if (facts == seen.end()) facts = seen.emplace(fingerprint, signerFacts(pem, signers)).first;
+    std::string why = !cp.cert_sha256.empty() && cp.cert_sha256 != fingerprint
+                          ? "its certificate is not the one it names"
+                          : checkpointFault(cp, chain_, signers, facts->second);
+    if (!why.empty()) {
       forged_.emplace(
           cp.seq, "the checkpoint of record " + std::to_string(cp.seq) + " is not valid: " + why);
     } else {
@@ -353,8 +389,8 @@ AuditReport AuditVerifier::finish() {
 
 AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRecord>& records,
                              const std::vector<AuditCheckpoint>& checkpoints,
-                             const AuditSigners& signers) {
-  AuditVerifier verifier(chain, checkpoints, signers);
+                             const AuditSigners& signers, const AuditCerts& certs) {
+  AuditVerifier verifier(chain, checkpoints, signers, certs);
   verifier.add(records);
   return verifier.finish();
 }
@@ -390,8 +426,12 @@ void appendAuditJson(std::string& out, const AuditCheckpoint& cp) {
   appendJsonString(out, cp.hash);
   out += ",\"at_ms\":" + std::to_string(cp.at_ms) + ",\"signer\":";
   appendJsonString(out, cp.signer);
-  out += ",\"cert\":";
-  appendJsonString(out, cp.cert);
+  out += ",\"cert_sha256\":";
+  appendJsonString(out, cp.cert_sha256);
+  if (!cp.cert.empty()) {
+    out += ",\"cert\":";
+    appendJsonString(out, cp.cert);
+  }
   out += ",\"signature\":";
   appendJsonString(out, cp.signature);
   out += '}';

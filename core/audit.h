@@ -55,10 +55,15 @@ struct AuditCheckpoint {
   std::int64_t seq = 0;  // the record it vouches for
   std::string hash;      // that record's hash
   std::int64_t at_ms = 0;
-  std::string signer;     // the certificate's subject
-  std::string cert;       // the signer's certificate and its chain (PEM, leaf first)
-  std::string signature;  // hex: SHA-256 with the key's algorithm over checkpointText()
+  std::string signer;       // the certificate's subject
+  std::string cert;         // the signer's certificate and its chain (PEM, leaf first); ""
+                            // when read from a store, which keeps it once (AuditCerts)
+  std::string signature;    // hex: SHA-256 with the key's algorithm over checkpointText()
+  std::string cert_sha256;  // the hex SHA-256 of `cert`
 };
+
+// The signers' certificates as a store keeps them: by SHA-256, each once.
+using AuditCerts = std::map<std::string, std::string>;
 
 // The bytes a checkpoint signs.
 std::string checkpointText(const AuditCheckpoint& checkpoint);
@@ -102,8 +107,10 @@ struct AuditReport {
 // memory stays bounded however long the chain. Stops at the first problem.
 class AuditVerifier {
  public:
+  // `certs`: the certificates of checkpoints read without theirs (by SHA-256). Each
+  // certificate is read and compared with the node's once, however many it signed.
   AuditVerifier(std::string chain, const std::vector<AuditCheckpoint>& checkpoints,
-                const AuditSigners& signers);
+                const AuditSigners& signers, const AuditCerts& certs = {});
   // The next records; `ahead`: the ones after them, when read already (a record linked
   // to one stored later is told as moved when that one is in `page` or `ahead`). False
   // once a problem was found (no need to read on).
@@ -133,7 +140,7 @@ class AuditVerifier {
 // Stops at the first problem.
 AuditReport verifyAuditChain(const std::string& chain, const std::vector<AuditRecord>& records,
                              const std::vector<AuditCheckpoint>& checkpoints,
-                             const AuditSigners& signers);
+                             const AuditSigners& signers, const AuditCerts& certs = {});
 
 // JSON of a record and a checkpoint (the admin API's; lienthongctl reads them back).
 void appendAuditJson(std::string& out, const AuditRecord& record);

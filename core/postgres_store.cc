@@ -335,17 +335,26 @@ class PostgresStore final : public BatchedStore {
     Params p;
     p.text(chain);
     auto r = read(
-        "SELECT c.chain, c.seq, c.hash, c.at_ms, c.signer, COALESCE(k.pem, ''), c.signature "
-        "FROM lienthong_audit_checkpoints c LEFT JOIN lienthong_audit_certs k ON k.sha256 = "
-        "c.cert_sha256 WHERE c.chain = $1 ORDER BY c.seq",
+        "SELECT chain, seq, hash, at_ms, signer, signature, cert_sha256 FROM "
+        "lienthong_audit_checkpoints WHERE chain = $1 ORDER BY seq",
         p, "reading the audit checkpoints");
     if (!r.ok()) return r.error();
     std::vector<AuditCheckpoint> out;
     const Rows& rows = **r;
     for (int i = 0; i < rows.rows(); ++i) {
       out.push_back({rows.text(i, 0), rows.integer(i, 1), rows.text(i, 2), rows.integer(i, 3),
-                     rows.text(i, 4), rows.text(i, 5), rows.text(i, 6)});
+                     rows.text(i, 4), std::string(), rows.text(i, 5), rows.text(i, 6)});
     }
+    return out;
+  }
+
+  Result<AuditCerts> auditCerts() override {
+    Params none;
+    auto r = read("SELECT sha256, pem FROM lienthong_audit_certs", none,
+                  "reading the audit certificates");
+    if (!r.ok()) return r.error();
+    AuditCerts out;
+    for (int i = 0; i < (*r)->rows(); ++i) out.emplace((*r)->text(i, 0), (*r)->text(i, 1));
     return out;
   }
 

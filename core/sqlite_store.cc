@@ -290,18 +290,26 @@ class SqliteStore final : public BatchedStore {
   Result<std::vector<AuditCheckpoint>> auditCheckpoints(const std::string& chain) override {
     std::lock_guard lock(read_mutex_);
     Statement s(read_db_,
-                "SELECT c.chain, c.seq, c.hash, c.at_ms, c.signer, COALESCE(k.pem, ''), "
-                "c.signature FROM audit_checkpoints c LEFT JOIN audit_certs k ON k.sha256 = "
-                "c.cert_sha256 "
-                "WHERE chain = ?1 ORDER BY seq");
+                "SELECT chain, seq, hash, at_ms, signer, signature, cert_sha256 FROM "
+                "audit_checkpoints WHERE chain = ?1 ORDER BY seq");
     s.bind(1, chain);
     std::vector<AuditCheckpoint> out;
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-      out.push_back(
-          {s.text(0), s.integer(1), s.text(2), s.integer(3), s.text(4), s.text(5), s.text(6)});
+      out.push_back({s.text(0), s.integer(1), s.text(2), s.integer(3), s.text(4), std::string(),
+                     s.text(5), s.text(6)});
     }
     if (rc != SQLITE_DONE) return failure(read_db_, "reading the audit checkpoints");
+    return out;
+  }
+
+  Result<AuditCerts> auditCerts() override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(read_db_, "SELECT sha256, pem FROM audit_certs");
+    AuditCerts out;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.emplace(s.text(0), s.text(1));
+    if (rc != SQLITE_DONE) return failure(read_db_, "reading the audit certificates");
     return out;
   }
 

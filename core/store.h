@@ -174,7 +174,10 @@ class Store {
   // The newest records (any chain) whose subject, message id or trace id is `key`, oldest
   // first: the hops a restart did not forget.
   virtual Result<std::vector<AuditRecord>> auditFind(const std::string& key, std::size_t limit) = 0;
+  // The checkpoints of a chain, with their certificates' SHA-256 (not the certificates:
+  // auditCerts has each once).
   virtual Result<std::vector<AuditCheckpoint>> auditCheckpoints(const std::string& chain) = 0;
+  virtual Result<AuditCerts> auditCerts() = 0;
   // The seq and hash of the chain's last record (or of the checkpoint that anchors a
   // chain pruned to nothing); (0, "") when it has none.
   virtual Result<std::pair<std::int64_t, std::string>> auditHead(const std::string& chain) = 0;

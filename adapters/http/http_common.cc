@@ -1,5 +1,5 @@
 #include "adapters/http/http_common.h"
-#include "adapters/http/tls_client.h"
+#include "adapters/http/tls.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -46,6 +46,26 @@ void sendResponse(Poco::Net::HTTPServerResponse& response, int status,
 void sendError(Poco::Net::HTTPServerResponse& response, int status, std::string_view error,
                std::string_view code, std::string_view route) {
   sendResponse(response, status, "application/json", errorJson(error, code, route));
+}
+
+Poco::Net::Context::Ptr serverTlsContext(const std::string& cert_file, const std::string& key_file,
+                                         const std::string& client_ca, bool require_client_cert) {
+  initializeSsl();
+  Poco::Net::Context::Params params;
+  params.certificateFile = cert_file;
+  params.privateKeyFile = key_file;
+  params.caLocation = client_ca;
+  params.loadDefaultCAs = false;
+  params.verificationMode = client_ca.empty()     ? Poco::Net::Context::VERIFY_NONE
+                            : require_client_cert ? Poco::Net::Context::VERIFY_STRICT
+                                                  : Poco::Net::Context::VERIFY_RELAXED;
+  Poco::Net::Context::Ptr context =
+      new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  // POCO's extended verification would match the client certificate's names against the
+  // client's IP address.
+  context->enableExtendedCertificateVerification(false);
+  return context;
 }
 
 Poco::Net::Context::Ptr clientTlsContext(const TlsClientOptions& o) {

@@ -1,4 +1,5 @@
 #include "adapters/http/http_listener.h"
+#include "adapters/http/tls.h"
 
 #include <Poco/Delegate.h>
 #include <Poco/Exception.h>
@@ -397,22 +398,10 @@ Result<std::shared_ptr<HttpListener>> HttpListener::create(std::string name,
   }
   std::unique_ptr<Tls> tls;
   if (settings.tls) {
-    initializeSsl();
     const HttpListenerTls& t = *settings.tls;
     try {
-      Poco::Net::Context::Params params;
-      params.certificateFile = t.cert;
-      params.privateKeyFile = t.key;
-      params.caLocation = t.client_ca;
-      params.loadDefaultCAs = false;
-      params.verificationMode =
-          t.client_ca.empty() ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_STRICT;
       tls = std::make_unique<Tls>();
-      tls->context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
-      tls->context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-      // POCO's extended verification would match the client certificate's names against
-      // the client's IP address; a client certificate is checked against client-ca only.
-      tls->context->enableExtendedCertificateVerification(false);
+      tls->context = serverTlsContext(t.cert, t.key, t.client_ca, /*require_client_cert=*/true);
     } catch (const Poco::Exception& e) {
       return Error(ErrorCode::kInvalidConfig,
                    "cannot load TLS certificate or key: " + e.displayText());

@@ -1,5 +1,5 @@
 #include "adapters/http/http_outbound.h"
-#include "adapters/http/tls_client.h"
+#include "adapters/http/tls.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -24,7 +24,7 @@
 #include <set>
 
 #include "adapters/http/http_common.h"
-#include "adapters/http/tls_client.h"
+#include "adapters/http/tls.h"
 #include "apps/lienthongctl/ctl_config.h"
 #include "apps/lienthongctl/dlq_command.h"
 #include "apps/lienthongctl/options.h"

@@ -40,7 +40,9 @@ class Source {
   virtual std::optional<std::vector<AuditRecord>> records(const std::string& chain,
                                                           std::int64_t after,
                                                           std::size_t limit) = 0;
-  virtual std::optional<std::vector<AuditCheckpoint>> checkpoints(const std::string& chain) = 0;
+  // A chain's checkpoints, and their signers' certificates (each once) into `certs`.
+  virtual std::optional<std::vector<AuditCheckpoint>> checkpoints(const std::string& chain,
+                                                                  AuditCerts& certs) = 0;
 };
 
 class StoreSource final : public Source {
@@ -51,7 +53,11 @@ class StoreSource final : public Source {
                                                   std::size_t limit) override {
     return value(store_->auditRecords(chain, after, limit));
   }
-  std::optional<std::vector<AuditCheckpoint>> checkpoints(const std::string& chain) override {
+  std::optional<std::vector<AuditCheckpoint>> checkpoints(const std::string& chain,
+                                                          AuditCerts& certs) override {
+    auto kept = value(store_->auditCerts());
+    if (!kept) return std::nullopt;
+    certs = std::move(*kept);
     return value(store_->auditCheckpoints(chain));
   }
 
@@ -121,7 +127,8 @@ class ApiSource final : public Source {
     }
     return out;
   }
-  std::optional<std::vector<AuditCheckpoint>> checkpoints(const std::string& chain) override {
+  std::optional<std::vector<AuditCheckpoint>> checkpoints(const std::string& chain,
+                                                          AuditCerts& certs) override {
     auto o = get("/v1/audit/checkpoints?chain=" + encode(chain));
     if (!o) return std::nullopt;
     std::vector<AuditCheckpoint> out;
@@ -129,7 +136,10 @@ class ApiSource final : public Source {
     for (unsigned i = 0; list && i < list->size(); ++i) {
       auto c = list->getObject(i);
       out.push_back({str(c, "chain"), num(c, "seq"), str(c, "hash"), num(c, "at_ms"),
-                     str(c, "signer"), str(c, "cert"), str(c, "signature")});
+                     str(c, "signer"), str(c, "cert"), str(c, "signature"), str(c, "cert_sha256")});
+    }
+    if (auto kept = o->getObject("certs")) {
+      for (const auto& [sha256, pem] : *kept) certs[sha256] = pem.convert<std::string>();
     }
     return out;
   }
@@ -166,9 +176,10 @@ std::optional<AuditReport> verifyChain(Source& source, const std::string& chain,
   constexpr std::size_t kPage = 10000;
   // The checkpoints first: one made while the records are read vouches for no record
   // beyond them.
-  auto checkpoints = source.checkpoints(chain);
+  AuditCerts certs;
+  auto checkpoints = source.checkpoints(chain, certs);
   if (!checkpoints) return std::nullopt;
-  AuditVerifier verifier(chain, *checkpoints, signers);
+  AuditVerifier verifier(chain, *checkpoints, signers, certs);
   auto page = source.records(chain, 0, kPage);
   if (!page) return std::nullopt;
   while (!page->empty()) {

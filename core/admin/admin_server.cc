@@ -21,8 +21,10 @@
 #include <ctime>
 #include <istream>
 #include <mutex>
+#include <set>
 
 #include "adapters/http/http_common.h"
+#include "adapters/http/tls.h"
 #include "core/daemon.h"
 #include "core/dossier_code.h"
 #include "core/dossier_stats.h"
@@ -159,7 +161,7 @@ struct AdminServer::Impl {
     if (--in_flight == 0) idle.notify_all();
   }
 
-  Answer handle(const std::string& method, const std::string& uri, const Caller* caller);
+  Answer handle(const std::string& method, const Poco::URI& uri, const Caller* caller);
   Answer routesJson(const std::string& id);
   Answer status();
   Answer reload(const Caller& caller, const Poco::URI& uri);
@@ -197,7 +199,8 @@ void AdminServer::Impl::record(const std::string& method, const std::string& pat
                    : std::string("anonymous");
   r.action = method + " " + path;
   r.subject = query;
-  r.version = daemon.routes() ? daemon.routes()->version : 0;
+  const auto table = daemon.routes();
+  r.version = table ? table->version : 0;
   r.detail = "HTTP " + std::to_string(answer.status) +
              (answer.problem.empty() ? std::string() : ": " + answer.problem) + " (from " + peer +
              ")";
@@ -238,15 +241,16 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     const std::string uri = request.getURI();
     const std::string peer = request.clientAddress().toString();
     Answer a;
-    std::string path;
+    Poco::URI parsed;  // read once: the path, the query
     try {
-      path = Poco::URI(uri).getPath();
+      parsed = Poco::URI(uri);
     } catch (const Poco::Exception& e) {
       a = error(400, "not a request path: " + e.displayText());
       impl_.record(method, uri, "", nullptr, peer, a, true);
       send(response, a);
       return;
     }
+    const std::string path = parsed.getPath();
     if (!impl_.enter()) {
       send(response, error(503, "the daemon is stopping"));
       return;
@@ -272,7 +276,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
                     "the store is not open: actions wait until the audit chain can "
                     "record them");
         } else {
-          a = impl_.handle(method, uri, caller);
+          a = impl_.handle(method, parsed, caller);
         }
       } catch (const Poco::Exception& e) {
         a = error(400, "cannot read the request: " + e.displayText());
@@ -285,12 +289,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
                                roleName(caller->role) + ") from " + peer + ": 403");
       }
     }
-    std::string query;
-    try {
-      query = Poco::URI(uri).getRawQuery();
-    } catch (const Poco::Exception&) {
-    }
-    impl_.record(method, path, query, who.ok() && *who ? &**who : nullptr, peer, a);
+    impl_.record(method, path, parsed.getRawQuery(), who.ok() && *who ? &**who : nullptr, peer, a);
     send(response, a);
   }
 
@@ -333,9 +332,8 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
 
 }  // namespace
 
-Answer AdminServer::Impl::handle(const std::string& method, const std::string& uri_text,
+Answer AdminServer::Impl::handle(const std::string& method, const Poco::URI& uri,
                                  const Caller* caller) {
-  const Poco::URI uri(uri_text);
   const std::string path = uri.getPath();
   if (path == "/v1/health") {
     if (method != "GET") return error(405, "GET only");
@@ -940,15 +938,29 @@ Answer AdminServer::Impl::auditCheckpoints(const Poco::URI& uri) {
     chain = v;
   }
   auto cps = store->auditCheckpoints(chain);
-  if (!cps.ok()) return error(503, cps.error().message);
+  auto certs = cps.ok() ? store->auditCerts() : Result<AuditCerts>(cps.error());
+  if (!certs.ok()) return error(503, certs.error().message);
   std::string out = "{";
   member(out, "chain", chain, false);
   out += ",\"checkpoints\":[";
+  std::set<std::string> named;
   for (std::size_t i = 0; i < cps->size(); ++i) {
     if (i) out += ',';
     appendAuditJson(out, (*cps)[i]);
+    named.insert((*cps)[i].cert_sha256);
   }
-  return {200, out + "]}"};
+  // Each signer's certificate once, by its SHA-256.
+  out += "],\"certs\":{";
+  bool first = true;
+  for (const auto& [sha256, pem] : *certs) {
+    if (named.count(sha256) == 0) continue;
+    if (!first) out += ',';
+    first = false;
+    appendJsonString(out, sha256);
+    out += ':';
+    appendJsonString(out, pem);
+  }
+  return {200, out + "}}"};
 }
 
 Answer AdminServer::Impl::auditCheckpoint() {
@@ -1006,20 +1018,11 @@ AdminServer::~AdminServer() { stop(); }
 Result<std::unique_ptr<AdminServer>> AdminServer::create(Daemon& daemon) {
   auto impl = std::make_unique<Impl>(daemon);
   const AdminSettings& s = impl->settings;
-  adapters::http::initializeSsl();
   try {
-    Poco::Net::Context::Params params;
-    params.certificateFile = s.cert;
-    params.privateKeyFile = s.key;
-    params.caLocation = s.client_ca;
-    params.loadDefaultCAs = false;
     // A client certificate is asked for and verified when one is presented; a caller may
     // use a token instead.
-    params.verificationMode =
-        s.client_ca.empty() ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_RELAXED;
-    impl->context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
-    impl->context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-    impl->context->enableExtendedCertificateVerification(false);
+    impl->context = adapters::http::serverTlsContext(s.cert, s.key, s.client_ca,
+                                                     /*require_client_cert=*/false);
   } catch (const Poco::Exception& e) {
     return Error(ErrorCode::kInvalidConfig,
                  "admin: cannot load the TLS certificate or key: " + e.displayText());

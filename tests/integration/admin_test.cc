@@ -760,11 +760,12 @@ TEST(AuditChain, TheDaemonCheckpointsAndPrunesByItselfAndTheChainStillVerifies) 
         EXPECT_EQ(httpCall(port, "POST", "/tra-loi", "x").body, "da nhan");
         // The checkpoints first: one made meanwhile vouches for no record beyond those read.
         auto cps = store->auditCheckpoints("local");
+        auto certs = store->auditCerts();
         auto recs = store->auditRecords("local", 0, 100000);
-        if (!cps.ok() || !recs.ok()) return false;
+        if (!cps.ok() || !certs.ok() || !recs.ok()) return false;
         checkpoints = *cps;
         records = *recs;
-        report = verifyAuditChain("local", records, checkpoints, node);
+        report = verifyAuditChain("local", records, checkpoints, node, *certs);
         const bool prune_recorded =
             std::any_of(records.begin(), records.end(),
                         [](const AuditRecord& r) { return r.action == "audit-prune"; });
@@ -776,6 +777,54 @@ TEST(AuditChain, TheDaemonCheckpointsAndPrunesByItselfAndTheChainStillVerifies) 
   ASSERT_FALSE(checkpoints.empty());
   EXPECT_EQ(checkpoints.front().seq, report.first - 1);  // the anchor
   EXPECT_EQ(records.front().prev, checkpoints.front().hash);
+  daemon->stop();
+}
+
+// While the store cannot be opened (another process holds it), no action is taken that
+// the audit chain could not keep: POSTs get 503. Once it opens, the start is recorded and
+// actions go through.
+TEST(AuditChain, ActionsWaitForAStoreThatOpensLateAndTheStartIsRecorded) {
+  TempHome home;
+  home.write("config.yaml",
+             "listeners:\n  public: { http: { port: 0 } }\n"
+             "admin:\n  port: 0\n  tls: { cert: " +
+                 (kPki / "admin-chain.pem").string() +
+                 ", key: " + (kPki / "admin-key.pem").string() +
+                 " }\n"
+                 "  tokens:\n    van-hanh: { role: operator, sha256: " +
+                 tokenHash(kOperatorToken) +
+                 " }\n"
+                 "store: { path: var/lienthong.db, reopen-every: 100ms }\n"
+                 "routes: [ routes ]\n");
+  home.write("routes/r.yaml", "routes: []\n");
+  fs::create_directories(home.path("var"));
+  auto holder = openSqliteStore(home.path("var/lienthong.db").string());  // as another daemon
+  ASSERT_TRUE(holder.ok()) << holder.error().message;
+  std::unique_ptr<Daemon> daemon;
+  ASSERT_NE(lienthong::testing::startDaemon(home.path("config.yaml"), daemon), 0);
+  auto created = AdminServer::create(*daemon);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  std::unique_ptr<AdminServer> admin = std::move(*created);
+  ASSERT_TRUE(admin->start().ok());
+  const Credentials operator_token{kOperatorToken, ""};
+  Reply refused = call(admin->port(), "POST", "/v1/reload", operator_token);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("actions wait until the audit chain can record them"),
+            std::string::npos)
+      << refused.body;
+  EXPECT_EQ(daemon->routes()->version, 1u);  // not reloaded
+  holder->reset();                           // the other process is gone
+  ASSERT_TRUE(lienthong::testing::eventually(
+      [&] { return call(admin->port(), "GET", "/v1/ready").status == 200; }));
+  EXPECT_EQ(call(admin->port(), "POST", "/v1/reload", operator_token).status, 200);
+  std::string records;
+  ASSERT_TRUE(lienthong::testing::eventually([&] {
+    records = call(admin->port(), "GET", "/v1/audit/records", operator_token).body;
+    return records.find("\"action\":\"POST /v1/reload\"") != std::string::npos;
+  })) << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"daemon\"", "\"action\":\"start\""})) << records;
+  EXPECT_TRUE(recorded(records, {"\"actor\":\"token:van-hanh\"", "HTTP 200"})) << records;
+  admin->stop();
   daemon->stop();
 }
 

@@ -2,13 +2,16 @@
 
 #include "core/daemon.h"
 #include "core/encoding.h"
+#include "core/pki.h"
 #include "core/store.h"
 #include "core/xml_document.h"
 #include "core/xmldsig.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
+#include <set>
 
 #include "adapters/http/http_listener.h"
 #include "fakes/http_peer.h"
@@ -531,6 +534,21 @@ TEST_F(DaemonTest, AJournalledGroupResumesAfterItsAggregate) {
   ASSERT_TRUE(peer_.waitForRequests(before + 1, 10s));
   EXPECT_EQ(peer_.requests()[before].uri, "/in/L1");
   EXPECT_EQ(peer_.requests()[before].body, "a+b");
+  // On the audit chain: each part held by the aggregate, with its own body's hash, and the
+  // group delivered.
+  std::vector<AuditRecord> records;
+  ASSERT_TRUE(eventually([&] {
+    auto r = daemon_->storeIfOpen()->auditRecords("local", 0, 1000);
+    records = r.ok() ? *r : std::vector<AuditRecord>();
+    return std::any_of(records.begin(), records.end(), [](const AuditRecord& x) {
+      return x.actor == "route:gom" && x.action == "delivered";
+    });
+  }));
+  std::set<std::string> held;
+  for (const AuditRecord& x : records) {
+    if (x.actor == "route:gom" && x.action == "held") held.insert(x.digest);
+  }
+  EXPECT_EQ(held, (std::set<std::string>{pki::sha256Hex("a"), pki::sha256Hex("b")}));
 }
 
 TEST_F(DaemonTest, FullEngineAnswers503WithRetryAfter) {

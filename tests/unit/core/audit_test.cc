@@ -289,6 +289,33 @@ TEST_F(AuditTest, APagedReadFindsWhatAWholeReadFinds) {
   EXPECT_EQ(moved.problem->first_bad, 5);
 }
 
+// As a store gives them: checkpoints name their certificate by its SHA-256, kept once.
+TEST_F(AuditTest, CheckpointsReadWithTheirCertificatesKeptOnceVerify) {
+  AuditCerts certs;
+  for (AuditCheckpoint& cp : checkpoints_) {
+    certs[cp.cert_sha256] = cp.cert;
+    cp.cert.clear();
+  }
+  ASSERT_EQ(certs.size(), 1u);
+  const AuditReport report = verifyAuditChain("local", records_, checkpoints_, signers_, certs);
+  ASSERT_TRUE(report.ok()) << report.problem->text;
+  EXPECT_EQ(report.last_checkpoint, 12);
+  // Another certificate put under that name: every checkpoint it signed is refused.
+  auto other = key("ec");
+  ASSERT_TRUE(other);
+  certs.begin()->second = pki::certPem(other->cert());
+  const AuditReport swapped = verifyAuditChain("local", records_, checkpoints_, signers_, certs);
+  ASSERT_FALSE(swapped.ok());
+  EXPECT_EQ(swapped.problem->kind, "checkpoint");
+  EXPECT_EQ(swapped.problem->first_bad, 3);
+  EXPECT_NE(swapped.problem->text.find("not the one it names"), std::string::npos)
+      << swapped.problem->text;
+  // And without it at all.
+  const AuditReport missing = verifyAuditChain("local", records_, checkpoints_, signers_, {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.problem->kind, "checkpoint");
+}
+
 TEST_F(AuditTest, JsonCarriesEveryField) {
   std::string out;
   appendAuditJson(out, records_[2]);

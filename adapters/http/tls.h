@@ -1,5 +1,6 @@
 #pragma once
-// The TLS client side as the HTTP outputs and lienthongctl's admin client set it up.
+// TLS contexts as lienthong sets them up: the client side (the HTTP outputs, lienthongctl's
+// admin client) and the server side (the HTTP listeners, the admin API).
 
 #include <Poco/Net/Context.h>
 
@@ -19,5 +20,13 @@ struct TlsClientOptions {
 // A client context: TLS 1.2 or later, as the options say. Throws Poco::Exception (a CA
 // file, certificate or key that cannot be loaded).
 Poco::Net::Context::Ptr clientTlsContext(const TlsClientOptions& options);
+
+// A server context: its certificate (chain) and key, TLS 1.2 or later. With `client_ca`,
+// client certificates issued under it are asked for and verified — `require_client_cert`:
+// a client without one does not connect; else it may go on without (and authenticate
+// otherwise). A client certificate is checked against client_ca only, not matched against
+// the client's address. Throws Poco::Exception.
+Poco::Net::Context::Ptr serverTlsContext(const std::string& cert_file, const std::string& key_file,
+                                         const std::string& client_ca, bool require_client_cert);
 
 }  // namespace lienthong::adapters::http
