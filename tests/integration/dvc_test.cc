@@ -10,7 +10,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/ServerSocket.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -37,14 +36,6 @@ void replaceAll(std::string& text, const std::string& from, const std::string& t
   for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
     text.replace(at, from.size(), to);
   }
-}
-
-// A port no one listens on now (the daemon's own routes call it, so it is known first).
-std::uint16_t freePort() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
-  const std::uint16_t port = s.address().port();
-  s.close();
-  return port;
 }
 
 using Sim = testing::SimProcess;
@@ -93,7 +84,9 @@ class DvcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const fs::path src = LIENTHONG_SOURCE_DIR;
-    port_ = freePort();
+    // The simulators call the daemon, so its port is chosen before it starts.
+    port_ = testing::unusedPort();
+    ASSERT_NE(port_, 0);
     const std::string daemon = "http://127.0.0.1:" + std::to_string(port_);
     portal_ = std::make_unique<Sim>(
         home_.path("portal.log"),
