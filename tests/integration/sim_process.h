@@ -56,7 +56,7 @@ class SimProcess {
           port_ = static_cast<std::uint16_t>(std::stoi(m[3].str()));
           return true;
         },
-        std::chrono::seconds(10)))
+        std::chrono::seconds(30)))
         << readText(log);
   }
   ~SimProcess() {

@@ -49,6 +49,15 @@ class TempHome {
     fs::create_directories((dir_ / rel).parent_path());
     std::ofstream(dir_ / rel) << text;
   }
+  // Puts a whole file into a watched folder as a careful producer does: written under a
+  // hidden name the file inputs skip, then renamed into place.
+  void put(const std::string& rel, const std::string& text) const {
+    const fs::path to = dir_ / rel;
+    const fs::path hidden = to.parent_path() / ("." + to.filename().string() + ".tmp");
+    fs::create_directories(to.parent_path());
+    std::ofstream(hidden) << text;
+    fs::rename(hidden, to);
+  }
   std::string read(const fs::path& p) const {
     std::ifstream in(p);
     std::stringstream s;

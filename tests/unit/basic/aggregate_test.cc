@@ -176,7 +176,7 @@ TEST(Aggregate, SizeCanComeFromTheMessagesAndConcatJoinsBodies) {
 }
 
 TEST(Aggregate, AGroupThatTimesOutIsEmittedWithWhatItHas) {
-  AggregateStep step(settings(5, 100ms));
+  AggregateStep step(settings(5, 1s));  // long enough for both parts to meet
   RecordingEmitter emitter;
   step.start(emitter, nullptr);
   for (int i : {1, 2}) {
@@ -283,10 +283,10 @@ TEST(Aggregate, AReloadHandsOpenGroupsToTheNewVersion) {
 }
 
 TEST(Aggregate, AFailedReloadGivesTheGroupsBackAndARemovedStepEmitsThem) {
-  AggregateStep before(settings(3, 100ms));
+  AggregateStep before(settings(3, 1s));  // L2 must not time out before the stop
   RecordingEmitter old_emitter;
   before.start(old_emitter, nullptr);
-  AggregateStep attempt(settings(3, 100ms));
+  AggregateStep attempt(settings(3, 1s));
   RecordingEmitter attempt_emitter;
   attempt.start(attempt_emitter, &before);
   attempt.stop(false);  // the new version did not start

@@ -181,7 +181,7 @@ TEST_F(FileInboundTest, IgnoresHiddenTemporaryNonMatchingAndNonRegularFiles) {
 }
 
 TEST_F(FileInboundTest, GrowingFileIsNotReadUntilStable) {
-  settings_.stable_for = 500ms;
+  settings_.stable_for = 2s;  // far above the writer's 20 ms, however busy the machine
   const fs::path path = in("growing.bin");
   writeFile(path, "0");
   std::string expected = "0";
@@ -198,7 +198,7 @@ TEST_F(FileInboundTest, GrowingFileIsNotReadUntilStable) {
     last_write = std::chrono::steady_clock::now();
     ASSERT_TRUE(context_->submitted().empty()) << "read while still growing, after " << i;
   }
-  ASSERT_TRUE(context_->waitForSubmitted(1, 5s));
+  ASSERT_TRUE(context_->waitForSubmitted(1, 10s));
   const auto seen_at = std::chrono::steady_clock::now();
   input.stop();
 
@@ -324,7 +324,7 @@ TEST_F(FileInboundTest, StopWakesThePollerAtOnce) {
   ASSERT_TRUE(input.start(*context_).ok());
   const auto before = std::chrono::steady_clock::now();
   input.stop();
-  EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 5s);  // not the hour's interval
 }
 
 TEST_F(FileInboundTest, ConfiguredFoldersAreUsedAndCreated) {

@@ -130,12 +130,9 @@ TEST(HttpOutbound, ServerErrorsAnd429AreRetried) {
 }
 
 TEST(HttpOutbound, ConnectionRefusedIsRetriedAsConnectFailure) {
-  std::uint16_t port = 0;
-  {
-    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", 0));
-    port = probe.address().port();
-  }  // closed: nothing listens there now
-  auto out = outbound(connect("http://127.0.0.1:" + std::to_string(port)));
+  // A privileged port no one listens on (a port freed from a port-0 bind may be taken by
+  // anyone before the connect).
+  auto out = outbound(connect("http://127.0.0.1:1"));
   Exchange ex = exchange();
   Delivery d = out.send(ex);
   EXPECT_EQ(d.status, Delivery::Status::kRetry);
@@ -206,7 +203,7 @@ TEST(HttpOutbound, ADrippingAnswerEndsAtTheAttemptsDeadline) {
   drip.join();
   EXPECT_EQ(d.status, Delivery::Status::kRetry);
   EXPECT_EQ(d.failure, Delivery::Failure::kTimeout) << d.detail;
-  EXPECT_LT(took, milliseconds(2000));
+  EXPECT_LT(took, milliseconds(10'000));  // the deadline's, not the connection's minute
 }
 
 TEST(HttpOutbound, SequentialSendsReuseOneKeepAliveConnection) {
