@@ -85,8 +85,9 @@ class DvcTest : public ::testing::Test {
   void SetUp() override {
     const fs::path src = LIENTHONG_SOURCE_DIR;
     // The simulators call the daemon, so its port is chosen before it starts.
-    port_ = testing::unusedPort();
-    ASSERT_NE(port_, 0);
+    std::string why;
+    port_ = testing::unusedPort(&why);
+    ASSERT_NE(port_, 0) << why;
     const std::string daemon = "http://127.0.0.1:" + std::to_string(port_);
     portal_ = std::make_unique<Sim>(
         home_.path("portal.log"),

@@ -2,6 +2,7 @@
 // The servers the CTest fixtures start for the integration tests (tests/fixtures/*.sh:
 // RabbitMQ, PostgreSQL), each in a folder under LIENTHONG_TEST_FIXTURES_DIR.
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -42,6 +43,20 @@ inline std::string runCommand(const std::string& command, int* status = nullptr)
   const int rc = ::pclose(p);
   if (status) *status = rc;
   return out;
+}
+
+// A loopback port no one listens on now, for a server its peers must be told of before it
+// starts (tests/fixtures/unused-ports: below the kernel's ephemeral range); 0, with the
+// script's words in `why`, if it found none.
+inline std::uint16_t unusedPort(std::string* why = nullptr) {
+  int status = 0;
+  const std::string out = runCommand(fixtureScript("unused-ports"), &status);
+  const long port = status == 0 ? std::strtol(out.c_str(), nullptr, 10) : 0;
+  if (port <= 0 || port > 65535) {
+    if (why) *why = out;
+    return 0;
+  }
+  return static_cast<std::uint16_t>(port);
 }
 
 // Messages in a queue of the broker in `dir` (ready and unacknowledged), as the broker

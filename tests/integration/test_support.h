@@ -7,17 +7,13 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -107,32 +103,6 @@ inline bool eventually(const std::function<bool()>& condition,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return condition();
-}
-
-// A loopback port no one listens on now, for a server that must be named before it starts
-// (its peers are given its address first). Chosen at random below the kernel's ephemeral
-// range, as tests/fixtures/unused-ports does: a port the kernel hands out for port 0 or
-// for an outgoing connection may be taken by any process before the server binds it.
-inline std::uint16_t unusedPort() {
-  int high = 32768;
-  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> high;
-  const int low = std::max(1024, high - 12000);
-  std::mt19937 random(std::random_device{}());
-  std::uniform_int_distribution<int> pick(low, high - 1);
-  for (int i = 0; i < 1000; ++i) {
-    const int port = pick(random);
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) break;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    if (free) return static_cast<std::uint16_t>(port);
-  }
-  ADD_FAILURE() << "no unused port between " << low << " and " << high;
-  return 0;
 }
 
 // Creates and starts the daemon of `config` into `daemon`; returns the port of its HTTP
