@@ -357,6 +357,7 @@ TEST(Lienthongctl, SignVerifyAndCertsWithTheConfigsKeys) {
   ASSERT_TRUE(std::regex_search(out, days, std::regex("key node +signer +ok +([0-9]+) days")))
       << out;
   EXPECT_GT(std::stoi(days[1].str()), 30) << out;
+  EXPECT_LE(std::stoi(days[1].str()), 731) << out;
   EXPECT_NE(out.find("trust agencies         CA"), std::string::npos) << out;
 
   Process usage({ctl, "verify", "--config", config, signed_file});
